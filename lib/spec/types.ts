@@ -1,0 +1,119 @@
+/**
+ * The normalized pipeline model: what a spec file (or a TypeScript caller) describes, after parsing, defaulting and
+ * validation. Durations are seconds; every default (presets, auth, method) is already applied. The constructs,
+ * the seed manifest builder, the policy pack and `npm run local` all read this model, never the raw YAML.
+ */
+import type { HttpMethod } from '../cloud-tasks/rules';
+
+export type StepPreset = 'preprocess' | 'train' | 'infer';
+export type TargetAuth = 'oidc' | 'oauth' | 'none';
+
+export interface CloudRunService {
+  /** Cloud Run service name the step's worker runs as. */
+  readonly service: string;
+  /** Its region; defaults to the pipeline's region. */
+  readonly region: string;
+}
+
+export interface StepTarget {
+  /** https URL of the worker endpoint. */
+  readonly url: string;
+  readonly auth: TargetAuth;
+  /** OIDC audience; defaults to the URL without query string (Cloud Tasks' own default is the full URL). */
+  readonly audience?: string;
+  /** OAuth scope; defaults to https://www.googleapis.com/auth/cloud-platform. */
+  readonly scope?: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly method: HttpMethod;
+  /** The worker's runtime identity (e-mail); gets enqueue rights on the `next` queues. */
+  readonly serviceAccount?: string;
+  /** When set, the invoker gets roles/run.invoker on this Cloud Run service. */
+  readonly cloudRun?: CloudRunService;
+}
+
+export interface StepRateLimits {
+  readonly maxDispatchesPerSecond?: number;
+  readonly maxConcurrentDispatches?: number;
+}
+
+export interface StepRetry {
+  readonly maxAttempts?: number;
+  readonly minBackoffSeconds?: number;
+  readonly maxBackoffSeconds?: number;
+  readonly maxDoublings?: number;
+  readonly maxRetryDurationSeconds?: number;
+}
+
+export interface StepSpec {
+  /** Unique within the pipeline; the queue id is `<pipeline>-<environment>-<step>`. */
+  readonly name: string;
+  readonly preset?: StepPreset;
+  readonly target: StepTarget;
+  /** Preset values merged under the spec's own; a field still unset takes the Cloud Tasks service default. */
+  readonly rateLimits: StepRateLimits;
+  readonly retry: StepRetry;
+  /** Per-task dispatch deadline in seconds (15..1800). */
+  readonly dispatchDeadlineSeconds: number;
+  /** Stackdriver logging sampling ratio, 0..1. */
+  readonly logSamplingRatio: number;
+  /** Steps whose queues this step's worker enqueues into. */
+  readonly next: readonly string[];
+  /** `npm run local`: serve this step from this URL instead of the built-in example worker. */
+  readonly local?: { readonly url: string };
+}
+
+export interface SeedTaskSpec {
+  readonly step: string;
+  /** Unique per step; letters, digits, hyphens, underscores. */
+  readonly id: string;
+  /** Any JSON value; sent as the task body (JSON-encoded). */
+  readonly payload: unknown;
+  /** RFC 3339; at most 30 days ahead. */
+  readonly scheduleTime?: string;
+}
+
+export interface GcsBackend {
+  readonly bucket: string;
+  readonly prefix?: string;
+}
+
+export interface PolicySuppression {
+  readonly rule: string;
+  readonly reason: string;
+}
+
+export interface MonitoringSpec {
+  readonly notificationChannels: readonly string[];
+  readonly [threshold: string]: unknown;
+}
+
+export interface PipelineSpec {
+  readonly project: string;
+  readonly region: string;
+  readonly environment: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly backend?: { readonly gcs: GcsBackend };
+  readonly monitoring?: MonitoringSpec;
+  readonly policy?: { readonly suppress: readonly PolicySuppression[] };
+  readonly pipeline: {
+    readonly name: string;
+    readonly steps: readonly StepSpec[];
+    readonly seedTasks: readonly SeedTaskSpec[];
+  };
+}
+
+/** Where a spec came from, for error messages and for locating field paths in the source. */
+export interface SpecSource {
+  /** Path as the user wrote it (relative to the working directory when possible). */
+  readonly file: string;
+}
+
+/** Queue id of a step: `<pipeline>-<environment>-<step>` (queue.proto: letters, digits, hyphens, at most 100). */
+export function queueIdFor(spec: Pick<PipelineSpec, 'environment'> & { pipeline: { name: string } }, step: string): string {
+  return `${spec.pipeline.name}-${spec.environment}-${step}`;
+}
+
+/** Stack name: `<pipeline>-<environment>`. */
+export function stackNameFor(spec: Pick<PipelineSpec, 'environment'> & { pipeline: { name: string } }): string {
+  return `${spec.pipeline.name}-${spec.environment}`;
+}
