@@ -26,6 +26,13 @@ export const LIMITS = {
   taskIdMaxLength: 500,
   /** Project ids: 6-30 characters, lower-case letters, digits, hyphens, starting with a letter (resourcemanager). */
   projectIdPattern: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/,
+  /**
+   * IAM service account ids (the part before `@`): 6-30 characters, lower-case letters, digits, hyphens, starting
+   * with a letter and not ending with a hyphen (iam.projects.serviceAccounts.create `accountId`). The token's account
+   * on a task (oidc_token / oauth_token) is such an account.
+   */
+  serviceAccountIdPattern: /^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$/,
+  serviceAccountIdMaxLength: 30,
   /** Cloud Tasks locations are region names such as us-central1. */
   locationPattern: /^[a-z]+(-[a-z]+)*[0-9]+$/,
   /** Quotas page: queues per project per region. */
