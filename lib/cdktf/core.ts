@@ -19,3 +19,6 @@ export {
   Token,
 } from 'cdktf';
 export type { IAspect, TerraformResourceLifecycle } from 'cdktf';
+// For the terraform_data resource in lib/constructs/terraform-data.ts (attribute mappers, provisioner, dependencies).
+export { anyToHclTerraform, anyToTerraform, hashMapper, hashMapperHcl } from 'cdktf';
+export type { ITerraformDependable, LocalExecProvisioner } from 'cdktf';
