@@ -64,6 +64,17 @@ export const LIMITS = {
   /** queue.proto StackdriverLoggingConfig.sampling_ratio: 0.0 .. 1.0. */
   minSamplingRatio: 0,
   maxSamplingRatio: 1,
+  /**
+   * queue.proto / task.proto `name`: PROJECT_ID "can contain letters, numbers, hyphens, colons, or periods" (the API's
+   * resource-name rule; looser than projectIdPattern, which is what resourcemanager lets you create).
+   */
+  resourceProjectIdPattern: /^[A-Za-z0-9:.-]+$/,
+  /** cloudtasks.proto ListQueuesRequest.page_size: "The maximum page size is 9800"; unset = the maximum. */
+  maxListQueuesPageSize: 9800,
+  /** cloudtasks.proto ListTasksRequest.page_size: "The maximum page size is 1000"; unset = the maximum. */
+  maxListTasksPageSize: 1000,
+  /** v2beta2 RateLimits.max_burst_size docs: "The maximum value of max_burst_size is 500" (output only). */
+  maxBurstSize: 500,
 } as const;
 
 /**
@@ -256,6 +267,56 @@ export function headerProblems(headers: Readonly<Record<string, string>>, field 
   if (total >= LIMITS.maxHeadersBytes)
     out.push({ field, value: `${fmt(total)} bytes`, message: `headers total ${fmt(total)} bytes; Cloud Tasks requires under 80 KB` });
   return out;
+}
+
+/**
+ * What the Cloud Tasks API itself accepts for HttpRequest.url (target.proto: "must begin with either http:// or
+ * https://", at most 2,083 characters). Looser than targetUrlProblems, our synth rule: the local emulator uses this
+ * one because local workers listen on plain http.
+ */
+export function apiUrlProblems(url: string, field = 'url'): Problem[] {
+  if (url.length === 0) return [{ field, value: url, message: 'is required: the absolute http:// or https:// URL the task is sent to' }];
+  if (url.length > LIMITS.maxUrlLength)
+    return [{ field, value: truncate(url), message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}` }];
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.host)
+    return [{ field, value: url, message: `"${truncate(url)}" is not an absolute URL that begins with http:// or https://` }];
+  return [];
+}
+
+/**
+ * What the API refuses in HttpRequest.headers (target.proto): a total of 80 KB or more, or a name that is not an HTTP
+ * token. Reserved names (Host, User-Agent, X-Google-*, ...) are accepted by the API and replaced at dispatch, so unlike
+ * headerProblems (our synth rule) this does not refuse them.
+ */
+export function apiHeaderProblems(headers: Readonly<Record<string, string>>, field = 'headers'): Problem[] {
+  const out: Problem[] = [];
+  let total = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    total += Buffer.byteLength(name) + Buffer.byteLength(value);
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+      out.push({ field: `${field}.${name}`, value: name, message: `"${truncate(name)}" is not a valid HTTP header name` });
+  }
+  if (total >= LIMITS.maxHeadersBytes)
+    out.push({ field, value: `${fmt(total)} bytes`, message: `headers total ${fmt(total)} bytes; Cloud Tasks requires under 80 KB` });
+  return out;
+}
+
+/** target.proto HttpRequest.body: "allowed only if the HTTP method is POST, PUT, or PATCH". */
+export function bodyMethodProblems(method: HttpMethod, bodyBytes: number, field = 'body'): Problem[] {
+  if (bodyBytes === 0 || METHODS_WITH_BODY.includes(method)) return [];
+  return [
+    {
+      field,
+      value: `${fmt(bodyBytes)} bytes`,
+      message: `a body is not allowed with ${method}: Cloud Tasks sends a body only with ${METHODS_WITH_BODY.join(', ')}`,
+    },
+  ];
 }
 
 /** https only, a host, at most 2,083 characters (target.proto HttpRequest.url). */
