@@ -10,7 +10,7 @@ import {
   HTTP_METHODS,
   type HttpMethod,
   LIMITS,
-  METHODS_WITH_BODY,
+  bodyMethodProblems,
   type Problem,
   dispatchDeadlineProblems,
   headerProblems,
@@ -193,12 +193,8 @@ function taskProblems(task: Loose<ManifestTask>, manifest: SeedManifest, now: Da
   const body = isString(r.body) ? r.body : undefined;
   if (isString(r.url)) out.push(...targetUrlProblems(url, 'httpRequest.url'));
   out.push(...headerProblems(headers, 'httpRequest.headers'));
-  if (body !== undefined && isString(r.httpMethod) && HTTP_METHODS.includes(r.httpMethod as HttpMethod) && !METHODS_WITH_BODY.includes(r.httpMethod as HttpMethod))
-    out.push({
-      field: 'httpRequest.body',
-      value: r.httpMethod,
-      message: `a ${r.httpMethod} request cannot carry a body; Cloud Tasks allows a body only with ${METHODS_WITH_BODY.join(', ')}`,
-    });
+  if (body !== undefined && isString(r.httpMethod) && HTTP_METHODS.includes(r.httpMethod as HttpMethod))
+    out.push(...bodyMethodProblems(r.httpMethod as HttpMethod, Buffer.byteLength(body), 'httpRequest.body'));
   if (r.oidcToken !== undefined && r.oauthToken !== undefined)
     out.push({
       field: 'httpRequest',
