@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+/** `npm run review -- <base-cdktf.out> <head-cdktf.out> [--output review.md]`: see lib/review/cli.ts and docs/review.md. */
+import { main } from '../lib/review/cli';
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`review: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

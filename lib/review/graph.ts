@@ -1,0 +1,72 @@
+/**
+ * Mermaid flowcharts of a pipeline's steps and `next` edges, drawn from the stack's `pipeline_graph` output (a
+ * literal in cdk.tf.json). When a base graph is given, added steps and edges are highlighted and removed ones are
+ * drawn dashed, so the diagram itself shows the change.
+ */
+
+export interface PipelineGraph {
+  readonly pipeline: string;
+  readonly environment: string;
+  readonly steps: ReadonlyArray<{ readonly name: string; readonly queueId?: string; readonly next: readonly string[] }>;
+}
+
+/** The `pipeline_graph` output of a synthesized stack, if it has a usable one. */
+export function pipelineGraphOf(config: Record<string, unknown>): PipelineGraph | undefined {
+  const outputs = config.output as Record<string, { value?: unknown }> | undefined;
+  const v = outputs?.pipeline_graph?.value as Partial<PipelineGraph> | undefined;
+  if (!v || !Array.isArray(v.steps)) return undefined;
+  const steps = v.steps
+    .filter((s): s is PipelineGraph['steps'][number] => !!s && typeof s.name === 'string')
+    .map((s) => ({ name: s.name, queueId: typeof s.queueId === 'string' ? s.queueId : undefined, next: Array.isArray(s.next) ? s.next.filter((n) => typeof n === 'string') : [] }));
+  return { pipeline: String(v.pipeline ?? ''), environment: String(v.environment ?? ''), steps };
+}
+
+/** Mermaid node ids allow letters, digits and underscores; step names may have hyphens. */
+function nodeId(step: string): string {
+  return `step_${step.replace(/[^A-Za-z0-9_]/g, (c) => `_${c.charCodeAt(0).toString(16)}_`)}`;
+}
+
+/** Label text inside `["..."]`: quotes and angle brackets become Mermaid entities. */
+function label(text: string): string {
+  return text.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+}
+
+export function mermaidFlowchart(head: PipelineGraph | undefined, base?: PipelineGraph): string {
+  const lines = ['flowchart LR'];
+  const headSteps = new Map((head?.steps ?? []).map((s) => [s.name, s]));
+  const baseSteps = new Map((base?.steps ?? []).map((s) => [s.name, s]));
+  const compare = base !== undefined;
+  const classes: Record<'added' | 'removed', string[]> = { added: [], removed: [] };
+
+  const names = [...headSteps.keys(), ...[...baseSteps.keys()].filter((n) => !headSteps.has(n))];
+  for (const name of names) {
+    const s = headSteps.get(name) ?? baseSteps.get(name)!;
+    lines.push(`  ${nodeId(name)}["${label(name)}${s.queueId ? `<br/><small>${label(s.queueId)}</small>` : ''}"]`);
+    if (compare && !baseSteps.has(name)) classes.added.push(nodeId(name));
+    if (compare && !headSteps.has(name)) classes.removed.push(nodeId(name));
+  }
+  const edges = (g: Map<string, PipelineGraph['steps'][number]>): Set<string> =>
+    new Set([...g.values()].flatMap((s) => s.next.map((n) => `${s.name}\u0000${n}`)));
+  const headEdges = edges(headSteps);
+  const baseEdges = edges(baseSteps);
+  for (const e of headEdges) {
+    const [from, to] = e.split('\u0000') as [string, string];
+    const arrow = compare && !baseEdges.has(e) ? '==>|added|' : '-->';
+    lines.push(`  ${nodeId(from)} ${arrow} ${nodeId(to)}`);
+  }
+  if (compare)
+    for (const e of baseEdges) {
+      if (headEdges.has(e)) continue;
+      const [from, to] = e.split('\u0000') as [string, string];
+      lines.push(`  ${nodeId(from)} -.->|removed| ${nodeId(to)}`);
+    }
+  if (classes.added.length) {
+    lines.push('  classDef added fill:#dafbe1,stroke:#1a7f37,stroke-width:2px');
+    lines.push(`  class ${classes.added.join(',')} added`);
+  }
+  if (classes.removed.length) {
+    lines.push('  classDef removed fill:#ffebe9,stroke:#cf222e,stroke-dasharray:5 5');
+    lines.push(`  class ${classes.removed.join(',')} removed`);
+  }
+  return lines.join('\n');
+}
