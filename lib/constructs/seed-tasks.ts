@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { AssetType, TerraformAsset, type ITerraformDependable } from '../cdktf/core';
 import { serializeSeedManifest, sha256Hex } from '../seeding/build-manifest';
+import type { SeederBundle } from '../seeding/bundle';
 import type { SeedManifest } from '../seeding/manifest';
 import type { TaskQueue } from './task-queue';
 import { TerraformData } from './terraform-data';
@@ -26,10 +27,7 @@ import { TerraformData } from './terraform-data';
 export const MANIFEST_FILE_NAME = 'seed-manifest.json';
 
 /** A self-contained seeder script, run as `node <path> <manifest.json>` (lib/seeding/bundle.ts: seederBundle()). */
-export interface SeederBundle {
-  readonly path: string;
-  readonly sha256: string;
-}
+export type { SeederBundle };
 
 export interface SeedTasksProps {
   /** The tasks to create; must hold at least one (a pipeline without seed tasks gets no SeedTasks). */

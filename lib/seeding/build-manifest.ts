@@ -56,7 +56,9 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
       seedId: seed.id,
       queue,
       taskId,
-      ...(seed.scheduleTime === undefined ? {} : { scheduleTime: normalizeTime(seed.scheduleTime, `${field}.scheduleTime`, problems) }),
+      // As written (the spec validator checked it is RFC 3339): re-formatting through Date would drop sub-millisecond
+      // digits that the seeder passes on to Cloud Tasks.
+      ...(seed.scheduleTime === undefined ? {} : { scheduleTime: seed.scheduleTime }),
       dispatchDeadlineSeconds: step.dispatchDeadlineSeconds,
       httpRequest,
     });
@@ -67,16 +69,6 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
     throw new Error(`cannot build the seed manifest of ${stackNameFor(spec)}:\n${lines.join('\n')}`);
   }
   return { version: MANIFEST_VERSION, stack: stackNameFor(spec), project: spec.project, location: spec.region, tasks };
-}
-
-/** RFC 3339 in UTC (`2026-01-01T00:00:00.000Z`): one spelling per instant, so the hash does not depend on it. */
-function normalizeTime(text: string, field: string, problems: Problem[]): string {
-  const d = new Date(text);
-  if (Number.isNaN(d.getTime())) {
-    problems.push({ field, value: text, message: 'is not a valid RFC 3339 timestamp' });
-    return text;
-  }
-  return d.toISOString();
 }
 
 /** Canonical JSON: keys sorted at every level, two-space indent, trailing newline. Arrays keep their order. */

@@ -1,0 +1,202 @@
+/**
+ * PipelineStack: everything one pipeline needs in one Google Cloud project and region, from a normalized spec.
+ *
+ * Contents: the google provider (default labels), the backend, the API services, one TaskQueue per step, the
+ * pipeline's invoker service account, least-privilege IAM (resource-level only), the SeedTasks resource when the
+ * spec has seed tasks, and outputs for people and for the review tool. TypeScript users get the same validation as
+ * YAML users: the constructor runs pipelineProblems() and throws SpecError.
+ */
+import { Construct } from 'constructs';
+import { GcsBackend, LocalBackend, TerraformOutput, TerraformStack } from '../cdktf/core';
+import { GoogleProvider, ProjectService } from '../cdktf/google';
+import { seederBundle } from '../seeding/bundle';
+import { buildSeedManifest } from '../seeding/build-manifest';
+import { queueNameFor } from '../seeding/manifest';
+import { SpecError } from '../spec/problems';
+import { type PipelineSpec, queueIdFor, stackNameFor } from '../spec/types';
+import { pipelineProblems } from '../spec/validate';
+import { MANAGED_BY, serviceAccountMember } from './naming';
+import { PipelineInvoker } from './pipeline-invoker';
+import { type SeederBundle, SeedTasks } from './seed-tasks';
+import { TaskQueue } from './task-queue';
+
+export interface PipelineStackProps {
+  /** The normalized pipeline (lib/spec/types.ts), e.g. from loadSpecs() or written in TypeScript. */
+  readonly spec: PipelineSpec;
+  /**
+   * The spec's file, named in validation errors.
+   * @default - errors name no file
+   */
+  readonly source?: string;
+  /**
+   * Clock for time-dependent rules (a seed task's scheduleTime is at most 30 days ahead).
+   * @default - the current time
+   */
+  readonly now?: Date;
+  /**
+   * The seeder the SeedTasks provisioner runs.
+   * @default - seederBundle(): the project's seeder, bundled on first use and cached
+   */
+  readonly seeder?: SeederBundle;
+  /**
+   * State file of the local backend, relative to the stack directory (where Terraform runs), used when the spec
+   * has no `backend.gcs`. The default puts it in the project root when the stack is synthesized to
+   * `cdktf.out/stacks/<stack>/` (covered by .gitignore's `terraform.*.tfstate*`), the same place on every machine.
+   * @default '../../../terraform.<stack>.tfstate'
+   */
+  readonly localStatePath?: string;
+}
+
+/** Google APIs the stack turns on. */
+export const API_SERVICES = {
+  cloudTasks: 'cloudtasks.googleapis.com',
+  iam: 'iam.googleapis.com',
+  run: 'run.googleapis.com',
+} as const;
+
+export class PipelineStack extends TerraformStack {
+  public readonly spec: PipelineSpec;
+  /** `<pipeline>-<environment>`. */
+  public readonly stackName: string;
+  public readonly provider: GoogleProvider;
+  /** The `google_project_service` resources, by API (run only when a step names `target.cloudRun`). */
+  public readonly apiServices: { readonly cloudTasks: ProjectService; readonly iam: ProjectService; readonly run?: ProjectService };
+  /** One queue per step, by step name. */
+  public readonly queues: Readonly<Record<string, TaskQueue>>;
+  public readonly invoker: PipelineInvoker;
+  /** Present only when the spec has seed tasks. */
+  public readonly seedTasks?: SeedTasks;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id);
+    const spec = props.spec;
+    const problems = pipelineProblems(spec, { now: props.now ?? new Date() });
+    if (problems.length) throw new SpecError(problems.map((p) => ({ ...p, file: p.file ?? props.source })));
+
+    this.spec = spec;
+    this.stackName = stackNameFor(spec);
+
+    // Provider and backend.
+    this.provider = new GoogleProvider(this, 'google', { project: spec.project, region: spec.region });
+    // The spec's labels first: the three below identify what manages the resource and cannot be overridden.
+    // Written as an override because cdktf 0.21 snake-cases every key of a provider's attributes, map keys included
+    // (`managed-by` would become `managed_by`, and so would the user's `cost-center`); overrides are written verbatim.
+    this.provider.addOverride('default_labels', {
+      ...spec.labels,
+      'managed-by': MANAGED_BY,
+      pipeline: spec.pipeline.name,
+      environment: spec.environment,
+    });
+    if (spec.backend?.gcs) {
+      new GcsBackend(this, { bucket: spec.backend.gcs.bucket, prefix: spec.backend.gcs.prefix ?? `cloud-tasks-pipelines/${this.stackName}` });
+    } else {
+      new LocalBackend(this, { path: props.localStatePath ?? `../../../terraform.${this.stackName}.tfstate` });
+    }
+
+    // APIs. Never disabled on destroy: other workloads in the project may use them.
+    const api = (id: string, service: string) =>
+      new ProjectService(this, id, { project: spec.project, service, disableOnDestroy: false, disableDependentServices: false });
+    const usesCloudRun = spec.pipeline.steps.some((s) => s.target.cloudRun !== undefined);
+    this.apiServices = {
+      cloudTasks: api('api-cloudtasks', API_SERVICES.cloudTasks),
+      iam: api('api-iam', API_SERVICES.iam),
+      run: usesCloudRun ? api('api-run', API_SERVICES.run) : undefined,
+    };
+
+    // The identity on every task's token.
+    this.invoker = new PipelineInvoker(this, 'invoker', {
+      project: spec.project,
+      pipeline: spec.pipeline.name,
+      environment: spec.environment,
+      dependsOn: [this.apiServices.iam],
+    });
+
+    // One queue per step.
+    const queues: Record<string, TaskQueue> = {};
+    for (const step of spec.pipeline.steps) {
+      const t = step.target;
+      queues[step.name] = new TaskQueue(this, `queue-${step.name}`, {
+        queueId: queueIdFor(spec, step.name),
+        project: spec.project,
+        location: spec.region,
+        rateLimits: step.rateLimits,
+        retry: step.retry,
+        dispatchDeadlineSeconds: step.dispatchDeadlineSeconds,
+        logSamplingRatio: step.logSamplingRatio,
+        httpTarget: {
+          url: t.url,
+          method: t.method,
+          headers: t.headers,
+          auth: t.auth,
+          audience: t.audience,
+          scope: t.scope,
+          serviceAccountEmail: t.auth === 'none' ? undefined : this.invoker.email,
+        },
+        // The token's account is named by its literal e-mail: the explicit dependency makes it exist first.
+        dependsOn: [this.apiServices.cloudTasks, this.invoker.resource],
+      });
+    }
+    this.queues = queues;
+
+    // IAM, resource-level only. A worker that enqueues into `next` queues creates tasks whose token is the invoker:
+    // it needs enqueuer on those queues and actAs on the invoker. The invoker calls Cloud Run workers.
+    for (const step of spec.pipeline.steps) {
+      const worker = step.target.serviceAccount;
+      if (worker && step.next.length > 0) {
+        const member = serviceAccountMember(worker);
+        this.invoker.grantActAs(member);
+        for (const next of step.next) queues[next].grantEnqueue(member);
+      }
+      const run = step.target.cloudRun;
+      if (run) this.invoker.grantRunInvoker(run.service, run.region, this.apiServices.run ? [this.apiServices.run] : undefined);
+    }
+
+    // Seeding: one resource for all seed tasks, after everything a task needs to be created and dispatched.
+    if (spec.pipeline.seedTasks.length > 0) {
+      const allQueues = Object.values(queues);
+      this.seedTasks = new SeedTasks(this, 'seed-tasks', {
+        manifest: buildSeedManifest(spec),
+        seeder: props.seeder ?? seederBundle(),
+        queues: allQueues,
+        dependsOn: [
+          this.apiServices.cloudTasks,
+          ...allQueues.map((q) => q.resource),
+          ...allQueues.flatMap((q) => q.iamBindings),
+          this.invoker.resource,
+          ...this.invoker.iamBindings,
+        ],
+      });
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // EXTENSION POINT: monitoring (alert policies) and the policy pack (an Aspect: Aspects.of(this).add(...)) are
+    // added here. They read `this.spec`, `this.queues` (TaskQueue: queueId, queueName, resource), `this.invoker`,
+    // `this.apiServices` and `this.seedTasks`; add new constructs below this line, outputs after them.
+    // ---------------------------------------------------------------------------------------------------------------
+
+    this.addOutputs();
+  }
+
+  private addOutputs(): void {
+    const spec = this.spec;
+    const output = (id: string, value: unknown, description: string) =>
+      new TerraformOutput(this, id, { value, description }).overrideLogicalId(id);
+    const steps = spec.pipeline.steps;
+    output('queue_ids', Object.fromEntries(steps.map((s) => [s.name, queueIdFor(spec, s.name)])), 'Cloud Tasks queue id of each step');
+    output(
+      'queue_names',
+      Object.fromEntries(steps.map((s) => [s.name, queueNameFor(spec.project, spec.region, queueIdFor(spec, s.name))])),
+      'Full Cloud Tasks queue name of each step',
+    );
+    output('invoker_service_account_email', this.invoker.email, 'Service account on the OIDC/OAuth token of every task');
+    output(
+      'pipeline_graph',
+      {
+        pipeline: spec.pipeline.name,
+        environment: spec.environment,
+        steps: steps.map((s) => ({ name: s.name, queueId: queueIdFor(spec, s.name), next: [...s.next] })),
+      },
+      'Steps, their queues and the steps each one enqueues into (drawn by the review tool)',
+    );
+  }
+}
