@@ -3,7 +3,9 @@
  * the seconds form the Cloud Tasks API takes (`"600s"`). Cloud Tasks truncates durations to whole seconds, so
  * fractions are refused rather than silently dropped.
  */
-const DURATION = /^(\d+)(s|m|h)$/;
+/** The duration syntax (also used as the JSON Schema pattern, so editors flag a bad duration as it is typed). */
+export const DURATION_PATTERN = /^(\d+)(s|m|h)$/;
+const DURATION = DURATION_PATTERN;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;
 
 /** Seconds for a spec duration, or undefined when the text is not one. */

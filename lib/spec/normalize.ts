@@ -1,0 +1,165 @@
+/**
+ * Raw spec (the YAML/JSON shape) -> normalized PipelineSpec: durations to seconds, presets merged under the spec's
+ * own values, defaults applied.
+ *
+ * Tolerant on purpose: it runs even when the schema check failed, so the semantic rules can still report on the
+ * parts that are fine. A value of the wrong type is treated as absent (a required one becomes an empty
+ * placeholder); the schema check has already reported it, and the loader drops rule results on those paths.
+ * Array positions are kept, so a problem's path index always matches the file.
+ */
+import { HTTP_METHODS, SERVICE_DEFAULTS, type HttpMethod } from '../cloud-tasks/rules';
+import { DURATION_FORMAT_HINT, parseDuration } from './duration';
+import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESETS } from './presets';
+import type { PathProblem, PathSegment } from './problems';
+import type {
+  MonitoringSpec,
+  PipelineSpec,
+  PolicySuppression,
+  SeedTaskSpec,
+  StepPreset,
+  StepRateLimits,
+  StepRetry,
+  StepSpec,
+  StepTarget,
+  TargetAuth,
+} from './types';
+
+type Raw = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+const obj = (v: unknown): Raw => (isObject(v) ? v : {});
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+const int = (v: unknown): number | undefined => (Number.isInteger(v) ? (v as number) : undefined);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const oneOf = <T extends string>(v: unknown, choices: readonly T[]): T | undefined =>
+  choices.includes(v as T) ? (v as T) : undefined;
+
+/** Only string values (labels, headers): a non-string value failed the schema and is left out. */
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(obj(v))) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
+/** Drops undefined fields so the normalized model only carries what is set (constructs omit unset fields). */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+export interface NormalizeResult {
+  readonly spec: PipelineSpec;
+  /** Values that could not be normalized (bad durations); reported, and their paths count as broken. */
+  readonly problems: PathProblem[];
+}
+
+export function normalizeSpec(raw: unknown): NormalizeResult {
+  const problems: PathProblem[] = [];
+  const root = obj(raw);
+  const region = str(root.region) ?? '';
+  const rawPipeline = obj(root.pipeline);
+
+  const duration = (v: unknown, path: PathSegment[]): number | undefined => {
+    if (typeof v !== 'string') return undefined; // wrong type: reported by the schema check
+    const seconds = parseDuration(v);
+    if (seconds === undefined) problems.push({ path, value: v, message: `"${v}" is not a duration: use ${DURATION_FORMAT_HINT}` });
+    return seconds;
+  };
+
+  const steps = arr(rawPipeline.steps).map((s, i) => normalizeStep(obj(s), ['pipeline', 'steps', i], region, duration));
+  const seedTasks = arr(rawPipeline.seedTasks).map((t) => normalizeSeedTask(obj(t)));
+
+  const spec: PipelineSpec = defined({
+    project: str(root.project) ?? '',
+    region,
+    environment: str(root.environment) ?? '',
+    labels: stringMap(root.labels),
+    backend: isObject(root.backend) ? { gcs: defined({ bucket: str(obj(root.backend.gcs).bucket) ?? '', prefix: str(obj(root.backend.gcs).prefix) }) } : undefined,
+    monitoring: isObject(root.monitoring) ? normalizeMonitoring(root.monitoring) : undefined,
+    policy: isObject(root.policy) ? normalizePolicy(root.policy) : undefined,
+    pipeline: { name: str(rawPipeline.name) ?? '', steps, seedTasks },
+  });
+  return { spec, problems };
+}
+
+function normalizeStep(
+  raw: Raw,
+  path: PathSegment[],
+  region: string,
+  duration: (v: unknown, path: PathSegment[]) => number | undefined,
+): StepSpec {
+  const preset = oneOf<StepPreset>(raw.preset, Object.keys(STEP_PRESETS) as StepPreset[]);
+  const base = preset ? STEP_PRESETS[preset] : undefined;
+  const rawRate = obj(raw.rateLimits);
+  const rawRetry = obj(raw.retry);
+  const retryPath = [...path, 'retry'];
+
+  // Field by field: a spec value wins, else the preset's, else unset (the service default applies).
+  const rateLimits: StepRateLimits = defined({
+    maxDispatchesPerSecond: num(rawRate.maxDispatchesPerSecond) ?? base?.rateLimits.maxDispatchesPerSecond,
+    maxConcurrentDispatches: int(rawRate.maxConcurrentDispatches) ?? base?.rateLimits.maxConcurrentDispatches,
+  });
+  const retry: StepRetry = defined({
+    maxAttempts: int(rawRetry.maxAttempts) ?? base?.retry.maxAttempts,
+    minBackoffSeconds: duration(rawRetry.minBackoff, [...retryPath, 'minBackoff']) ?? base?.retry.minBackoffSeconds,
+    maxBackoffSeconds: duration(rawRetry.maxBackoff, [...retryPath, 'maxBackoff']) ?? base?.retry.maxBackoffSeconds,
+    maxDoublings: int(rawRetry.maxDoublings) ?? base?.retry.maxDoublings,
+    maxRetryDurationSeconds: duration(rawRetry.maxRetryDuration, [...retryPath, 'maxRetryDuration']) ?? base?.retry.maxRetryDurationSeconds,
+  });
+
+  const rawLocal = isObject(raw.local) ? raw.local : undefined;
+  return defined({
+    name: str(raw.name) ?? '',
+    preset,
+    target: normalizeTarget(obj(raw.target), region),
+    rateLimits,
+    retry,
+    dispatchDeadlineSeconds:
+      duration(raw.dispatchDeadline, [...path, 'dispatchDeadline']) ??
+      base?.dispatchDeadlineSeconds ??
+      SERVICE_DEFAULTS.dispatchDeadlineSeconds,
+    logSamplingRatio: num(raw.logSamplingRatio) ?? base?.logSamplingRatio ?? DEFAULT_LOG_SAMPLING_RATIO,
+    // Placeholders keep positions: next[2] in a problem is next[2] in the file.
+    next: arr(raw.next).map((n) => str(n) ?? ''),
+    local: rawLocal ? { url: str(rawLocal.url) ?? '' } : undefined,
+  });
+}
+
+function normalizeTarget(raw: Raw, region: string): StepTarget {
+  const cloudRun = isObject(raw.cloudRun) ? raw.cloudRun : undefined;
+  return defined({
+    url: str(raw.url) ?? '',
+    auth: oneOf<TargetAuth>(raw.auth, ['oidc', 'oauth', 'none']) ?? 'oidc',
+    // Left unset when not written: the constructs derive the default (lib/constructs/naming.ts oidcAudienceFor,
+    // oauthScopeFor), so the default lives in one place.
+    audience: str(raw.audience),
+    scope: str(raw.scope),
+    headers: stringMap(raw.headers),
+    method: oneOf<HttpMethod>(raw.method, HTTP_METHODS) ?? 'POST',
+    serviceAccount: str(raw.serviceAccount),
+    cloudRun: cloudRun ? { service: str(cloudRun.service) ?? '', region: str(cloudRun.region) ?? region } : undefined,
+  });
+}
+
+function normalizeSeedTask(raw: Raw): SeedTaskSpec {
+  return defined({
+    step: str(raw.step) ?? '',
+    id: str(raw.id) ?? '',
+    // Present (even as null) means "send this JSON as the body"; absent means no body.
+    payload: 'payload' in raw ? raw.payload : undefined,
+    scheduleTime: str(raw.scheduleTime),
+  });
+}
+
+/** Other monitoring keys (alert thresholds, added by the monitoring feature) pass through unchanged. */
+function normalizeMonitoring(raw: Raw): MonitoringSpec {
+  return { ...raw, notificationChannels: arr(raw.notificationChannels).map((c) => str(c) ?? '') };
+}
+
+/** Other policy keys (added by the policy pack) pass through unchanged. */
+function normalizePolicy(raw: Raw): { readonly suppress: readonly PolicySuppression[] } {
+  return {
+    ...raw,
+    suppress: arr(raw.suppress).map((s) => ({ rule: str(obj(s).rule) ?? '', reason: str(obj(s).reason) ?? '' })),
+  };
+}

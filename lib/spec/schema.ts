@@ -1,0 +1,253 @@
+/**
+ * The JSON Schema of a raw pipeline spec (what users write in YAML or JSON), and its compiled validator.
+ *
+ * The schema has two jobs:
+ * - shape (types, required fields, enums, no unknown keys anywhere): the loader reports these errors itself;
+ * - editor hints (ranges, patterns, lengths, all taken from lib/cloud-tasks/rules.ts and ./formats.ts): these
+ *   keywords are ADVISORY. The loader ignores ajv's errors for them, because validate.ts checks the same rules on
+ *   the normalized model (for TypeScript users too) with messages that name the Cloud Tasks rule. See
+ *   ADVISORY_KEYWORDS and docs/decisions/spec-validation.md.
+ *
+ * pipelines/pipeline.schema.json is this object written out (`npm run spec:schema`); a test keeps them equal.
+ */
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { HTTP_METHODS, LIMITS } from '../cloud-tasks/rules';
+import { DURATION_FORMAT_HINT, DURATION_PATTERN } from './duration';
+import { GCS_BUCKET_PATTERN, MAX_LABELS, NAME_PATTERN, NOTIFICATION_CHANNEL_PATTERN } from './formats';
+import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESET_NAMES } from './presets';
+
+/** Keywords that only guide editors; the semantic validator owns these rules (see the file comment). */
+export const ADVISORY_KEYWORDS: ReadonlySet<string> = new Set([
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'maxProperties',
+]);
+
+type Schema = Record<string, unknown>;
+
+/** An object schema: unknown keys are errors everywhere (a typo must never be silently ignored). */
+function object(description: string, properties: Record<string, Schema>, required: string[] = []): Schema {
+  return {
+    type: 'object',
+    description,
+    ...(required.length ? { required } : {}),
+    properties,
+    additionalProperties: false,
+  };
+}
+
+function text(description: string, extra: Schema = {}): Schema {
+  return { type: 'string', description, ...extra };
+}
+
+/** Durations are inlined rather than a $ref: draft-07 ignores keywords next to $ref, and each use has its own description. */
+const duration = (description: string): Schema => ({
+  type: 'string',
+  pattern: DURATION_PATTERN.source,
+  description: `${description} A duration: ${DURATION_FORMAT_HINT}.`,
+});
+
+/** True for the schema of a duration field (the loader words type errors for these with the duration hint). */
+export function isDurationSchema(schema: unknown): boolean {
+  return typeof schema === 'object' && schema !== null && (schema as Schema).pattern === DURATION_PATTERN.source;
+}
+
+const https = (description: string): Schema => text(description, { pattern: '^https://', maxLength: LIMITS.maxUrlLength });
+
+const target = object(
+  "Where Cloud Tasks sends this step's tasks (an HTTP target).",
+  {
+    url: https(`https URL of the step's worker endpoint (at most ${LIMITS.maxUrlLength} characters).`),
+    auth: {
+      type: 'string',
+      enum: ['oidc', 'oauth', 'none'],
+      default: 'oidc',
+      description:
+        'Token Cloud Tasks attaches to each request: oidc (Cloud Run, Cloud Functions, your own endpoints), oauth (only *.googleapis.com), none.',
+    },
+    audience: https('OIDC audience. Default: the url without query string or fragment.'),
+    headers: {
+      type: 'object',
+      description:
+        'Extra HTTP headers on every task. Host, Content-Length, User-Agent, Authorization, X-Google-*, X-AppEngine-* and X-CloudTasks-* are refused.',
+      additionalProperties: { type: 'string' },
+      default: {},
+    },
+    method: { type: 'string', enum: [...HTTP_METHODS], default: 'POST', description: 'HTTP method. A payload needs POST, PUT or PATCH.' },
+    serviceAccount: text("E-mail of the worker's runtime service account; it may enqueue into the `next` steps' queues."),
+    cloudRun: object(
+      'The Cloud Run service behind the url; the pipeline invoker gets roles/run.invoker on it.',
+      {
+        service: text('Cloud Run service name.'),
+        region: text('Cloud Run region. Default: the spec region.', { pattern: LIMITS.locationPattern.source }),
+      },
+      ['service'],
+    ),
+    scope: https('OAuth scope (auth: oauth only). Default: https://www.googleapis.com/auth/cloud-platform.'),
+  },
+  ['url'],
+);
+
+const step = object(
+  'One step of the pipeline: a Cloud Tasks queue and the worker it dispatches to.',
+  {
+    name: text('Unique step name; the queue id is <pipeline>-<environment>-<step>.', { pattern: NAME_PATTERN.source }),
+    preset: {
+      type: 'string',
+      enum: STEP_PRESET_NAMES,
+      description: 'Per-kind defaults (docs/spec.md#presets); spec values override them field by field.',
+    },
+    target,
+    rateLimits: object('Queue rate limits. Default: the preset, else the Cloud Tasks service defaults.', {
+      maxDispatchesPerSecond: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: LIMITS.maxDispatchesPerSecond,
+        description: `Dispatches per second, > 0 and at most ${LIMITS.maxDispatchesPerSecond}.`,
+      },
+      maxConcurrentDispatches: {
+        type: 'integer',
+        minimum: 1,
+        maximum: LIMITS.maxConcurrentDispatches,
+        description: `Tasks in flight at once, 1 to ${LIMITS.maxConcurrentDispatches}.`,
+      },
+    }),
+    retry: object('Retry config. Default: the preset, else the Cloud Tasks service defaults.', {
+      maxAttempts: {
+        type: 'integer',
+        minimum: LIMITS.minMaxAttempts,
+        description: 'Attempts per task including the first; -1 for unlimited. 0 is not allowed.',
+      },
+      minBackoff: duration('Wait before the first retry.'),
+      maxBackoff: duration('Longest wait between retries; at least minBackoff.'),
+      maxDoublings: { type: 'integer', minimum: 0, description: 'How many times the wait doubles before it grows linearly.' },
+      maxRetryDuration: duration('Time limit for retrying a task; 0s for none. Retrying stops when both this and maxAttempts are spent.'),
+    }),
+    dispatchDeadline: duration(
+      `How long Cloud Tasks waits for the worker's response, ${LIMITS.minDispatchDeadlineSeconds}s to ${LIMITS.maxDispatchDeadlineSeconds / 60}m. Default: the preset, else 10m.`,
+    ),
+    logSamplingRatio: {
+      type: 'number',
+      minimum: LIMITS.minSamplingRatio,
+      maximum: LIMITS.maxSamplingRatio,
+      description: `Fraction of dispatches logged to Cloud Logging, 0 to 1. Default: the preset, else ${DEFAULT_LOG_SAMPLING_RATIO}.`,
+    },
+    next: {
+      type: 'array',
+      items: { type: 'string' },
+      uniqueItems: true,
+      default: [],
+      description: "Steps this step's worker enqueues into; the steps must form a DAG.",
+    },
+    local: object(
+      '`npm run local`: serve this step from this URL instead of the built-in example worker.',
+      { url: text('http(s) URL on 127.0.0.1, ::1 or localhost.', { pattern: '^https?://' }) },
+      ['url'],
+    ),
+  },
+  ['name', 'target'],
+);
+
+const seedTask = object(
+  'A task created at deploy time, starting the pipeline.',
+  {
+    step: text('Name of the step whose queue receives the task.'),
+    id: text('Unique per step; letters, digits, hyphens, underscores. The task id is a hash prefix plus this id.', {
+      pattern: LIMITS.taskIdPattern.source,
+    }),
+    payload: { description: 'Any JSON value; sent JSON-encoded as the task body. Omit for no body.' },
+    scheduleTime: text('RFC 3339 time to dispatch at, at most 30 days ahead (e.g. 2026-12-01T00:00:00Z). Default: now.'),
+  },
+  ['step', 'id'],
+);
+
+export const PIPELINE_SCHEMA: Schema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'Cloud Tasks pipeline spec',
+  description: 'A pipeline of Cloud Tasks queues (one per step) and the seed tasks that start it. Reference: docs/spec.md.',
+  type: 'object',
+  required: ['project', 'region', 'environment', 'pipeline'],
+  properties: {
+    $schema: text('Path or URL of this schema, for editors (JSON specs).'),
+    project: text('Google Cloud project id.', { pattern: LIMITS.projectIdPattern.source }),
+    region: text('Cloud Tasks location, e.g. us-central1.', { pattern: LIMITS.locationPattern.source }),
+    environment: text('Environment name (dev, prod, ...): part of the stack name and every queue id.', {
+      pattern: NAME_PATTERN.source,
+    }),
+    labels: {
+      type: 'object',
+      description: 'Google Cloud labels for every resource that takes labels.',
+      additionalProperties: { type: 'string' },
+      maxProperties: MAX_LABELS,
+      default: {},
+    },
+    backend: object(
+      'Terraform state backend. Default: local state (terraform.<stack>.tfstate).',
+      {
+        gcs: object(
+          'Cloud Storage backend.',
+          {
+            bucket: text('Bucket name.', { pattern: GCS_BUCKET_PATTERN.source }),
+            prefix: text('Object prefix for the state.'),
+          },
+          ['bucket'],
+        ),
+      },
+      ['gcs'],
+    ),
+    monitoring: object('Alerting (docs/monitoring.md).', {
+      notificationChannels: {
+        type: 'array',
+        items: text('projects/<project>/notificationChannels/<id>', { pattern: NOTIFICATION_CHANNEL_PATTERN.source }),
+        default: [],
+        description: 'Notification channels for alerts (full resource names).',
+      },
+    }),
+    policy: object('Policy pack settings (docs/policy.md).', {
+      suppress: {
+        type: 'array',
+        default: [],
+        description: 'Policy rules not applied to this spec, each with the reason.',
+        items: object('A suppressed policy rule.', { rule: text('Rule id, e.g. CTP001.'), reason: text('Why it does not apply here.') }, [
+          'rule',
+          'reason',
+        ]),
+      },
+    }),
+    pipeline: object(
+      'The pipeline: its steps and seed tasks.',
+      {
+        name: text('Pipeline name: lower-case letters, digits, hyphens.', { pattern: NAME_PATTERN.source }),
+        steps: { type: 'array', minItems: 1, items: step, description: 'The steps, each one Cloud Tasks queue.' },
+        seedTasks: { type: 'array', items: seedTask, default: [], description: 'Tasks created at deploy time.' },
+      },
+      ['name', 'steps'],
+    ),
+  },
+  additionalProperties: false,
+};
+
+/** The schema file's text: what `npm run spec:schema` writes to pipelines/pipeline.schema.json. */
+export function pipelineSchemaJson(): string {
+  return `${JSON.stringify(PIPELINE_SCHEMA, null, 2)}\n`;
+}
+
+let compiled: ValidateFunction | undefined;
+
+/** ajv's errors for a raw spec (empty when its shape is right); the validator is compiled once, on first use. */
+export function rawSpecSchemaErrors(raw: unknown): ErrorObject[] {
+  if (!compiled) {
+    // verbose: errors carry the schema they came from, so messages can list the allowed keys and descriptions.
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
+    compiled = ajv.compile(PIPELINE_SCHEMA);
+  }
+  return compiled(raw) ? [] : [...(compiled.errors ?? [])];
+}
