@@ -157,8 +157,9 @@ function grpcCode(err: unknown): number | undefined {
 /** gax prefixes messages with `<code> <NAME>: `; keep the server's text only, the code is reported separately. */
 function errorMessage(err: unknown): string {
   const details = (err as { details?: unknown } | null)?.details;
-  if (typeof details === 'string' && details !== '') return details;
-  return err instanceof Error ? err.message : String(err);
+  const text = typeof details === 'string' && details.trim() !== '' ? details : err instanceof Error ? err.message : String(err);
+  // grpc-js ends connection errors with an empty "Resolution note:"; drop it.
+  return text.replace(/\s*Resolution note:\s*$/, '').trim();
 }
 
 /** `UNAVAILABLE (14)` for a gRPC status code. */

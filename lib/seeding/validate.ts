@@ -219,7 +219,7 @@ function ajvProblems(errors: readonly ErrorObject[], prefix: string, root: unkno
     const value = valueAt(root, e.instancePath);
     switch (e.keyword) {
       case 'required':
-        return { path: join(here, String(e.params.missingProperty)), message: 'is missing; every seed task needs it' };
+        return { path: join(here, String(e.params.missingProperty)), message: 'is missing; the seed manifest requires it' };
       case 'additionalProperties':
         return { path: join(here, String(e.params.additionalProperty)), message: 'is not a field of the seed manifest (misspelt, or written by a newer version)' };
       case 'enum':
