@@ -7,10 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { createClients, describeTarget, seedTargetFromEnv, type SeedTarget } from './client';
 import type { ManifestTask, SeedManifest } from './manifest';
 import { createProgress, type ProgressStream } from './progress';
 import { SEED_DEFAULTS, seedTasks, statusName, type SeedResult } from './seeder';
+import { describeTarget, seedTargetFromEnv, type SeedTarget } from './target';
 import { formatProblems, parseManifest } from './validate';
 
 export const EXIT_OK = 0;
@@ -106,6 +106,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   io.stderr.write(
     `Seeding ${fmt(manifest.tasks.length)} task(s) into ${fmt(queueCount(manifest))} queue(s) of stack ${manifest.stack} via ${describeTarget(target)}\n`,
   );
+  const { createClients } = await import('./client');
   const clients = createClients(target, channels);
   const progress = createProgress(io.stderr, manifest.tasks.length);
   let result: SeedResult;
