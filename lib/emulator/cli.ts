@@ -1,0 +1,96 @@
+/**
+ * `npm run emulator -- --port <p> [--host 127.0.0.1] [--fail-rate 0..1] [--data-dir <dir>]`
+ *
+ * Prints where it listens and the env var line for the seeder and the client helpers, then serves until SIGINT or
+ * SIGTERM, when it finishes calls in flight and writes the final snapshot. Exit codes: 0 stopped cleanly, 1 it could
+ * not start or stop (e.g. the port is taken, the snapshot cannot be written), 2 the command line is wrong.
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { startEmulator, type RunningEmulator } from './server';
+
+export const EMULATOR_HOST_ENV = 'CLOUD_TASKS_EMULATOR_HOST';
+export const DEFAULT_PORT = 8123;
+
+interface CliOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly failRate: number;
+  readonly dataDir?: string;
+}
+
+function port(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new InvalidArgumentError(`expected a TCP port from 0 (pick a free one) to 65535, got "${text}"`);
+  return n;
+}
+
+function fraction(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`expected a fraction from 0 to 1 (e.g. 0.1 = 10% of CreateTask calls fail), got "${text}"`);
+  return n;
+}
+
+function program(): Command {
+  return new Command('emulator')
+    .description('Local Cloud Tasks emulator: the v2 gRPC API (queues and tasks) for tests and local pipeline runs.')
+    .option('--port <port>', 'TCP port; 0 picks a free one and prints it', port, DEFAULT_PORT)
+    .option('--host <host>', 'interface to listen on (anything but loopback exposes an unauthenticated API)', '127.0.0.1')
+    .option('--fail-rate <fraction>', 'fraction of CreateTask calls that fail with UNAVAILABLE before any change (tests retries)', fraction, 0)
+    .option('--data-dir <dir>', 'keep queues, pending tasks and reserved names in <dir>/cloud-tasks-emulator.json across restarts')
+    .addHelpText('after', `\nClients find it through ${EMULATOR_HOST_ENV}=host:port (printed at start).`)
+    .exitOverride();
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+
+/** Runs the emulator until a signal; resolves to the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const cmd = program();
+  try {
+    cmd.parse(argv as string[]);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+  const opts = cmd.opts<CliOptions>();
+
+  let emulator: RunningEmulator;
+  try {
+    emulator = await startEmulator({ host: opts.host, port: opts.port, failRate: opts.failRate, dataDir: opts.dataDir });
+  } catch (err) {
+    process.stderr.write(`cloud-tasks emulator: ${(err as Error).message}\n`);
+    return 1;
+  }
+
+  const queues = emulator.state.queues();
+  const out = process.stdout;
+  out.write(`Cloud Tasks emulator listening on ${emulator.address}\n`);
+  out.write(`export ${EMULATOR_HOST_ENV}=${emulator.address}\n`);
+  if (opts.dataDir) out.write(`Data directory: ${opts.dataDir} (${queues.length} queue${queues.length === 1 ? '' : 's'} loaded)\n`);
+  if (opts.failRate > 0) out.write(`Failing ${opts.failRate * 100}% of CreateTask calls with UNAVAILABLE\n`);
+  if (!isLoopback(opts.host)) process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it can create and delete tasks\n`);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  out.write(`${signal}: stopping the emulator\n`);
+  try {
+    await emulator.stop();
+  } catch (err) {
+    process.stderr.write(`cloud-tasks emulator: stopped, but ${(err as Error).message}\n`);
+    return 1;
+  }
+  out.write('Cloud Tasks emulator stopped\n');
+  return 0;
+}
+
+export function runMain(argv: readonly string[]): void {
+  main(argv).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`cloud-tasks emulator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,77 @@
+/**
+ * Cloud Tasks resource names: `projects/P/locations/L`, `.../queues/Q`, `.../queues/Q/tasks/T`.
+ * Parsing validates every segment against lib/cloud-tasks/rules.ts and throws INVALID_ARGUMENT naming the request
+ * field, the value and the expected format.
+ */
+import { LIMITS, queueIdProblems, taskIdProblems } from '../cloud-tasks/rules';
+import { invalidArgument, throwProblems } from './errors';
+
+export interface LocationName {
+  readonly project: string;
+  readonly location: string;
+  /** `projects/P/locations/L` */
+  readonly name: string;
+}
+
+export interface QueueName extends LocationName {
+  readonly queueId: string;
+  /** `projects/P/locations/L/queues/Q` */
+  readonly queueName: string;
+}
+
+export interface TaskName extends QueueName {
+  readonly taskId: string;
+  /** `projects/P/locations/L/queues/Q/tasks/T` */
+  readonly taskName: string;
+}
+
+const LOCATION_FORMAT = 'projects/<PROJECT_ID>/locations/<LOCATION_ID>';
+const QUEUE_FORMAT = `${LOCATION_FORMAT}/queues/<QUEUE_ID>`;
+const TASK_FORMAT = `${QUEUE_FORMAT}/tasks/<TASK_ID>`;
+
+export function parseLocationName(value: string | undefined, field: string): LocationName {
+  const parts = (value ?? '').split('/');
+  if (parts.length !== 4 || parts[0] !== 'projects' || parts[2] !== 'locations') throw malformed(field, value, LOCATION_FORMAT);
+  return checkLocation(parts[1], parts[3], field, value);
+}
+
+export function parseQueueName(value: string | undefined, field: string): QueueName {
+  const parts = (value ?? '').split('/');
+  if (parts.length !== 6 || parts[0] !== 'projects' || parts[2] !== 'locations' || parts[4] !== 'queues')
+    throw malformed(field, value, QUEUE_FORMAT);
+  const loc = checkLocation(parts[1], parts[3], field, value);
+  throwProblems(field, queueIdProblems(parts[5], 'QUEUE_ID'));
+  return { ...loc, queueId: parts[5], queueName: value as string };
+}
+
+export function parseTaskName(value: string | undefined, field: string): TaskName {
+  const parts = (value ?? '').split('/');
+  if (parts.length !== 8 || parts[0] !== 'projects' || parts[2] !== 'locations' || parts[4] !== 'queues' || parts[6] !== 'tasks')
+    throw malformed(field, value, TASK_FORMAT);
+  const loc = checkLocation(parts[1], parts[3], field, value);
+  throwProblems(field, queueIdProblems(parts[5], 'QUEUE_ID'));
+  throwProblems(field, taskIdProblems(parts[7], 'TASK_ID'));
+  return {
+    ...loc,
+    queueId: parts[5],
+    queueName: parts.slice(0, 6).join('/'),
+    taskId: parts[7],
+    taskName: value as string,
+  };
+}
+
+function checkLocation(project: string, location: string, field: string, value: string | undefined): LocationName {
+  if (!LIMITS.resourceProjectIdPattern.test(project))
+    throw invalidArgument(
+      `${field} = ${JSON.stringify(value)}: PROJECT_ID "${project}" may contain only letters, digits, hyphens, colons and periods`,
+    );
+  if (!LIMITS.locationPattern.test(location))
+    throw invalidArgument(`${field} = ${JSON.stringify(value)}: LOCATION_ID "${location}" is not a Cloud Tasks location such as us-central1`);
+  return { project, location, name: `projects/${project}/locations/${location}` };
+}
+
+function malformed(field: string, value: string | undefined, format: string) {
+  return value
+    ? invalidArgument(`${field} = ${JSON.stringify(value)}: must be formatted "${format}"`)
+    : invalidArgument(`${field} is required, formatted "${format}"`);
+}
