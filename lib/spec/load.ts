@@ -84,7 +84,14 @@ function loadOne(file: string, opts: LoadOptions): Loaded {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    fail(`cannot read the spec file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(
+      code === 'ENOENT'
+        ? 'no such spec file'
+        : code === 'EISDIR'
+          ? 'is a folder, not a spec file'
+          : `cannot read the spec file: ${code ?? (e as Error).message}`,
+    );
   }
 
   const lineCounter = new LineCounter();
@@ -94,9 +101,15 @@ function loadOne(file: string, opts: LoadOptions): Loaded {
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
   };
+  // Duplicate keys are errors in both formats (JSON.parse would silently keep the last one).
   const duplicateKeys = doc.errors
     .filter((e) => e.code === 'DUPLICATE_KEY')
-    .map((e) => ({ ...position(e.pos[0]), key: text.slice(e.pos[0], e.pos[1]).split('\n')[0] }));
+    .map((e) => ({
+      file: shown,
+      ...position(e.pos[0]),
+      path: '',
+      message: `duplicate key ${keyAt(text, e.pos[0])}: a key may appear only once in a mapping`,
+    }));
 
   let raw: unknown;
   if (ext === '.json') {
@@ -106,26 +119,28 @@ function loadOne(file: string, opts: LoadOptions): Loaded {
       const at = /at position (\d+)/.exec((e as Error).message);
       fail(`JSON syntax error: ${(e as Error).message}`, position(at ? Number(at[1]) : text.length));
     }
-  } else {
-    const syntax = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
-    if (syntax.length > 0)
-      throw new SpecError(syntax.map((e) => ({ file: shown, ...position(e.pos[0]), path: '', message: `YAML syntax error: ${e.message}` })));
   }
-  if (duplicateKeys.length > 0)
-    throw new SpecError(
-      duplicateKeys.map(({ key, ...where }) => ({
-        file: shown,
-        ...where,
-        path: '',
-        message: `duplicate key ${key}: a key may appear only once in a mapping (the second would silently win)`,
-      })),
-    );
+  const syntax: SpecProblem[] =
+    ext === '.json'
+      ? []
+      : doc.errors
+          .filter((e) => e.code !== 'DUPLICATE_KEY')
+          .map((e) => ({ file: shown, ...position(e.pos[0]), path: '', message: `YAML syntax error: ${e.message}` }));
+  if (syntax.length + duplicateKeys.length > 0)
+    throw new SpecError([...syntax, ...duplicateKeys].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
   if (ext !== '.json') raw = doc.toJS({ maxAliasCount: 1000 });
 
   const locate = yamlLocator(doc, position);
   // JSON is YAML 1.2, so the same document locates JSON fields; JSON.parse stays the judge of JSON syntax.
   const spec = parsePipelineSpec(raw, { file: shown, locate }, opts);
   return { file: shown, spec, locate };
+}
+
+/** The key written at `offset` (the parser only gives the key's first character), quoted for the message. */
+function keyAt(text: string, offset: number): string {
+  const m = /^("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^:\n]*)/.exec(text.slice(offset));
+  const key = (m?.[1] ?? '').trim();
+  return /^["']/.test(key) ? key : JSON.stringify(key);
 }
 
 /**
@@ -314,6 +329,8 @@ function schemaProblem(e: ErrorObject, raw: unknown): PathProblem {
     case 'type': {
       const expected = String((e.params as { type: string }).type);
       const value = e.data;
+      if (at.length === 0 && (value === null || value === undefined))
+        return { path: at, message: 'the spec is empty: write project, region, environment and pipeline (docs/spec.md)' };
       if (at.length === 0)
         return { path: at, message: `a pipeline spec must be a mapping with project, region, environment and pipeline, not ${describe(value)}` };
       if (isDurationSchema(e.parentSchema))

@@ -175,7 +175,7 @@ export function pipelinePathProblems(spec: PipelineSpec, opts: ValidateOptions):
       [...stepPath(cycle.from), 'next', cycle.nextIndex],
       steps[cycle.from].next[cycle.nextIndex],
       `cycle ${cycle.names.join(' -> ')}: next must form a DAG, or tasks would be enqueued for ever`,
-      allNames,
+      cycle.members.map((m) => [...stepPath(m), 'name']),
     );
 
   // --- Seed tasks ---
@@ -210,7 +210,8 @@ export function pipelinePathProblems(spec: PipelineSpec, opts: ValidateOptions):
 
     if (i === undefined) return;
     const step = steps[i];
-    const stepInputs: PathSegment[][] = [[...path, 'step'], ...allNames];
+    // Found by name, so only this step's name matters (other steps' names cannot change the match).
+    const stepInputs: PathSegment[][] = [[...path, 'step'], [...stepPath(i), 'name']];
 
     // The id Cloud Tasks sees is `<hash>-<id>` (taskIdFor): it, not the id as written, must fit in 500 characters.
     if (idProblems.length === 0) {
@@ -228,7 +229,8 @@ export function pipelinePathProblems(spec: PipelineSpec, opts: ValidateOptions):
 
     if (task.payload !== undefined) {
       const payloadPath = [...path, 'payload'];
-      if (!METHODS_WITH_BODY.includes(step.target.method))
+      // An unknown method is reported on the step already.
+      if (HTTP_METHODS.includes(step.target.method) && !METHODS_WITH_BODY.includes(step.target.method))
         add(
           payloadPath,
           task.payload,
@@ -366,6 +368,8 @@ interface Cycle {
   readonly nextIndex: number;
   /** Step names around the cycle, first repeated at the end: train -> infer -> train. */
   readonly names: string[];
+  /** Indexes of the steps on the cycle. */
+  readonly members: number[];
 }
 
 /**
@@ -394,6 +398,7 @@ function findCycles(steps: readonly StepSpec[], index: ReadonlyMap<string, numbe
             from: ring[0],
             nextIndex: steps[ring[0]].next.indexOf(to),
             names: [...ring, ring[0]].map((n) => steps[n].name),
+            members: ring,
           });
         }
       } else if (state[j] === 0) visit(j);
@@ -418,13 +423,15 @@ export function closest(word: string, candidates: readonly string[]): string | u
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
 }
 
+/** Optimal string alignment distance: edits plus swaps of neighbours (the commonest typo, "trian"). */
 function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length];
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.length][b.length];
 }
-
