@@ -15,6 +15,7 @@ import { queueNameFor } from '../seeding/manifest';
 import { SpecError } from '../spec/problems';
 import { type PipelineSpec, queueIdFor, stackNameFor } from '../spec/types';
 import { pipelineProblems } from '../spec/validate';
+import { PolicyPack } from '../policy/pack';
 import { MANAGED_BY, serviceAccountMember } from './naming';
 import { PipelineInvoker } from './pipeline-invoker';
 import { type SeederBundle, SeedTasks } from './seed-tasks';
@@ -66,6 +67,8 @@ export class PipelineStack extends TerraformStack {
   public readonly invoker: PipelineInvoker;
   /** Present only when the spec has seed tasks. */
   public readonly seedTasks?: SeedTasks;
+  /** The policy pack checking this stack (docs/policy.md); suppress rules with `policy.suppress(rule, reason)`. */
+  public readonly policy: PolicyPack;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id);
@@ -173,6 +176,9 @@ export class PipelineStack extends TerraformStack {
     // added here. They read `this.spec`, `this.queues` (TaskQueue: queueId, queueName, resource), `this.invoker`,
     // `this.apiServices` and `this.seedTasks`; add new constructs below this line, outputs after them.
     // ---------------------------------------------------------------------------------------------------------------
+
+    // delivery: the policy pack (docs/policy.md). Errors stop synth before this stack is written; warnings print.
+    this.policy = PolicyPack.applyTo(this, { source: props.source });
 
     this.addOutputs();
   }
