@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadSpecs } from './spec/load';
+import { PolicyError } from './policy/errors';
 import { SpecError } from './spec/problems';
 import { stackNameFor } from './spec/types';
 
@@ -68,6 +69,9 @@ export function synthPipelines(opts: SynthOptions = {}): SynthesizedStack[] {
       });
       return { stack, file, stackDir };
     });
+    // delivery (docs/policy.md): the policy pack runs before anything is written. Warnings go to stderr; an error
+    // throws PolicyError, so no stack (not even a compliant one) is written.
+    (require('./policy/pack') as typeof import('./policy/pack')).assertPolicy(app);
     app.synth();
     removeOrphanedStacks(outdir, new Set(stacks.map((s) => s.stack.stackName)));
     return stacks.map(({ stack, file, stackDir }) => ({
@@ -117,7 +121,7 @@ export function runSynthCli(
     for (const s of stacks) out(formatStackLine(s));
     return 0;
   } catch (e) {
-    if (e instanceof SpecError) {
+    if (e instanceof SpecError || e instanceof PolicyError) {
       err(e.message);
       err('Nothing was written. Fix the problems above and run the synth again.');
     } else {
