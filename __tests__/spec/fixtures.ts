@@ -37,7 +37,7 @@ export function validSpec(): PipelineSpec {
 }
 
 /** A deep, mutable copy to break in one place. */
-export type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };
+export type Mutable<T> = unknown extends T ? T : T extends object ? { -readonly [K in keyof T]: Mutable<T[K]> } : T;
 export function mutableSpec(): Mutable<PipelineSpec> {
   return structuredClone(validSpec()) as Mutable<PipelineSpec>;
 }

@@ -62,9 +62,9 @@ describe('pipelineProblems', () => {
     ['payload with PATCH', (s) => (step(s, 0).target.method = 'PATCH')],
     ['GET without payload', (s) => {
       step(s, 0).target.method = 'GET';
-      delete s.pipeline.seedTasks[0].payload;
+      s.pipeline.seedTasks[0].payload = undefined;
     }],
-    ['the same seed id on two steps', (s) => s.pipeline.seedTasks.push({ step: 'train', id: 'ingest-2026-11' })],
+    ['the same seed id on two steps', (s) => s.pipeline.seedTasks.push({ step: 'train', id: 'ingest-2026-11', payload: undefined })],
     ['a queue id of exactly 100 characters', (s) => rename(s, 2, `i${'n'.repeat(87)}`)],
     ['a seed id of 483 characters (task id 500)', (s) => (s.pipeline.seedTasks[0].id = 'a'.repeat(483))],
     ['64 labels, international lower case', (s) => {
@@ -202,7 +202,7 @@ describe('pipelineProblems', () => {
     // Seed tasks
     ['seed task for an unknown step', (s) => (s.pipeline.seedTasks[0].step = 'preprocesss'),
       { path: 'pipeline.seedTasks[0].step', value: 'preprocesss', message: '"preprocesss" is not a step of this pipeline (did you mean "preprocess"?); steps: preprocess, train, infer' }],
-    ['duplicate seed id for one step', (s) => s.pipeline.seedTasks.push({ step: 'preprocess', id: 'ingest-2026-11' }),
+    ['duplicate seed id for one step', (s) => s.pipeline.seedTasks.push({ step: 'preprocess', id: 'ingest-2026-11', payload: undefined }),
       { path: 'pipeline.seedTasks[1].id', value: 'ingest-2026-11', message: '"ingest-2026-11" is already the id of pipeline.seedTasks[0] for step "preprocess"; seed ids must be unique per step (each becomes a named task)' }],
     ['seed id with a space', (s) => (s.pipeline.seedTasks[0].id = 'ingest 2026'),
       { path: 'pipeline.seedTasks[0].id', value: 'ingest 2026', message: '"ingest 2026" is not a valid Cloud Tasks task id: use only letters, digits, hyphens and underscores' }],

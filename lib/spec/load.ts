@@ -17,8 +17,11 @@ import { closest, pipelinePathProblems } from './validate';
 
 export { SpecError, type SpecProblem } from './problems';
 
-/** Finds the line and column of a field path in the source text, when it is there. */
-export type Locate = (path: (string | number)[]) => { line: number; column: number } | undefined;
+/**
+ * Finds the line and column of a field path in the source text, when it is there. `at: 'key'` asks for the key of a
+ * mapping entry rather than its value (used for unknown keys); a locator may ignore it.
+ */
+export type Locate = (path: (string | number)[], at?: 'key' | 'value') => { line: number; column: number } | undefined;
 
 export interface SpecSourceInfo {
   /** The spec file, for messages (made relative to the working directory). */
@@ -148,7 +151,7 @@ function keyAt(text: string, offset: number): string {
  * looks for), the value itself for a scalar.
  */
 function yamlLocator(doc: Document, position: (offset: number) => { line: number; column: number }): Locate {
-  return (fieldPath) => {
+  return (fieldPath, at = 'value') => {
     let node: unknown = doc.contents;
     let key: Node | undefined;
     for (const segment of fieldPath) {
@@ -165,7 +168,7 @@ function yamlLocator(doc: Document, position: (offset: number) => { line: number
       } else return undefined;
     }
     if (isAlias(node)) node = node.resolve(doc);
-    const target = (isCollection(node) || node === null) && key?.range ? key : (node as Node | undefined);
+    const target = (at === 'key' || isCollection(node) || node === null) && key?.range ? key : (node as Node | undefined);
     return target?.range ? position(target.range[0]) : undefined;
   };
 }
@@ -318,6 +321,7 @@ function schemaProblem(e: ErrorObject, raw: unknown): PathProblem {
       const hint = closest(key, allowed);
       return {
         path: [...at, key],
+        atKey: true,
         message: `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; allowed here: ${allowed.join(', ')}`,
       };
     }
@@ -379,16 +383,16 @@ function locateAll(stages: PathProblem[][], source: SpecSourceInfo): SpecProblem
   const file = source.file !== undefined ? displayFile(source.file) : undefined;
   return stages.flatMap((stage) =>
     stage
-      .map((p) => toSpecProblem(p, { file, ...nearest(p.path, source.locate) }))
+      .map((p) => toSpecProblem(p, { file, ...nearest(p.path, source.locate, p.atKey ? 'key' : 'value') }))
       .sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0)),
   );
 }
 
 /** The position of the path, or of its nearest ancestor present in the file (a missing key points at its parent). */
-function nearest(fieldPath: readonly PathSegment[], locate: Locate | undefined): { line?: number; column?: number } {
+function nearest(fieldPath: readonly PathSegment[], locate: Locate | undefined, at: 'key' | 'value'): { line?: number; column?: number } {
   if (!locate) return {};
   for (let n = fieldPath.length; n >= 0; n--) {
-    const found = locate(fieldPath.slice(0, n));
+    const found = locate(fieldPath.slice(0, n), n === fieldPath.length ? at : 'value');
     if (found) return found;
   }
   return {};

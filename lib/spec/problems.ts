@@ -107,6 +107,8 @@ export interface PathProblem {
   readonly value?: unknown;
   readonly message: string;
   readonly inputs?: ReadonlyArray<readonly PathSegment[]>;
+  /** Locate the key rather than the value (an unknown key is the key's fault). */
+  readonly atKey?: boolean;
 }
 
 export function toSpecProblem(p: PathProblem, where: { file?: string; line?: number; column?: number } = {}): SpecProblem {

@@ -417,7 +417,9 @@ export function closest(word: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    // A longer form of a choice ("training" for "train") counts as one edit.
+    const prefix = c.length >= 3 && word.length >= 3 && (word.startsWith(c) || c.startsWith(word));
+    const d = prefix ? 1 : editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [c, d];
   }
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
