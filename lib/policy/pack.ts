@@ -4,9 +4,9 @@
  *
  * How findings surface:
  * - errors become a node validation on the stack, which cdktf runs before it writes the stack (also under
- *   `cdktf synth`, which otherwise only collects error annotations and writes the stack anyway); main.ts also calls
- *   `enforcePolicy(app)` before `app.synth()` so a policy error writes nothing at all;
- * - warnings become warning annotations (printed by `cdktf synth`) and are printed to stderr by `enforcePolicy`;
+ *   `cdktf synth`, which otherwise only collects error annotations and writes the stack anyway); lib/synth.ts also
+ *   calls `assertPolicy(app)` before `app.synth()` so a policy error writes nothing at all, for any stack;
+ * - warnings become warning annotations (printed by `cdktf synth`) and are printed to stderr by `assertPolicy`;
  * - suppressed findings stay in the report (with their reason) and are not printed.
  */
 import * as fs from 'node:fs';
@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import type { IConstruct } from 'constructs';
 import { Annotations, Aspects, TerraformStack, type IAspect } from '../cdktf/core';
 import type { PipelineSpec, PolicySuppression } from '../spec/types';
+import { PolicyError } from './errors';
 import { ALL_RULES } from './rules';
 import { isRecord, type PolicyConfig, type PolicyLevel, type PolicyResult, type PolicyRule, type RuleCheck, type TerraformBlock } from './types';
 
@@ -324,14 +325,33 @@ export function policyReports(scope: IConstruct): PolicyReport[] {
 }
 
 /**
- * Runs every stack's policy before synth: prints warnings and errors (one line each, to `write`, default stderr) and
- * returns false when an error must stop the synth. main.ts calls it before `app.synth()` so nothing is written.
+ * Warnings to stderr, except under `cdktf synth`: the CLI (which sets CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS for
+ * the app it runs) prints the warning annotations itself, and shows the app's stderr as error-level log lines.
  */
-export function enforcePolicy(scope: IConstruct, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): boolean {
+function defaultWarn(line: string): void {
+  if (process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS === undefined) process.stderr.write(`${line}\n`);
+}
+
+/**
+ * Runs every stack's policy before synth: writes one `warning: ...` line per warning (default stderr) and throws
+ * PolicyError listing the errors. lib/synth.ts calls it before `app.synth()`, so a policy error writes nothing.
+ */
+export function assertPolicy(scope: IConstruct, warn: (line: string) => void = defaultWarn): void {
   const reports = policyReports(scope);
-  for (const r of reports) for (const w of r.warnings) write(`warning: ${formatFinding(w)}`);
+  for (const r of reports) for (const w of r.warnings) warn(`warning: ${formatFinding(w)}`);
   const errors = reports.flatMap((r) => r.errors);
-  for (const e of errors) write(`error: ${formatFinding(e)}`);
-  if (errors.length) write(`policy: ${errors.length} error${errors.length > 1 ? 's' : ''}; nothing was synthesized (docs/policy.md)`);
-  return errors.length === 0;
+  if (errors.length) throw new PolicyError(errors.map(formatFinding));
+}
+
+/** assertPolicy for callers that prefer a result: prints warnings and errors to `write`, returns false on errors. */
+export function enforcePolicy(scope: IConstruct, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): boolean {
+  try {
+    assertPolicy(scope, write);
+    return true;
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    for (const line of e.lines) write(`error: ${line}`);
+    write(`policy: ${e.lines.length} error${e.lines.length > 1 ? 's' : ''}; nothing was synthesized (docs/policy.md)`);
+    return false;
+  }
 }
