@@ -1,6 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { CloudTasksClient } from '@google-cloud/tasks';
 
+// The client's auth library probes the GCE metadata server (for the universe domain) even with insecure
+// credentials; there is none here, so skip the probe and its warning (gcp-metadata's documented switch).
+process.env.METADATA_SERVER_DETECTION ??= 'none';
+
 export const PROJECT = 'demo-project';
 export const LOCATION = 'us-central1';
 export const PARENT = `projects/${PROJECT}/locations/${LOCATION}`;

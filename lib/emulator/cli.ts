@@ -70,9 +70,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (opts.failRate > 0) out.write(`Failing ${opts.failRate * 100}% of CreateTask calls with UNAVAILABLE\n`);
   if (!isLoopback(opts.host)) process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it can create and delete tasks\n`);
 
+  // Keep the handlers for the whole run: a terminal's Ctrl-C reaches npm, tsx and node together (one process group),
+  // and tsx relays it once more, so a second signal must not kill the process before the snapshot is written.
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    let received: NodeJS.Signals | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (received) return;
+      received = sig;
+      resolve(sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
   out.write(`${signal}: stopping the emulator\n`);
   try {
