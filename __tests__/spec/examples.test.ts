@@ -1,0 +1,95 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Ajv from 'ajv';
+import { findSpecFiles, loadSpecFile, loadSpecs } from '../../lib/spec/load';
+import { STEP_PRESETS } from '../../lib/spec/presets';
+import { pipelineSchemaJson } from '../../lib/spec/schema';
+
+const ROOT = path.join(__dirname, '..', '..');
+const PIPELINES = path.join(ROOT, 'pipelines');
+const SCHEMA_FILE = path.join(PIPELINES, 'pipeline.schema.json');
+
+describe('example specs in pipelines/', () => {
+  test('there are the recsys dev and prod examples, and they all load cleanly together', () => {
+    const files = findSpecFiles(PIPELINES).map((f) => path.basename(f));
+    expect(files).toEqual(expect.arrayContaining(['recsys-dev.yaml', 'recsys-prod.yaml']));
+    // No scheduleTime in the examples, so they stay valid whenever the suite runs: the real clock is used.
+    const loaded = loadSpecs({ dir: PIPELINES });
+    expect(loaded.map((l) => `${l.spec.pipeline.name}-${l.spec.environment}`)).toEqual(
+      expect.arrayContaining(['recsys-dev', 'recsys-prod']),
+    );
+  });
+
+  test.each(['recsys-dev.yaml', 'recsys-prod.yaml'])('%s: preprocess -> train -> infer with presets, seed tasks and worker identities', (name) => {
+    const spec = loadSpecFile(path.join(PIPELINES, name));
+    expect(spec.pipeline.steps.map((s) => [s.name, s.preset, s.next])).toEqual([
+      ['preprocess', 'preprocess', ['train']],
+      ['train', 'train', ['infer']],
+      ['infer', 'infer', []],
+    ]);
+    for (const step of spec.pipeline.steps) {
+      expect(step.target.url).toMatch(/^https:\/\/[a-z]+-[a-z0-9]+-uc\.a\.run\.app\/tasks$/);
+      expect(step.target.serviceAccount).toMatch(/@acme-ml-(dev|prod)\.iam\.gserviceaccount\.com$/);
+      expect(step.target.cloudRun?.service).toBe(step.name);
+    }
+    expect(spec.pipeline.seedTasks.length).toBeGreaterThanOrEqual(1);
+    expect(spec.pipeline.seedTasks.every((t) => t.scheduleTime === undefined)).toBe(true);
+  });
+
+  test('dev: smaller rates than prod and local state; prod: gcs backend and monitoring', () => {
+    const dev = loadSpecFile(path.join(PIPELINES, 'recsys-dev.yaml'));
+    const prod = loadSpecFile(path.join(PIPELINES, 'recsys-prod.yaml'));
+    expect(dev.backend).toBeUndefined();
+    expect(prod.backend).toEqual({ gcs: { bucket: 'acme-tf-state', prefix: 'recsys/prod' } });
+    expect(prod.monitoring?.notificationChannels).toHaveLength(1);
+    dev.pipeline.steps.forEach((step, i) => {
+      expect(step.rateLimits.maxDispatchesPerSecond!).toBeLessThanOrEqual(prod.pipeline.steps[i].rateLimits.maxDispatchesPerSecond!);
+      expect(step.rateLimits.maxConcurrentDispatches!).toBeLessThanOrEqual(prod.pipeline.steps[i].rateLimits.maxConcurrentDispatches!);
+    });
+  });
+
+  test.each(fs.readdirSync(PIPELINES).filter((f) => /\.ya?ml$/.test(f)))('%s starts with the yaml-language-server schema comment', (name) => {
+    expect(fs.readFileSync(path.join(PIPELINES, name), 'utf8').split('\n')[0]).toBe('# yaml-language-server: $schema=./pipeline.schema.json');
+  });
+});
+
+describe('pipelines/pipeline.schema.json', () => {
+  test('is up to date with lib/spec/schema.ts (run `npm run spec:schema` after changing the schema)', () => {
+    expect(fs.readFileSync(SCHEMA_FILE, 'utf8')).toBe(pipelineSchemaJson());
+  });
+
+  test('an editor using the file accepts the examples and flags an out-of-range value', () => {
+    // What yaml-language-server does with the file: plain JSON Schema validation, range hints included.
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')));
+    const YAML = require('yaml') as typeof import('yaml');
+    for (const name of ['recsys-dev.yaml', 'recsys-prod.yaml']) {
+      const raw = YAML.parse(fs.readFileSync(path.join(PIPELINES, name), 'utf8'));
+      expect(validate(raw) ? [] : validate.errors).toEqual([]);
+      raw.pipeline.steps[0].rateLimits = { maxDispatchesPerSecond: 900 };
+      expect(validate(raw)).toBe(false);
+      expect(validate.errors?.map((e) => `${e.instancePath} ${e.keyword}`)).toEqual(['/pipeline/steps/0/rateLimits/maxDispatchesPerSecond maximum']);
+    }
+  });
+});
+
+describe('docs/spec.md', () => {
+  test('the preset table matches lib/spec/presets.ts', () => {
+    const doc = fs.readFileSync(path.join(ROOT, 'docs', 'spec.md'), 'utf8');
+    const d = (s: number | undefined): string => (s === undefined ? '-' : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`);
+    for (const [name, p] of Object.entries(STEP_PRESETS)) {
+      const row = [
+        name,
+        p.rateLimits.maxDispatchesPerSecond,
+        p.rateLimits.maxConcurrentDispatches,
+        p.retry.maxAttempts,
+        d(p.retry.minBackoffSeconds),
+        d(p.retry.maxBackoffSeconds),
+        p.retry.maxDoublings,
+        d(p.retry.maxRetryDurationSeconds),
+        d(p.dispatchDeadlineSeconds),
+        p.logSamplingRatio,
+      ];
+      expect(doc).toContain(`| ${row.map(String).join(' | ')} |`);
+    }
+  });
+});
