@@ -41,7 +41,7 @@ export function mermaidFlowchart(head: PipelineGraph | undefined, base?: Pipelin
   const names = [...headSteps.keys(), ...[...baseSteps.keys()].filter((n) => !headSteps.has(n))];
   for (const name of names) {
     const s = headSteps.get(name) ?? baseSteps.get(name)!;
-    lines.push(`  ${nodeId(name)}["${label(name)}${s.queueId ? `<br/><small>${label(s.queueId)}</small>` : ''}"]`);
+    lines.push(`  ${nodeId(name)}["${label(name)}${s.queueId ? `<br/>${label(s.queueId)}` : ''}"]`);
     if (compare && !baseSteps.has(name)) classes.added.push(nodeId(name));
     if (compare && !headSteps.has(name)) classes.removed.push(nodeId(name));
   }

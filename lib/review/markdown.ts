@@ -60,10 +60,13 @@ function renderStack(s: StackReview): string[] {
   if (resources.length && s.status !== 'removed') out.push('**Resources**', '', ...resources.flatMap(renderEntry), '');
   if (resources.length && s.status === 'removed') out.push('**Resources left in place**', '', ...resources.map((c) => `- \`${c.address}\``), '');
   if (other.length && s.status !== 'removed') out.push('**Outputs, providers and settings**', '', ...other.flatMap(renderEntry), '');
-  if (s.seedTasks.length) out.push(...renderSeedTasks(s.seedTasks), '');
-  if (s.seedManifestFields.length)
-    out.push('**Seed manifest**', '', '```text', ...s.seedManifestFields.map((c) => `${c.field}: ${c.before} -> ${c.after}`), '```', '');
-  if (s.assets.length) out.push('**Assets**', '', ...s.assets.map(renderAsset), '');
+  // A removed stack's tasks and assets are not touched by a deploy either: only its resources are listed.
+  if (s.status !== 'removed') {
+    if (s.seedTasks.length) out.push(...renderSeedTasks(s.seedTasks), '');
+    if (s.seedManifestFields.length)
+      out.push('**Seed manifest**', '', '```text', ...s.seedManifestFields.map((c) => `${c.field}: ${c.before} -> ${c.after}`), '```', '');
+    if (s.assets.length) out.push('**Assets**', '', ...s.assets.map(renderAsset), '');
+  }
   if (s.mermaid) out.push('**Pipeline**', '', '```mermaid', s.mermaid, '```', '');
   out.push('</details>', '');
   return out;
@@ -83,8 +86,16 @@ function renderEntry(c: EntryChange): string[] {
     ];
   }
   const verb = c.replacedBy ? `replace (forced by ${c.replacedBy.map((p) => `\`${p}\``).join(', ')})` : 'update';
-  return [`- ${verb} \`${c.address}\``, '  ```text', ...c.attributes.map((a) => `  ${renderAttribute(a)}`), '  ```'];
+  const note = c.replacedBy && REPLACE_NOTES[c.type ?? ''] ? `: ${REPLACE_NOTES[c.type ?? '']}` : '';
+  return [`- ${verb} \`${c.address}\`${note}`, '  ```text', ...c.attributes.map((a) => `  ${renderAttribute(a)}`), '  ```'];
 }
+
+/** What a replacement means for the resources this project creates. */
+const REPLACE_NOTES: Readonly<Record<string, string>> = {
+  terraform_data: 'the seeder runs again on deploy (tasks whose id still exists are reported as already present)',
+  google_cloud_tasks_queue: 'the old queue and its tasks are deleted, and Cloud Tasks blocks re-creating a deleted queue name for 7 days',
+  google_service_account: 'tokens minted for the old account stop working; IAM bindings on it are lost',
+};
 
 export function renderAttribute(a: AttributeChange): string {
   return `${a.path || '(value)'}: ${formatValue(a.before, a.redacted)} -> ${formatValue(a.after, a.redacted)}`;
@@ -94,6 +105,8 @@ export function renderAttribute(a: AttributeChange): string {
 export function formatValue(v: unknown, redacted?: boolean): string {
   if (v === undefined) return '(none)';
   if (redacted) return '(redacted)';
+  // Content hashes (manifest_sha256, seeder_sha256) only need to be told apart.
+  if (typeof v === 'string' && /^[0-9a-f]{40,}$/i.test(v)) return `"${v.slice(0, 12)}..."`;
   const text = JSON.stringify(v) ?? String(v);
   if (text.length <= MAX_VALUE_CHARS) return text;
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
@@ -104,15 +117,16 @@ function renderSeedTasks(tasks: readonly SeedTaskChange[]): string[] {
   const out = ['**Seed tasks**', '', '| Step | Seed id | Change | Payload |', '|---|---|---|---|'];
   for (const t of tasks) out.push(`| ${t.step} | \`${t.seedId}\` | ${t.status} | ${formatPayload(t.payload)} |`);
   const changed = tasks.filter((t) => t.status === 'changed');
-  for (const t of changed) {
+  for (const t of changed)
     out.push('', `\`${t.step}/${t.seedId}\`:`, '```text', ...t.changes.map((c) => `${c.field}: ${c.before} -> ${c.after}`), '```');
-    if (t.sameTaskId)
-      out.push(
-        `> [!NOTE]`,
-        `> The task id is unchanged, so Cloud Tasks deduplicates it: if the previous task still exists or ran within the ` +
-          `deduplication window, the seeder reports it as already present and the new request is NOT sent. Use a new seed id to send it.`,
-      );
-  }
+  const sameId = changed.filter((t) => t.sameTaskId).map((t) => `\`${t.step}/${t.seedId}\``);
+  if (sameId.length)
+    out.push(
+      '',
+      `> [!NOTE]`,
+      `> ${sameId.join(', ')}: the task id is unchanged, so Cloud Tasks deduplicates it. If the previous task still exists or ran ` +
+        `within the deduplication window, the seeder reports it as already present and the new request is NOT sent; use a new seed id to send it.`,
+    );
   return out;
 }
 
