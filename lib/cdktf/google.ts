@@ -11,3 +11,4 @@ export { CloudTasksQueue } from '@cdktf/provider-google/lib/cloud-tasks-queue';
 export type { CloudTasksQueueConfig } from '@cdktf/provider-google/lib/cloud-tasks-queue';
 export { CloudTasksQueueIamMember } from '@cdktf/provider-google/lib/cloud-tasks-queue-iam-member';
 export { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
+export { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';

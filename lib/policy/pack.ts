@@ -220,7 +220,7 @@ export class PolicyPack implements IAspect {
 
   private configFor(stack: TerraformStack, spec: PipelineSpec | undefined): PolicyConfig {
     const org = this.props.config ?? orgPolicyConfig(stack);
-    const fromSpec = (spec?.policy as { requiredLabels?: readonly string[] } | undefined)?.requiredLabels ?? [];
+    const fromSpec = spec?.policy?.requiredLabels ?? [];
     const requiredLabels = [...new Set([...(org.requiredLabels ?? []), ...(this.props.requiredLabels ?? []), ...fromSpec])];
     return { requiredLabels };
   }

@@ -60,6 +60,14 @@ export function isDurationSchema(schema: unknown): boolean {
   return typeof schema === 'object' && schema !== null && (schema as Schema).pattern === DURATION_PATTERN.source;
 }
 
+/** delivery: one queue alert (docs/monitoring.md); unset fields take the step preset's default. */
+const alert = (description: string, threshold: string): Schema =>
+  object(description, {
+    enabled: { type: 'boolean', default: true, description: 'Create this alert for every queue.' },
+    threshold: { type: 'number', minimum: 0, description: `${threshold} Default: per step preset (docs/monitoring.md).` },
+    duration: duration('How long the value must stay above the threshold; a multiple of 60s. Default: per step preset.'),
+  });
+
 const https = (description: string): Schema => text(description, { pattern: '^https://', maxLength: LIMITS.maxUrlLength });
 
 const target = object(
@@ -210,6 +218,12 @@ export const PIPELINE_SCHEMA: Schema = {
         default: [],
         description: 'Notification channels for alerts (full resource names).',
       },
+      // delivery: alert thresholds (docs/monitoring.md).
+      queueDepth: alert('Alert on tasks waiting in each queue (cloudtasks.googleapis.com/queue/depth).', 'Alert when more tasks than this are waiting.'),
+      failedAttempts: alert(
+        'Alert on task attempts that did not succeed (cloudtasks.googleapis.com/queue/task_attempt_count, response code not OK).',
+        'Alert when more attempts than this fail within 5 minutes.',
+      ),
     }),
     policy: object('Policy pack settings (docs/policy.md).', {
       suppress: {
@@ -221,6 +235,8 @@ export const PIPELINE_SCHEMA: Schema = {
           'reason',
         ]),
       },
+      // delivery: labels this pipeline must carry, on top of the organisation's (docs/policy.md).
+      requiredLabels: { type: 'array', items: text('A label key.'), default: [], description: 'Label keys this pipeline must carry (policy rule CTP006).' },
     }),
     pipeline: object(
       'The pipeline: its steps and seed tasks.',

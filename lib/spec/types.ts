@@ -82,9 +82,26 @@ export interface PolicySuppression {
   readonly reason: string;
 }
 
+/**
+ * One alert of a queue (docs/monitoring.md). Unset fields take the step preset's default
+ * (lib/constructs/queue-alerts.ts ALERT_DEFAULTS).
+ */
+export interface AlertSettings {
+  /** @default true */
+  readonly enabled?: boolean;
+  /** Alert when the value is above this (tasks waiting; failed attempts per 5 minutes). */
+  readonly threshold?: number;
+  /** For how long the value must stay above the threshold, in seconds (a multiple of 60). */
+  readonly durationSeconds?: number;
+}
+
 export interface MonitoringSpec {
+  /** Full names, `projects/<project>/notificationChannels/<id>`. */
   readonly notificationChannels: readonly string[];
-  readonly [threshold: string]: unknown;
+  /** Tasks waiting in a queue (`cloudtasks.googleapis.com/queue/depth`). */
+  readonly queueDepth?: AlertSettings;
+  /** Attempts that did not succeed (`cloudtasks.googleapis.com/queue/task_attempt_count`, response code not OK). */
+  readonly failedAttempts?: AlertSettings;
 }
 
 export interface PipelineSpec {
@@ -94,7 +111,11 @@ export interface PipelineSpec {
   readonly labels: Readonly<Record<string, string>>;
   readonly backend?: { readonly gcs: GcsBackend };
   readonly monitoring?: MonitoringSpec;
-  readonly policy?: { readonly suppress: readonly PolicySuppression[] };
+  readonly policy?: {
+    readonly suppress: readonly PolicySuppression[];
+    /** Label keys this pipeline must carry, on top of the organisation's (docs/policy.md). */
+    readonly requiredLabels?: readonly string[];
+  };
   readonly pipeline: {
     readonly name: string;
     readonly steps: readonly StepSpec[];
