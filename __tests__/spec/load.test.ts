@@ -301,6 +301,38 @@ describe('parsePipelineSpec: all problems at once', () => {
   });
 });
 
+describe('parsePipelineSpec: robustness', () => {
+  test('any value in any place yields a spec or a SpecError, never a crash', () => {
+    const WEIRD: unknown[] = [null, 0, -1, 1.5, '', 'x', [], {}, [1], { a: 1 }, true, Number.NaN, Infinity];
+    const paths = (o: unknown, p: Array<string | number> = []): Array<Array<string | number>> =>
+      o !== null && typeof o === 'object'
+        ? [p, ...Object.entries(o).flatMap(([k, v]) => paths(v, [...p, Array.isArray(o) ? Number(k) : k]))]
+        : [p];
+    let checked = 0;
+    for (const p of paths(validRaw()).filter((x) => x.length > 0))
+      for (const value of WEIRD) {
+        const raw = validRaw();
+        let parent: any = raw;
+        for (const s of p.slice(0, -1)) parent = parent[s];
+        parent[p[p.length - 1]] = structuredClone(value);
+        try {
+          parsePipelineSpec(raw, {}, { now: NOW });
+        } catch (e) {
+          expect(e).toBeInstanceOf(SpecError);
+          expect((e as SpecError).problems.length).toBeGreaterThan(0);
+        }
+        checked++;
+      }
+    expect(checked).toBeGreaterThan(200);
+  });
+
+  test('a sparse list from TypeScript keeps its positions', () => {
+    const raw = validRaw();
+    raw.pipeline.steps = [raw.pipeline.steps[0], , raw.pipeline.steps[1]]; // eslint-disable-line no-sparse-arrays
+    expect(problemsOrEmpty(raw)).toEqual([{ path: 'pipeline.steps[1]', message: 'must be a mapping (key: value), not empty' }]);
+  });
+});
+
 describe('loadSpecFile', () => {
   const YAML = `# yaml-language-server: $schema=./pipeline.schema.json
 project: acme-ml-prod
@@ -337,6 +369,13 @@ pipeline:
     const file = write('bad.yaml', 'project: acme-ml-prod\npipeline:\n\tname: recsys\n');
     expect(specError(() => loadSpecFile(file)).problems).toEqual([
       { file: displayFile(file), line: 3, column: 1, path: '', message: 'YAML syntax error: Tabs are not allowed as indentation' },
+    ]);
+  });
+
+  test('an alias without its anchor is an error at the alias', () => {
+    const file = write('alias.yaml', 'project: acme-ml-prod\nregion: *home\n');
+    expect(specError(() => loadSpecFile(file)).problems).toEqual([
+      { file: displayFile(file), line: 2, column: 9, path: '', message: 'YAML error: Unresolved alias (the anchor must be set before the alias): home' },
     ]);
   });
 

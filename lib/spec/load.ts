@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ErrorObject } from 'ajv';
-import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import { LIMITS } from '../cloud-tasks/rules';
 import { DURATION_FORMAT_HINT } from './duration';
 import { normalizeSpec } from './normalize';
@@ -131,7 +131,24 @@ function loadOne(file: string, opts: LoadOptions): Loaded {
           .map((e) => ({ file: shown, ...position(e.pos[0]), path: '', message: `YAML syntax error: ${e.message}` }));
   if (syntax.length + duplicateKeys.length > 0)
     throw new SpecError([...syntax, ...duplicateKeys].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
-  if (ext !== '.json') raw = doc.toJS({ maxAliasCount: 1000 });
+  if (ext !== '.json') {
+    try {
+      raw = doc.toJS({ maxAliasCount: 1000 });
+    } catch (e) {
+      // An alias to an anchor that is not defined (above it), or an alias bomb: the parser reports these only here.
+      let where: { line?: number; column?: number } = {};
+      visit(doc, {
+        Alias(_, node) {
+          if (node.resolve(doc) === undefined && node.range) {
+            where = position(node.range[0]);
+            return visit.BREAK;
+          }
+          return undefined;
+        },
+      });
+      fail(`YAML error: ${(e as Error).message}`, where);
+    }
+  }
 
   const locate = yamlLocator(doc, position);
   // JSON is YAML 1.2, so the same document locates JSON fields; JSON.parse stays the judge of JSON syntax.
@@ -357,6 +374,7 @@ function schemaProblem(e: ErrorObject, raw: unknown): PathProblem {
 }
 
 function describe(v: unknown): string {
+  if (v === undefined) return 'empty';
   return v === null || typeof v === 'object' ? typeOf(v) : `${typeOf(v)} ${preview(v)}`;
 }
 

@@ -31,7 +31,8 @@ const obj = (v: unknown): Raw => (isObject(v) ? v : {});
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 const int = (v: unknown): number | undefined => (Number.isInteger(v) ? (v as number) : undefined);
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+/** A list with holes filled (`Array.from`), so a sparse array from TypeScript keeps every position. */
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? Array.from(v) : []);
 const oneOf = <T extends string>(v: unknown, choices: readonly T[]): T | undefined =>
   choices.includes(v as T) ? (v as T) : undefined;
 
