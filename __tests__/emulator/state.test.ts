@@ -225,6 +225,21 @@ describe('EmulatorState', () => {
   });
 });
 
+test('a snapshot taken after a task changes shows the change (the per-task JSON cache is dropped on every change)', () => {
+  const { state } = setup();
+  const name = state.createTask(queueName('q'), { name: taskName('q', 'c'), ...http }).name;
+  const taskIn = (json: string) => JSON.parse(json).queues[0].tasks[0];
+  expect(taskIn(state.snapshotJson())).toMatchObject({ dispatchCount: 0, responseCount: 0 });
+  state.recordDispatch(name);
+  expect(taskIn(state.snapshotJson())).toMatchObject({ dispatchCount: 1 });
+  state.recordResponse(name, { code: 0, message: 'OK' });
+  expect(taskIn(state.snapshotJson())).toMatchObject({ responseCount: 1, lastAttempt: { responseStatus: { code: 0 } } });
+  state.rescheduleTask(name, 42);
+  expect(taskIn(state.snapshotJson()).scheduleTimeMs).toBe(42);
+  state.runTask(name);
+  expect(taskIn(state.snapshotJson()).dispatchCount).toBe(2);
+});
+
 describe('ManualClock', () => {
   test('fires timers in time order as it advances, each at its own time', () => {
     const clock = new ManualClock(0);

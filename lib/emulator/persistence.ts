@@ -3,7 +3,7 @@
  * snapshot or the new one, never half of one), at most every `intervalMs` while the state changes, and once more on
  * stop. No disk write happens inside an API call: CreateTask stays O(1) however big the snapshot is.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { EmulatorState, StateSnapshot } from './state';
 
@@ -29,7 +29,10 @@ export async function readSnapshot(dataDir: string): Promise<StateSnapshot | und
 }
 
 export interface SnapshotWriterOptions {
-  /** Longest time a change waits before it is on disk. @default 500 */
+  /**
+   * Longest time a change waits before it is on disk, while snapshots are quick to build; for big states the wait
+   * grows to 4x the build time. @default 500
+   */
   readonly intervalMs?: number;
 }
 
@@ -43,6 +46,7 @@ export class SnapshotWriter {
   private readonly unsubscribe: () => void;
   private closed = false;
   private tmpSeq = 0;
+  private nextDelayMs: number;
   /** Last write error, reported once per failure streak. */
   private failing = false;
 
@@ -53,6 +57,7 @@ export class SnapshotWriter {
   ) {
     this.file = path.join(dataDir, SNAPSHOT_FILE);
     this.intervalMs = options.intervalMs ?? 500;
+    this.nextDelayMs = this.intervalMs;
     this.unsubscribe = state.onEvent(() => this.markDirty());
   }
 
@@ -68,7 +73,7 @@ export class SnapshotWriter {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush().catch(() => undefined);
-    }, this.intervalMs);
+    }, this.nextDelayMs);
     this.timer.unref();
   }
 
@@ -93,17 +98,36 @@ export class SnapshotWriter {
   }
 
   private async write(): Promise<void> {
-    const text = JSON.stringify(this.state.snapshot());
+    const started = performance.now();
+    // Taken synchronously, so the snapshot is one consistent instant even though writing it yields to API calls.
+    const parts = this.state.snapshotParts();
+    // Space writes out so that taking snapshots costs at most ~20% of the emulator's time on big states.
+    this.nextDelayMs = Math.max(this.intervalMs, 4 * (performance.now() - started));
     const tmp = `${this.file}.${process.pid}.${this.tmpSeq++}.tmp`;
     try {
       await mkdir(this.dataDir, { recursive: true });
-      await writeFile(tmp, text);
+      const file = await open(tmp, 'w');
+      try {
+        // ~1 MB per write: each await lets calls in flight run.
+        for (let i = 0, batch: string[] = [], size = 0; i < parts.length; i++) {
+          batch.push(parts[i]);
+          size += parts[i].length;
+          if (size >= 1 << 20 || i === parts.length - 1) {
+            await file.write(batch.join(''));
+            batch = [];
+            size = 0;
+          }
+        }
+      } finally {
+        await file.close();
+      }
       await rename(tmp, this.file);
       if (this.failing) console.error(`cloud-tasks emulator: snapshot written to ${this.file} again`);
       this.failing = false;
     } catch (err) {
       // Keep serving; try again on the next change. Say so once, with the path to fix.
       this.dirty = true;
+      await rm(tmp, { force: true }).catch(() => undefined);
       if (!this.failing) console.error(`cloud-tasks emulator: cannot write the snapshot ${this.file}: ${(err as Error).message}`);
       this.failing = true;
       throw err;

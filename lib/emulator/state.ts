@@ -116,9 +116,9 @@ class TaskIndex {
     return task;
   }
 
-  /** Live tasks in creation order. */
-  *values(): IterableIterator<Mutable<Task>> {
-    for (const t of this.order) if (this.byName.get(t.name) === t) yield t;
+  /** Live tasks in creation order (a Map iterates in insertion order, and a re-used name is a new insertion). */
+  values(): IterableIterator<Mutable<Task>> {
+    return this.byName.values();
   }
 
   /** Up to `limit` live tasks with seq > afterSeq, and whether more follow. O(log n + page). */
@@ -141,7 +141,7 @@ class TaskIndex {
   }
 
   clear(): Mutable<Task>[] {
-    const live = [...this.values()];
+    const live = [...this.byName.values()];
     this.byName.clear();
     this.order = [];
     this.dead = 0;
@@ -180,6 +180,8 @@ export class EmulatorState {
   private readonly listeners = new Set<EmulatorEventListener>();
   private readonly generateTaskId: () => string;
   private nextSeq = 1;
+  /** Serialized tasks for snapshotJson; an entry is dropped whenever its task changes. */
+  private readonly serializedTasks = new WeakMap<Task, string>();
 
   constructor(options: EmulatorStateOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -441,6 +443,7 @@ export class EmulatorState {
   recordResponse(name: string, responseStatus: { code: number; message: string }, responded = true): Task {
     const task = this.taskEntry(name).task;
     const now = this.clock.now();
+    this.serializedTasks.delete(task);
     if (responded) task.responseCount++;
     task.lastAttempt = { ...task.lastAttempt, responseTimeMs: now, responseStatus };
     this.emit({ type: 'task-response', task });
@@ -450,6 +453,7 @@ export class EmulatorState {
   /** Moves a task's schedule_time (a retry, or RunTask's reset). Emits `task-rescheduled`. */
   rescheduleTask(name: string, scheduleTimeMs: number): Task {
     const task = this.taskEntry(name).task;
+    this.serializedTasks.delete(task);
     task.scheduleTimeMs = scheduleTimeMs;
     this.emit({ type: 'task-rescheduled', task });
     return task;
@@ -462,20 +466,38 @@ export class EmulatorState {
 
   // ---------------------------------------------------------------- persistence
 
+  /** The whole state as plain data (see snapshotJson for the fast path persistence uses). */
   snapshot(): StateSnapshot {
+    return JSON.parse(this.snapshotJson()) as StateSnapshot;
+  }
+
+  /** The snapshot as JSON text. */
+  snapshotJson(): string {
+    return this.snapshotParts().join('');
+  }
+
+  /**
+   * The snapshot as JSON fragments whose concatenation is the document, taken consistently at one instant. Each task's
+   * JSON is cached until the task changes, so this costs a pointer copy per task plus the serialization of tasks
+   * created or changed since the last snapshot; the writer then streams the parts to disk without blocking calls.
+   */
+  snapshotParts(): string[] {
     const now = this.clock.now();
-    const live = (m: Reservations) => [...m].filter(([, until]) => until > now);
-    return {
-      format: 'cloud-tasks-emulator/v1',
-      savedAtMs: now,
-      nextSeq: this.nextSeq,
-      queues: [...this.queuesByName.values()].map((e) => ({
-        queue: e.queue,
-        tasks: [...e.tasks.values()].map((t) => ({ ...t, httpRequest: { ...t.httpRequest, body: t.httpRequest.body.toString('base64') } })),
-      })),
-      taskNameReservations: live(this.taskNameReservations),
-      queueNameReservations: live(this.queueNameReservations),
-    };
+    const live = (m: Reservations) => JSON.stringify([...m].filter(([, until]) => until > now));
+    const parts: string[] = [`{"format":"cloud-tasks-emulator/v1","savedAtMs":${now},"nextSeq":${this.nextSeq},"queues":[`];
+    let firstQueue = true;
+    for (const e of this.queuesByName.values()) {
+      parts.push(`${firstQueue ? '' : ','}{"queue":${JSON.stringify(e.queue)},"tasks":[`);
+      firstQueue = false;
+      let firstTask = true;
+      for (const t of e.tasks.values()) {
+        parts.push(firstTask ? this.taskJson(t) : `,${this.taskJson(t)}`);
+        firstTask = false;
+      }
+      parts.push(']}');
+    }
+    parts.push(`],"taskNameReservations":${live(this.taskNameReservations)},"queueNameReservations":${live(this.queueNameReservations)}}`);
+    return parts;
   }
 
   /** Loads a snapshot into an empty state. Emits no events (nothing changed from the snapshot's point of view). */
@@ -495,6 +517,16 @@ export class EmulatorState {
   }
 
   // ---------------------------------------------------------------- internals
+
+  private taskJson(task: Task): string {
+    let json = this.serializedTasks.get(task);
+    if (json === undefined) {
+      const serialized: SerializedTask = { ...task, httpRequest: { ...task.httpRequest, body: task.httpRequest.body.toString('base64') } };
+      json = JSON.stringify(serialized);
+      this.serializedTasks.set(task, json);
+    }
+    return json;
+  }
 
   private emit(event: EmulatorEvent): void {
     for (const listener of this.listeners) {
@@ -537,6 +569,7 @@ export class EmulatorState {
   private recordDispatchOf(task: Mutable<Task>): Mutable<Task> {
     const now = this.clock.now();
     const attempt: Attempt = { scheduleTimeMs: task.scheduleTimeMs, dispatchTimeMs: now };
+    this.serializedTasks.delete(task);
     task.dispatchCount++;
     // task.proto: for first_attempt "Only dispatch_time will be set".
     if (!task.firstAttempt) task.firstAttempt = { dispatchTimeMs: now };
