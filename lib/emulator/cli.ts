@@ -6,7 +6,7 @@
  * not start or stop (e.g. the port is taken, the snapshot cannot be written), 2 the command line is wrong.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { startEmulator, type RunningEmulator } from './server';
+import type { RunningEmulator } from './server';
 
 export const EMULATOR_HOST_ENV = 'CLOUD_TASKS_EMULATOR_HOST';
 export const DEFAULT_PORT = 8123;
@@ -56,6 +56,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   let emulator: RunningEmulator;
   try {
+    // Loaded after parsing, so --help and option errors do not wait for gRPC and the protos.
+    const { startEmulator } = await import('./server');
     emulator = await startEmulator({ host: opts.host, port: opts.port, failRate: opts.failRate, dataDir: opts.dataDir });
   } catch (err) {
     process.stderr.write(`cloud-tasks emulator: ${(err as Error).message}\n`);

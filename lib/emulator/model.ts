@@ -150,7 +150,8 @@ export type TaskRemovalReason = 'deleted' | 'purged' | 'succeeded' | 'failed-per
 /**
  * Everything that changes the state emits one event, after the change. The dispatcher listens for `task-created`,
  * `task-rescheduled` and `queue-resumed` (to schedule attempts) and for `task-run` (RunTask: the attempt is already
- * recorded, send it now, ignoring pause and rate limits); persistence listens to all of them.
+ * recorded, send it now, ignoring pause and rate limits); persistence listens to all of them. DeleteQueue emits only
+ * `queue-deleted`: the queue's tasks go with it.
  */
 export type EmulatorEvent =
   | {
