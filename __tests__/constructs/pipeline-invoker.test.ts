@@ -88,6 +88,10 @@ describe('PipelineInvoker', () => {
     expect(json.resource).not.toHaveProperty('google_project_iam_member');
   });
 
+  test('grantActAs refuses a value that is not an IAM member', () => {
+    expect(() => synth((inv) => inv.grantActAs('worker'))).toThrow(/PipelineInvoker at test\/invoker is invalid:\n  - grantActAs\(member\) = "worker": is not an IAM member of the form/);
+  });
+
   test('grantRunInvoker: roles/run.invoker on one Cloud Run service for the invoker, deduplicated per service', () => {
     const { json } = synth((inv) => {
       inv.grantRunInvoker('preprocess', 'us-central1');

@@ -158,6 +158,12 @@ describe('TaskQueue: grantEnqueue', () => {
     expect(json.resource).not.toHaveProperty('google_project_iam_member');
   });
 
+  test('GIVEN a bare e-mail instead of an IAM member THEN refused with the fix', () => {
+    expect(() => synthQueue({}, ['w@ml-platform-dev.iam.gserviceaccount.com'])).toThrow(
+      /TaskQueue at test\/queue-train is invalid:\n  - grantEnqueue\(member\) = "w@ml-platform-dev\.iam\.gserviceaccount\.com": is not an IAM member; write serviceAccount:w@/,
+    );
+  });
+
   test('GIVEN the same member twice THEN one binding', () => {
     const { json } = synthQueue({}, ['serviceAccount:w@p.iam.gserviceaccount.com', 'serviceAccount:w@p.iam.gserviceaccount.com']);
     expect(Object.keys(json.resource.google_cloud_tasks_queue_iam_member)).toHaveLength(1);

@@ -10,7 +10,7 @@ import { LIMITS } from '../cloud-tasks/rules';
 import type { ITerraformDependable } from '../cdktf/core';
 import { CloudRunV2ServiceIamMember, ServiceAccount, ServiceAccountIamMember } from '../cdktf/google';
 import { invokerAccountIdFor, serviceAccountEmailFor, serviceAccountMember } from './naming';
-import { throwIfProblems } from './validation';
+import { checkIamMember, throwIfProblems } from './validation';
 
 export interface PipelineInvokerProps {
   readonly project: string;
@@ -70,6 +70,7 @@ export class PipelineInvoker extends Construct {
    * OIDC/OAuth token (cloud-tasks-facts.md). Granting the same member twice returns the first binding.
    */
   public grantActAs(member: string): ServiceAccountIamMember {
+    checkIamMember(this, 'PipelineInvoker', 'grantActAs', member);
     const key = `actAs|${member}`;
     const existing = this.bindings.get(key);
     if (existing) return existing as ServiceAccountIamMember;

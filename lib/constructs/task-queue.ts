@@ -28,7 +28,7 @@ import { queueNameFor } from '../seeding/manifest';
 import { toTerraformDuration } from '../spec/duration';
 import type { TargetAuth } from '../spec/types';
 import { oauthScopeFor, oidcAudienceFor } from './naming';
-import { isUnresolved, throwIfProblems, under } from './validation';
+import { checkIamMember, isUnresolved, throwIfProblems, under } from './validation';
 
 /** Where every task of the queue is sent, and with which identity. */
 export interface TaskQueueHttpTarget {
@@ -146,6 +146,7 @@ export class TaskQueue extends Construct {
    * the same member twice returns the first binding.
    */
   public grantEnqueue(member: string): CloudTasksQueueIamMember {
+    checkIamMember(this, 'TaskQueue', 'grantEnqueue', member);
     const existing = this.enqueuers.get(member);
     if (existing) return existing;
     const binding = new CloudTasksQueueIamMember(this, `Enqueuer-${member.replace(/\//g, '_')}`, {

@@ -26,3 +26,19 @@ export function throwIfProblems(construct: IConstruct, kind: string, problems: r
   const lines = problems.map((p) => `  - ${p.field} = ${formatValue(p.value)}: ${p.message}`);
   throw new Error(`${kind} at ${construct.node.path} is invalid:\n${lines.join('\n')}`);
 }
+
+/** IAM member syntax (`serviceAccount:a@p.iam.gserviceaccount.com`, `group:...`); a bare e-mail is the usual slip. */
+const IAM_MEMBER = /^(serviceAccount|user|group|domain|principal|principalSet):\S+$/;
+
+export function checkIamMember(construct: IConstruct, kind: string, method: string, member: string): void {
+  if (isUnresolved(member) || IAM_MEMBER.test(member)) return;
+  throwIfProblems(construct, kind, [
+    {
+      field: `${method}(member)`,
+      value: member,
+      message: member.includes('@') && !member.includes(':')
+        ? `is not an IAM member; write serviceAccount:${member} (or user:, group:)`
+        : 'is not an IAM member of the form serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...',
+    },
+  ]);
+}
