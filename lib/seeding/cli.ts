@@ -49,7 +49,7 @@ function program(io: CliIo): Command {
     .argument('<manifest>', 'seed-manifest.json written by synth')
     .option('--dry-run', 'validate and list the tasks that would be created; contact nothing')
     .option('--concurrency <n>', 'CreateTask calls in flight at once', wholeNumber(1, 1000), SEED_DEFAULTS.concurrency)
-    .option('--channels <n>', 'gRPC channels (connections) to spread calls over (default: one per 32 concurrent calls, at most 4)', wholeNumber(1, 16))
+    .option('--channels <n>', 'gRPC channels (HTTP/2 connections) to spread calls over (default: one per 100 concurrent calls, the usual HTTP/2 stream limit per connection)', wholeNumber(1, 16))
     .option('--max-attempts <n>', 'attempts per task for retryable errors (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL)', wholeNumber(1, 100), SEED_DEFAULTS.maxAttempts)
     .option('--deadline <seconds>', 'time budget for the whole run; no retry starts after it', wholeNumber(1, 86_400), SEED_DEFAULTS.deadlineMs / 1000)
     .addHelpText('after', `\nEnvironment:\n  CLOUD_TASKS_EMULATOR_HOST=host:port  use the local emulator (insecure gRPC) instead of Cloud Tasks\n\nExit codes: 0 done, 1 some tasks left undone (re-run to finish), 2 invalid input (nothing created).`)
@@ -102,7 +102,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return EXIT_OK;
   }
 
-  const channels = opts.channels ?? Math.min(4, Math.ceil(Math.min(opts.concurrency, manifest.tasks.length) / 32));
+  const channels = opts.channels ?? Math.ceil(Math.min(opts.concurrency, manifest.tasks.length) / 100);
   io.stderr.write(
     `Seeding ${fmt(manifest.tasks.length)} task(s) into ${fmt(queueCount(manifest))} queue(s) of stack ${manifest.stack} via ${describeTarget(target)}\n`,
   );
