@@ -16,6 +16,7 @@ import { SpecError } from '../spec/problems';
 import { type PipelineSpec, queueIdFor, stackNameFor } from '../spec/types';
 import { pipelineProblems } from '../spec/validate';
 import { PolicyPack } from '../policy/pack';
+import { monitoringProblems, QueueAlerts } from './queue-alerts';
 import { MANAGED_BY, serviceAccountMember } from './naming';
 import { PipelineInvoker } from './pipeline-invoker';
 import { type SeederBundle, SeedTasks } from './seed-tasks';
@@ -69,6 +70,8 @@ export class PipelineStack extends TerraformStack {
   public readonly seedTasks?: SeedTasks;
   /** The policy pack checking this stack (docs/policy.md); suppress rules with `policy.suppress(rule, reason)`. */
   public readonly policy: PolicyPack;
+  /** Alert policies (docs/monitoring.md); present only when the spec has a `monitoring` block. */
+  public readonly monitoring?: QueueAlerts;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id);
@@ -179,6 +182,22 @@ export class PipelineStack extends TerraformStack {
 
     // delivery: the policy pack (docs/policy.md). Errors stop synth before this stack is written; warnings print.
     this.policy = PolicyPack.applyTo(this, { source: props.source });
+
+    // delivery: alert policies per queue, only when the spec has a `monitoring` block (docs/monitoring.md).
+    if (spec.monitoring) {
+      const monitoring = monitoringProblems(spec.monitoring);
+      if (monitoring.length) throw new SpecError(monitoring.map((p) => ({ ...p, file: props.source })));
+      this.monitoring = new QueueAlerts(this, 'monitoring', {
+        project: spec.project,
+        location: spec.region,
+        queues: spec.pipeline.steps.map((s) => ({ step: s.name, queueId: queueIdFor(spec, s.name), preset: s.preset })),
+        notificationChannels: spec.monitoring.notificationChannels,
+        queueDepth: spec.monitoring.queueDepth,
+        failedAttempts: spec.monitoring.failedAttempts,
+        labels: { ...spec.labels, 'managed-by': MANAGED_BY, pipeline: spec.pipeline.name, environment: spec.environment },
+        dependsOn: Object.values(queues).map((q) => q.resource),
+      });
+    }
 
     this.addOutputs();
   }
