@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import { findSpecFiles, loadSpecFile, loadSpecs } from '../../lib/spec/load';
 import { STEP_PRESETS } from '../../lib/spec/presets';
-import { pipelineSchemaJson } from '../../lib/spec/schema';
+import * as schema from '../../lib/spec/schema';
+import { pipelineSchemaJson, rawSpecSchemaErrors, standaloneValidatorSource } from '../../lib/spec/schema';
 
 const ROOT = path.join(__dirname, '..', '..');
 const PIPELINES = path.join(ROOT, 'pipelines');
@@ -56,6 +57,23 @@ describe('example specs in pipelines/', () => {
 describe('pipelines/pipeline.schema.json', () => {
   test('is up to date with lib/spec/schema.ts (run `npm run spec:schema` after changing the schema)', () => {
     expect(fs.readFileSync(SCHEMA_FILE, 'utf8')).toBe(pipelineSchemaJson());
+  });
+
+  test('the precompiled validator is up to date and is the one in use (run `npm run spec:schema` after changing the schema)', () => {
+    expect(fs.readFileSync(path.join(ROOT, 'lib', 'spec', 'schema-validator.generated.js'), 'utf8')).toBe(standaloneValidatorSource());
+    rawSpecSchemaErrors({});
+    expect(schema.validatorSource).toBe('precompiled');
+  });
+
+  test('a stale precompiled validator is ignored: the schema is compiled at run time instead', () => {
+    jest.isolateModules(() => {
+      jest.doMock('../../lib/spec/schema-validator.generated.js', () => Object.assign(() => true, { schemaHash: 'stale' }));
+      const fresh = require('../../lib/spec/schema') as typeof schema;
+      expect(fresh.rawSpecSchemaErrors({ project: 1 }).map((e) => `${e.instancePath} ${e.keyword}`)).toEqual(
+        expect.arrayContaining(['/project type', ' required']),
+      );
+      expect(fresh.validatorSource).toBe('compiled');
+    });
   });
 
   test('an editor using the file accepts the examples and flags an out-of-range value', () => {

@@ -132,6 +132,25 @@ describe('parsePipelineSpec: normalization', () => {
     expect(spec.pipeline.seedTasks[0].scheduleTime).toBe('2026-11-25T00:00:00Z');
   });
 
+  test('monitoring alert durations become seconds; other monitoring and policy settings pass through', () => {
+    const raw: Record<string, any> = {
+      ...validRaw(),
+      monitoring: { queueDepth: { threshold: 100, duration: '10m' }, failedAttempts: { enabled: false } },
+      policy: { requiredLabels: ['team'] },
+    };
+    const spec = parsePipelineSpec(raw, {}, { now: NOW });
+    expect(spec.monitoring).toEqual({
+      notificationChannels: [],
+      queueDepth: { threshold: 100, durationSeconds: 600 },
+      failedAttempts: { enabled: false },
+    });
+    expect(spec.policy).toEqual({ suppress: [], requiredLabels: ['team'] });
+    raw.monitoring.queueDepth.duration = '10 min';
+    expect(problemsOrEmpty(raw)).toEqual([
+      { path: 'monitoring.queueDepth.duration', value: '10 min', message: '"10 min" is not a duration: use a whole number followed by s, m or h, e.g. "30s", "10m", "2h"' },
+    ]);
+  });
+
   test('a seed task without payload has none (no body); null is a JSON payload', () => {
     const raw = validRaw();
     raw.pipeline.seedTasks = [

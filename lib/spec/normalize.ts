@@ -76,7 +76,7 @@ export function normalizeSpec(raw: unknown): NormalizeResult {
     environment: str(root.environment) ?? '',
     labels: stringMap(root.labels),
     backend: isObject(root.backend) ? { gcs: defined({ bucket: str(obj(root.backend.gcs).bucket) ?? '', prefix: str(obj(root.backend.gcs).prefix) }) } : undefined,
-    monitoring: isObject(root.monitoring) ? normalizeMonitoring(root.monitoring) : undefined,
+    monitoring: isObject(root.monitoring) ? normalizeMonitoring(root.monitoring, duration) : undefined,
     policy: isObject(root.policy) ? normalizePolicy(root.policy) : undefined,
     pipeline: { name: str(rawPipeline.name) ?? '', steps, seedTasks },
   });
@@ -152,9 +152,19 @@ function normalizeSeedTask(raw: Raw): SeedTaskSpec {
   });
 }
 
-/** Other monitoring keys (alert thresholds, added by the monitoring feature) pass through unchanged. */
-function normalizeMonitoring(raw: Raw): MonitoringSpec {
-  return { ...raw, notificationChannels: arr(raw.notificationChannels).map((c) => str(c) ?? '') };
+/**
+ * Alert settings (`queueDepth`, `failedAttempts`: docs/monitoring.md) get their `duration` in seconds, like every
+ * other duration; any other monitoring key passes through unchanged. Their rules live with the alerts
+ * (lib/constructs/queue-alerts.ts).
+ */
+function normalizeMonitoring(raw: Raw, duration: (v: unknown, path: PathSegment[]) => number | undefined): MonitoringSpec {
+  const out: Record<string, unknown> = { ...raw, notificationChannels: arr(raw.notificationChannels).map((c) => str(c) ?? '') };
+  for (const kind of ['queueDepth', 'failedAttempts'] as const) {
+    if (!isObject(raw[kind])) continue;
+    const { duration: text, ...rest } = raw[kind];
+    out[kind] = defined({ ...rest, durationSeconds: duration(text, ['monitoring', kind, 'duration']) });
+  }
+  return out as unknown as MonitoringSpec;
 }
 
 /** Other policy keys (added by the policy pack) pass through unchanged. */

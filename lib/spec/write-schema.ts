@@ -1,21 +1,30 @@
 /**
- * Writes pipelines/pipeline.schema.json from lib/spec/schema.ts (`npm run spec:schema`), so editors running
- * yaml-language-server complete and check specs. `--check` exits 1 when the file is out of date (for CI).
+ * Writes pipelines/pipeline.schema.json (for editors running yaml-language-server) and
+ * lib/spec/schema-validator.generated.js (the precompiled validator) from lib/spec/schema.ts: `npm run spec:schema`.
+ * `--check` exits 1 when either file is out of date (for CI).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipelineSchemaJson } from './schema';
+import { pipelineSchemaJson, standaloneValidatorSource } from './schema';
 
-const file = path.join(__dirname, '..', '..', 'pipelines', 'pipeline.schema.json');
-const wanted = pipelineSchemaJson();
+const root = path.join(__dirname, '..', '..');
+const outputs: Array<[string, string]> = [
+  [path.join(root, 'pipelines', 'pipeline.schema.json'), pipelineSchemaJson()],
+  [path.join(__dirname, 'schema-validator.generated.js'), standaloneValidatorSource()],
+];
 
-if (process.argv.includes('--check')) {
-  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-  if (current !== wanted) {
-    process.stderr.write(`${path.relative(process.cwd(), file)} is out of date: run npm run spec:schema\n`);
-    process.exit(1);
+let stale = 0;
+for (const [file, wanted] of outputs) {
+  const shown = path.relative(process.cwd(), file);
+  if (process.argv.includes('--check')) {
+    const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    if (current !== wanted) {
+      process.stderr.write(`${shown} is out of date: run npm run spec:schema\n`);
+      stale++;
+    }
+  } else {
+    fs.writeFileSync(file, wanted);
+    process.stdout.write(`wrote ${shown}\n`);
   }
-} else {
-  fs.writeFileSync(file, wanted);
-  process.stdout.write(`wrote ${path.relative(process.cwd(), file)}\n`);
 }
+process.exitCode = stale > 0 ? 1 : 0;
