@@ -28,6 +28,8 @@ export function reviewJson(review: Review): unknown {
     stacks: review.stacks.map((s) => ({
       name: s.name,
       status: s.status,
+      environment: s.environment,
+      backend: s.backend,
       resources: resourceCounts(s),
       seedTasks: seedCounts(s),
       changes: s.changes.map((c) => ({

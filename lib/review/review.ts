@@ -31,6 +31,10 @@ export interface StackReview {
   readonly baseGraph?: PipelineGraph;
   /** Mermaid source for the pipeline, with changes highlighted when the stack existed before. */
   readonly mermaid?: string;
+  /** Terraform backend type of the stack (`local`, `gcs`, ...), head's when it exists. */
+  readonly backend?: string;
+  /** The pipeline environment (from `pipeline_graph`), e.g. `prod`: the GitHub environment a deploy runs in. */
+  readonly environment?: string;
 }
 
 export interface Review {
@@ -67,7 +71,11 @@ function reviewStack(base: SynthesizedStack | undefined, head: SynthesizedStack 
         ? 'changed'
         : 'unchanged';
   const drawn = graph ?? baseGraph;
+  const config = (head ?? base)!.config;
+  const backends = (config.terraform as { backend?: Record<string, unknown> } | undefined)?.backend;
   return {
+    backend: backends ? Object.keys(backends)[0] : undefined,
+    environment: drawn?.environment || undefined,
     name,
     status,
     changes,
