@@ -78,9 +78,10 @@ export class SeedTasks extends Construct {
 
     const queueResources = props.queues.map((q) => q.resource);
     this.resource = new TerraformData(this, 'Resource', {
+      // Not the seeder's hash: upgrading this project must not re-dispatch seed tasks that ran long ago (Cloud Tasks
+      // forgets task names after about an hour). A failed seeding taints the resource, so the next apply retries.
       triggersReplace: {
         manifest_sha256: this.manifestSha256,
-        seeder_sha256: this.seederSha256,
         queue_ids: queueResources.map((q) => q.id),
       },
       dependsOn: props.dependsOn ?? queueResources,
