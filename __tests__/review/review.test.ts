@@ -6,6 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../../lib/review/cli';
+import { MAX_COMMENT_CHARS, renderReviewMarkdown } from '../../lib/review/markdown';
+import { reviewSynthOutputs } from '../../lib/review/review';
 import { synthPipelines } from '../../lib/synth';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -132,7 +134,8 @@ test('GIVEN an added stack (first pull request) with --allow-missing-base THEN e
   expect(r.code).toBe(0);
   const json = JSON.parse(r.stdout);
   expect(json.stacksToDeploy).toEqual(['recsys-dev', 'recsys-prod']);
-  expect(json.stacks[0]).toMatchObject({ name: 'recsys-dev', status: 'added', seedTasks: { add: 3, change: 0, remove: 0 } });
+  expect(json.stacks[0]).toMatchObject({ name: 'recsys-dev', status: 'added', environment: 'dev', backend: 'local', seedTasks: { add: 3, change: 0, remove: 0 } });
+  expect(json.stacks[1]).toMatchObject({ name: 'recsys-prod', environment: 'prod', backend: 'gcs' });
 });
 
 test('--output writes the file and says so on stderr', async () => {
@@ -183,4 +186,26 @@ test('GIVEN a suppressed secret header that changes THEN the review shows the ch
   const { stdout } = await review(b, h);
   expect(stdout).toContain('http_target.header_overrides[X-Api-Key].header.value: (redacted) -> (redacted)');
   expect(stdout).not.toMatch(/KEY-MARKER/);
+});
+
+test('GIVEN a review too long for a PR comment THEN added resources lose their attribute listings, then the text is cut', () => {
+  const many = (n: number) =>
+    ({
+      dir: 'x',
+      stacks: {
+        big: {
+          name: 'big',
+          assets: {},
+          config: { resource: { google_cloud_tasks_queue: Object.fromEntries(Array.from({ length: n }, (_, i) => [`q${i}`, { name: `queue-${i}`, location: 'us-central1', description: 'x'.repeat(70) }])) } },
+        },
+      },
+    }) as const;
+  const empty = { dir: 'y', stacks: {} };
+  const medium = renderReviewMarkdown(reviewSynthOutputs(empty, many(300)));
+  expect(medium.length).toBeLessThanOrEqual(MAX_COMMENT_CHARS);
+  expect(medium).toContain('attribute listings of added resources are left out');
+  expect(medium).toContain('- add `google_cloud_tasks_queue.q299`');
+  const huge = renderReviewMarkdown(reviewSynthOutputs(empty, many(3000)));
+  expect(huge.length).toBeLessThanOrEqual(MAX_COMMENT_CHARS);
+  expect(huge).toContain('The review was cut at 60,000 characters.');
 });

@@ -20,7 +20,23 @@ export const REVIEW_FOOTER =
 
 const MAX_VALUE_CHARS = 80;
 
+/** GitHub refuses comments over 65,536 characters; stay under it with room for the workflow's own notes. */
+export const MAX_COMMENT_CHARS = 60_000;
+
+/**
+ * The review as Markdown. When the full text would not fit a PR comment, the attribute listings of added resources
+ * are left out (their addresses stay), and if that is still too long the text is cut with a note.
+ */
 export function renderReviewMarkdown(review: Review): string {
+  const full = render(review, false);
+  if (full.length <= MAX_COMMENT_CHARS) return full;
+  const compact = render(review, true);
+  if (compact.length <= MAX_COMMENT_CHARS) return compact;
+  const note = `\n\n**The review was cut at ${MAX_COMMENT_CHARS.toLocaleString('en-US')} characters.** Run \`npm run review\` locally for all of it.\n\n---\n${REVIEW_FOOTER}\n`;
+  return compact.slice(0, MAX_COMMENT_CHARS - note.length) + note;
+}
+
+function render(review: Review, compact: boolean): string {
   const out: string[] = [REVIEW_MARKER, REVIEW_TITLE, ''];
   if (!review.hasChanges) {
     out.push('No changes.', '', REVIEW_FOOTER, '');
@@ -34,12 +50,13 @@ export function renderReviewMarkdown(review: Review): string {
     out.push(`| \`${s.name}\` | ${s.status === 'unchanged' ? 'no change' : s.status} | ${res} | +${t.add} ~${t.change} -${t.remove} |`);
   }
   out.push('', '<sub>+ add, ~ update in place, ± replace (destroy and re-create), - destroy</sub>', '');
-  for (const s of review.stacks) out.push(...renderStack(s));
+  if (compact) out.push('<sub>Long review: attribute listings of added resources are left out.</sub>', '');
+  for (const s of review.stacks) out.push(...renderStack(s, compact));
   out.push('---', REVIEW_FOOTER, '');
   return out.join('\n');
 }
 
-function renderStack(s: StackReview): string[] {
+function renderStack(s: StackReview, compact: boolean): string[] {
   const r = resourceCounts(s);
   const summary =
     s.status === 'unchanged'
@@ -57,9 +74,9 @@ function renderStack(s: StackReview): string[] {
     );
   const resources = s.changes.filter((c) => c.kind === 'resource' || c.kind === 'data');
   const other = s.changes.filter((c) => c.kind !== 'resource' && c.kind !== 'data');
-  if (resources.length && s.status !== 'removed') out.push('**Resources**', '', ...resources.flatMap(renderEntry), '');
+  if (resources.length && s.status !== 'removed') out.push('**Resources**', '', ...resources.flatMap((c) => renderEntry(c, compact)), '');
   if (resources.length && s.status === 'removed') out.push('**Resources left in place**', '', ...resources.map((c) => `- \`${c.address}\``), '');
-  if (other.length && s.status !== 'removed') out.push('**Outputs, providers and settings**', '', ...other.flatMap(renderEntry), '');
+  if (other.length && s.status !== 'removed') out.push('**Outputs, providers and settings**', '', ...other.flatMap((c) => renderEntry(c, compact)), '');
   // A removed stack's tasks and assets are not touched by a deploy either: only its resources are listed.
   if (s.status !== 'removed') {
     if (s.seedTasks.length) out.push(...renderSeedTasks(s.seedTasks), '');
@@ -72,8 +89,9 @@ function renderStack(s: StackReview): string[] {
   return out;
 }
 
-function renderEntry(c: EntryChange): string[] {
+function renderEntry(c: EntryChange, compact: boolean): string[] {
   if (c.status === 'removed') return [`- destroy \`${c.address}\``];
+  if (c.status === 'added' && compact) return [`- add \`${c.address}\``];
   if (c.status === 'added') {
     return [
       `- add \`${c.address}\``,
