@@ -8,7 +8,7 @@
  * bundling a patched copy of that one file (patchedTasksClient below).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { buildSync, version as esbuildVersion } from 'esbuild';
@@ -141,14 +141,19 @@ function checkInputsAreHashed(bundled: readonly string[], hashed: readonly strin
     );
 }
 
-/** Old builds are dead weight once a new one exists (cdktf copied what it needed into cdktf.out at synth). */
+/**
+ * Old builds are dead weight once a new one exists (cdktf copied what it needed into cdktf.out at synth). Work folders
+ * of builds in progress are kept; those older than 10 minutes belong to a process that died.
+ */
 function removeStaleBuilds(outDir: string, key: string): void {
   for (const name of readdirSync(outDir)) {
-    if (name === key || name.startsWith('.build-')) continue;
+    if (name === key) continue;
     try {
-      rmSync(join(outDir, name), { recursive: true, force: true });
+      const path = join(outDir, name);
+      if (name.startsWith('.build-') && Date.now() - statSync(path).mtimeMs < 10 * 60_000) continue;
+      rmSync(path, { recursive: true, force: true });
     } catch {
-      // Best effort: a folder another process still reads is removed next time.
+      // Best effort: a folder that another process just removed, or still reads, is dealt with next time.
     }
   }
 }
