@@ -9,7 +9,10 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+    // jose is ESM-only and jest 29 loads CommonJS: transpile just that package (the emulator's OIDC tokens, the worker).
+    '/node_modules/jose/.+\\.js$': ['ts-jest', { isolatedModules: true, diagnostics: false, tsconfig: { allowJs: true } }],
   },
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   setupFilesAfterEnv: ['<rootDir>/__tests__/setup.ts'],
   snapshotFormat: { escapeString: false, printBasicPrototype: false },
   testTimeout: 30000,
