@@ -1,10 +1,13 @@
 /**
  * Starts the local Cloud Tasks emulator: the v2 gRPC API on @grpc/grpc-js, backed by an EmulatorState, optionally
- * persisted to a data directory. `bin/emulator.ts` is the command-line wrapper; tests and the local runner call
- * `startEmulator` in process.
+ * persisted to a data directory, and optionally dispatching tasks over HTTP (lib/emulator/dispatch). `bin/emulator.ts`
+ * is the command-line wrapper; tests and the local runner call `startEmulator` in process.
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Clock } from './clock';
+import type { Dispatcher } from './dispatch/dispatcher';
+import type { DispatchEventListener } from './dispatch/events';
+import type { TokenIssuer } from './dispatch/oidc';
 import { cloudTasksHandlers } from './grpc-service';
 import { SnapshotWriter, readSnapshot } from './persistence';
 import { cloudTasksServiceDefinition } from './protos';
@@ -25,6 +28,16 @@ export interface EmulatorOptions {
   readonly random?: () => number;
   /** How often, at most, the snapshot is rewritten while the state changes. @default 500 */
   readonly persistIntervalMs?: number;
+  /**
+   * Send due tasks to their HTTP targets with Cloud Tasks' rate limits, retries and tokens. Off, the emulator only
+   * stores tasks (what the seeder's tests want: nothing leaves the machine). The CLI turns it on.
+   * @default false
+   */
+  readonly dispatch?: boolean;
+  /** Port of the OIDC discovery / JWKS server when dispatching; 0 picks a free one. @default 0 */
+  readonly oidcPort?: number;
+  /** Dispatch timeline listeners (log lines, the event log file, the local runner), attached before the first dispatch. @default - none */
+  readonly dispatchListeners?: readonly DispatchEventListener[];
 }
 
 export interface RunningEmulator {
@@ -34,6 +47,10 @@ export interface RunningEmulator {
   readonly address: string;
   /** The store, for the dispatcher and tests. */
   readonly state: EmulatorState;
+  /** Present when started with `dispatch: true`. */
+  readonly dispatcher?: Dispatcher;
+  /** The OIDC issuer (JWKS server) of dispatched tokens; present with `dispatch: true`. */
+  readonly tokens?: TokenIssuer;
   /** Stops accepting calls, waits for calls in flight (at most 2 s), and writes the final snapshot. */
   stop(): Promise<void>;
 }
@@ -57,6 +74,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     writer = new SnapshotWriter(state, options.dataDir, { intervalMs: options.persistIntervalMs });
   }
 
+  let dispatcher: Dispatcher | undefined;
+  let tokens: TokenIssuer | undefined;
+  if (options.dispatch) {
+    // Loaded only when dispatching: jose and the HTTP client are not needed by a store-only emulator.
+    const { TokenIssuer } = await import('./dispatch/oidc');
+    const { Dispatcher } = await import('./dispatch/dispatcher');
+    try {
+      tokens = await TokenIssuer.start({ host, port: options.oidcPort ?? 0, clock: state.clock });
+    } catch (err) {
+      await writer?.close();
+      throw new Error(`cannot serve the OIDC keys on ${host}:${options.oidcPort ?? 0}: ${(err as Error).message}`);
+    }
+    dispatcher = new Dispatcher(state, { tokens });
+    for (const listener of options.dispatchListeners ?? []) dispatcher.onDispatchEvent(listener);
+  }
+
   const server = new Server();
   server.addService(cloudTasksServiceDefinition(), cloudTasksHandlers(state, { failRate, random: options.random }));
   const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -68,6 +101,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       ),
     );
   } catch (err) {
+    await dispatcher?.stop();
+    await tokens?.close();
     await writer?.close();
     throw new Error(`cannot listen on ${bindHost}:${requestedPort}: ${(err as Error).message}`);
   }
@@ -85,10 +120,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
           resolve();
         });
       });
+      // After the API: no call can add work; attempts in flight finish and their outcome is recorded and saved.
+      await dispatcher?.stop();
+      await tokens?.close();
       await writer?.close();
     })();
     return stopping;
   };
 
-  return { host, port, address: `${bindHost}:${port}`, state, stop };
+  return { host, port, address: `${bindHost}:${port}`, state, ...(dispatcher ? { dispatcher } : {}), ...(tokens ? { tokens } : {}), stop };
 }
