@@ -1,14 +1,19 @@
 /**
- * `npm run emulator -- --port <p> [--host 127.0.0.1] [--fail-rate 0..1] [--data-dir <dir>]`
+ * `npm run emulator -- --port <p> [--host 127.0.0.1] [--fail-rate 0..1] [--data-dir <dir>] [--no-dispatch]
+ *  [--oidc-port <p>] [--log-level error|warn|info|debug] [--event-log <file.jsonl>]`
  *
- * Prints where it listens and the env var line for the seeder and the client helpers, then serves until SIGINT or
+ * Prints where it listens and the env var lines for the seeder, the client helpers and workers (the OIDC issuer
+ * whose keys verify dispatched tokens), then dispatches due tasks over HTTP and serves until SIGINT or
  * SIGTERM, when it finishes calls in flight and writes the final snapshot. Exit codes: 0 stopped cleanly, 1 it could
  * not start or stop (e.g. the port is taken, the snapshot cannot be written), 2 the command line is wrong.
  */
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { LOG_LEVELS, type DispatchEventListener, type EventLogWriter, type LogLevel } from './dispatch/events';
 import type { RunningEmulator } from './server';
 
 export const EMULATOR_HOST_ENV = 'CLOUD_TASKS_EMULATOR_HOST';
+/** Where workers find the issuer of dispatched OIDC tokens (lib/worker verifyTaskRequest reads it). */
+export const EMULATOR_ISSUER_ENV = 'CLOUD_TASKS_EMULATOR_OIDC_ISSUER';
 export const DEFAULT_PORT = 8123;
 
 interface CliOptions {
@@ -16,6 +21,10 @@ interface CliOptions {
   readonly host: string;
   readonly failRate: number;
   readonly dataDir?: string;
+  readonly dispatch: boolean;
+  readonly oidcPort?: number;
+  readonly logLevel: LogLevel;
+  readonly eventLog?: string;
 }
 
 function port(text: string): number {
@@ -37,7 +46,11 @@ function program(): Command {
     .option('--host <host>', 'interface to listen on (anything but loopback exposes an unauthenticated API)', '127.0.0.1')
     .option('--fail-rate <fraction>', 'fraction of CreateTask calls that fail with UNAVAILABLE before any change (tests retries)', fraction, 0)
     .option('--data-dir <dir>', 'keep queues, pending tasks and reserved names in <dir>/cloud-tasks-emulator.json across restarts')
-    .addHelpText('after', `\nClients find it through ${EMULATOR_HOST_ENV}=host:port (printed at start).`)
+    .option('--no-dispatch', 'only store tasks: send nothing to their HTTP targets')
+    .option('--oidc-port <port>', 'port of the OIDC issuer that serves the keys of dispatched tokens (default: --port + 1, or a free one with --port 0)', port)
+    .addOption(new Option('--log-level <level>', 'dispatch events printed to stderr: error (tasks given up), warn (+ failed attempts), info (+ successes), debug (everything)').choices(LOG_LEVELS).default('info'))
+    .option('--event-log <file.jsonl>', 'append every dispatch event (created, dispatched, succeeded, failed, retry-scheduled, gave-up, deleted) as a JSON line')
+    .addHelpText('after', `\nClients find it through ${EMULATOR_HOST_ENV}=host:port, workers the token issuer through ${EMULATOR_ISSUER_ENV} (both printed at start).`)
     .exitOverride();
 }
 
@@ -55,11 +68,27 @@ export async function main(argv: readonly string[]): Promise<number> {
   const opts = cmd.opts<CliOptions>();
 
   let emulator: RunningEmulator;
+  let eventLog: EventLogWriter | undefined;
   try {
     // Loaded after parsing, so --help and option errors do not wait for gRPC and the protos.
     const { startEmulator } = await import('./server');
-    emulator = await startEmulator({ host: opts.host, port: opts.port, failRate: opts.failRate, dataDir: opts.dataDir });
+    const { EventLogWriter, logListener } = await import('./dispatch/events');
+    const listeners: DispatchEventListener[] = [logListener(opts.logLevel)];
+    if (opts.eventLog) {
+      eventLog = new EventLogWriter(opts.eventLog);
+      listeners.push(eventLog.listener);
+    }
+    emulator = await startEmulator({
+      host: opts.host,
+      port: opts.port,
+      failRate: opts.failRate,
+      dataDir: opts.dataDir,
+      dispatch: opts.dispatch,
+      oidcPort: opts.oidcPort ?? (opts.port === 0 || opts.port === 65535 ? 0 : opts.port + 1),
+      dispatchListeners: listeners,
+    });
   } catch (err) {
+    await eventLog?.close();
     process.stderr.write(`cloud-tasks emulator: ${(err as Error).message}\n`);
     return 1;
   }
@@ -68,6 +97,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   const out = process.stdout;
   out.write(`Cloud Tasks emulator listening on ${emulator.address}\n`);
   out.write(`export ${EMULATOR_HOST_ENV}=${emulator.address}\n`);
+  if (emulator.tokens) {
+    out.write(`export ${EMULATOR_ISSUER_ENV}=${emulator.tokens.issuer}\n`);
+    out.write(`Dispatching due tasks over HTTP; token keys at ${emulator.tokens.jwksUri}\n`);
+  } else {
+    out.write('Not dispatching (--no-dispatch): tasks stay in their queues until deleted, purged or run\n');
+  }
+  if (opts.eventLog) out.write(`Event log: ${opts.eventLog}\n`);
   if (opts.dataDir) out.write(`Data directory: ${opts.dataDir} (${queues.length} queue${queues.length === 1 ? '' : 's'} loaded)\n`);
   if (opts.failRate > 0) out.write(`Failing ${opts.failRate * 100}% of CreateTask calls with UNAVAILABLE\n`);
   if (!isLoopback(opts.host)) process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it can create and delete tasks\n`);
@@ -87,6 +123,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   out.write(`${signal}: stopping the emulator\n`);
   try {
     await emulator.stop();
+    await eventLog?.close();
   } catch (err) {
     process.stderr.write(`cloud-tasks emulator: stopped, but ${(err as Error).message}\n`);
     return 1;
