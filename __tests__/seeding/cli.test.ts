@@ -102,6 +102,22 @@ describe('seed: input errors exit 2 before anything is contacted', () => {
     expect(connections).toBe(before);
   });
 
+  test('no Application Default Credentials (cloud mode): exit 2 with what to do, before any call', async () => {
+    const saved = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    process.env.GOOGLE_APPLICATION_CREDENTIALS = join(dir, 'no-such-key.json');
+    try {
+      const { code, stdout, stderr } = await run([writeManifest('cloud.json', manifestOf([seedTask('a')]))], {});
+      expect(code).toBe(EXIT_INVALID);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(/via Cloud Tasks \(cloudtasks.googleapis.com, Application Default Credentials\)/);
+      expect(stderr).toMatch(/no Google Cloud credentials \(Application Default Credentials: .*no-such-key\.json.*\)\. Run `gcloud auth application-default login`/);
+      expect(stderr).toMatch(/nothing was created\.\n$/);
+    } finally {
+      if (saved === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      else process.env.GOOGLE_APPLICATION_CREDENTIALS = saved;
+    }
+  });
+
   test('--help exits 0 and documents the environment and exit codes', async () => {
     const { code, stdout } = await run(['--help']);
     expect(code).toBe(EXIT_OK);

@@ -3,7 +3,8 @@
  * bundled `node seeder.cjs <manifest>` that Terraform's local-exec provisioner runs at deploy time.
  *
  * Exit codes: 0 every task exists (created now or already present); 1 some tasks are left undone (re-run to
- * finish); 2 the command line, the environment or the manifest is wrong, and nothing was created.
+ * finish); 2 the command line, the environment (emulator address, credentials) or the manifest is wrong, and nothing
+ * was created.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -106,8 +107,13 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   io.stderr.write(
     `Seeding ${fmt(manifest.tasks.length)} task(s) into ${fmt(queueCount(manifest))} queue(s) of stack ${manifest.stack} via ${describeTarget(target)}\n`,
   );
-  const { createClients } = await import('./client');
+  const { createClients, credentialsProblem } = await import('./client');
   const clients = createClients(target, channels);
+  const noCredentials = await credentialsProblem(target, clients[0]);
+  if (noCredentials) {
+    io.stderr.write(`${noCredentials}; nothing was created.\n`);
+    return EXIT_INVALID;
+  }
   const progress = createProgress(io.stderr, manifest.tasks.length);
   let result: SeedResult;
   try {
@@ -194,6 +200,11 @@ function processIo(): CliIo {
 
 /** Entry point of bin/seed.ts and of the bundle: runs main and sets the exit code. */
 export function runMain(argv: readonly string[] = process.argv): void {
+  // The client library can leave a rejected promise behind after a failed call; report it in one line, not a crash.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`seeder: ${reason instanceof Error ? reason.message : String(reason)}\n`);
+    process.exitCode = process.exitCode || EXIT_INCOMPLETE;
+  });
   main(argv).then(
     (code) => exitWith(code),
     (err: unknown) => {

@@ -31,3 +31,22 @@ export function createClients(target: SeedTarget, count: number): CloudTasksClie
   }
   return clients;
 }
+
+/**
+ * Looks up Application Default Credentials once, before any call: without credentials every CreateTask would fail
+ * the same way, and the client library would leave a rejected stub promise behind. Returns a message to show, or
+ * undefined when credentials were found. The emulator needs none.
+ */
+export async function credentialsProblem(target: SeedTarget, client: CloudTasksClient): Promise<string | undefined> {
+  if (target.kind !== 'cloud') return undefined;
+  try {
+    await client.auth.getClient();
+    return undefined;
+  } catch (err) {
+    return (
+      `no Google Cloud credentials (Application Default Credentials: ${(err as Error).message.split('\n')[0]}). ` +
+      'Run `gcloud auth application-default login`, set GOOGLE_APPLICATION_CREDENTIALS, or authenticate the CI job ' +
+      '(google-github-actions/auth); for the local emulator set CLOUD_TASKS_EMULATOR_HOST=host:port'
+    );
+  }
+}
