@@ -57,14 +57,38 @@ describe('seedTasks', () => {
   );
 
   test.each([status.INVALID_ARGUMENT, status.PERMISSION_DENIED, status.NOT_FOUND, status.FAILED_PRECONDITION, status.UNKNOWN])(
-    'non-retryable status %i fails the task at once',
+    'non-retryable status %i fails the task at once (no propagation wait)',
     async (code) => {
       const client = new ScriptedClient(() => code);
-      const result = await seedTasks([seedTask('a')], [client], fast);
+      const result = await seedTasks([seedTask('a')], [client], { ...fast, propagationWaitMs: 0 });
       expect(result).toMatchObject({ created: 0, failed: 1, retries: 0 });
       expect(result.failures[0]).toMatchObject({ code, message: `scripted ${code}`, attempts: 1 });
     },
   );
+
+  test.each([status.PERMISSION_DENIED, status.NOT_FOUND])(
+    'status %i is retried while IAM/queue changes may still be propagating, outside the maxAttempts budget',
+    async (code) => {
+      const client = new ScriptedClient((_name, attempt) => (attempt <= 3 ? code : undefined));
+      const notices: string[] = [];
+      const result = await seedTasks([seedTask('a'), seedTask('b')], [client], {
+        ...fast,
+        maxAttempts: 1,
+        propagationWaitMs: 60_000,
+        onPropagationWait: (name, message) => notices.push(`${name}: ${message}`),
+      });
+      expect(result).toMatchObject({ created: 2, failed: 0, retries: 6 });
+      expect(notices).toEqual([`${statusName(code)}: scripted ${code}`]);
+    },
+  );
+
+  test('after the propagation window, PERMISSION_DENIED is final', async () => {
+    const client = new ScriptedClient(() => status.PERMISSION_DENIED);
+    const result = await seedTasks([seedTask('a')], [client], { ...fast, propagationWaitMs: 30 });
+    expect(result).toMatchObject({ created: 0, failed: 1 });
+    expect(result.failures[0]).toMatchObject({ code: status.PERMISSION_DENIED, message: 'scripted 7' });
+    expect(client.calls.length).toBeGreaterThan(1);
+  });
 
   test('attempts are capped at maxAttempts; the failure keeps the last status and message', async () => {
     const client = new ScriptedClient(() => status.UNAVAILABLE);

@@ -31,6 +31,7 @@ interface CliOptions {
   readonly concurrency: number;
   readonly channels?: number;
   readonly maxAttempts: number;
+  readonly propagationWait: number;
   readonly deadline: number;
 }
 
@@ -52,6 +53,12 @@ function program(io: CliIo): Command {
     .option('--concurrency <n>', 'CreateTask calls in flight at once', wholeNumber(1, 1000), SEED_DEFAULTS.concurrency)
     .option('--channels <n>', 'gRPC channels (HTTP/2 connections) to spread calls over (default: one per 100 concurrent calls, the usual HTTP/2 stream limit per connection)', wholeNumber(1, 16))
     .option('--max-attempts <n>', 'attempts per task for retryable errors (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL)', wholeNumber(1, 100), SEED_DEFAULTS.maxAttempts)
+    .option(
+      '--propagation-wait <seconds>',
+      'retry PERMISSION_DENIED and NOT_FOUND this long after the start: IAM bindings and queues made in the same deploy take a while to take effect (0: fail at once)',
+      wholeNumber(0, 3600),
+      SEED_DEFAULTS.propagationWaitMs / 1000,
+    )
     .option('--deadline <seconds>', 'time budget for the whole run; no retry starts after it', wholeNumber(1, 86_400), SEED_DEFAULTS.deadlineMs / 1000)
     .addHelpText('after', `\nEnvironment:\n  CLOUD_TASKS_EMULATOR_HOST=host:port  use the local emulator (insecure gRPC) instead of Cloud Tasks\n\nExit codes: 0 done, 1 some tasks left undone (re-run to finish), 2 invalid input (nothing created).`)
     .exitOverride()
@@ -120,7 +127,13 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     result = await seedTasks(manifest.tasks, clients, {
       concurrency: opts.concurrency,
       maxAttempts: opts.maxAttempts,
+      propagationWaitMs: opts.propagationWait * 1000,
       deadlineMs: opts.deadline * 1000,
+      onPropagationWait: (status, message) =>
+        io.stderr.write(
+          `${status}: ${message}. IAM bindings and queues made in the same deploy can take a few minutes to take effect; ` +
+            `retrying such errors until ${opts.propagationWait} s after the start (--propagation-wait).\n`,
+        ),
       onSettled: (c) => progress.update(c),
     });
     progress.finish(result);

@@ -40,6 +40,14 @@ export interface SeedOptions {
   readonly initialBackoffMs?: number;
   /** @default 5_000 */
   readonly maxBackoffMs?: number;
+  /**
+   * PERMISSION_DENIED and NOT_FOUND are retried (every maxBackoffMs or so, not counted in maxAttempts) until this
+   * long after the start of the run: see PROPAGATION_CODES. 0 makes them fail at once.
+   * @default 120_000 (2 minutes)
+   */
+  readonly propagationWaitMs?: number;
+  /** Called once, the first time a call is retried while waiting for propagation (to tell the user why it waits). */
+  readonly onPropagationWait?: (status: string, message: string) => void;
   /** Called after each task settles (progress reporting). */
   readonly onSettled?: (counts: SeedCounts) => void;
   /** @default Math.random */
@@ -81,9 +89,18 @@ export const RETRYABLE_CODES: ReadonlySet<number> = new Set([
   status.INTERNAL,
 ]);
 
+/**
+ * Statuses that can be a deploy-time race rather than a mistake: IAM bindings made in the same `terraform apply`
+ * (enqueuer, actAs on the invoker) "typically take effect within 2 minutes, in some cases 7 minutes or more" (IAM
+ * docs, access change propagation), and a queue created moments earlier may not be visible to every frontend yet.
+ * They are retried only within `propagationWaitMs` of the start of the run.
+ */
+export const PROPAGATION_CODES: ReadonlySet<number> = new Set([status.PERMISSION_DENIED, status.NOT_FOUND]);
+
 export const SEED_DEFAULTS = {
   concurrency: 64,
   maxAttempts: 8,
+  propagationWaitMs: 120_000,
   deadlineMs: 600_000,
   callTimeoutMs: 30_000,
   initialBackoffMs: 100,
@@ -109,8 +126,11 @@ export async function seedTasks(tasks: readonly ManifestTask[], clients: readonl
   const counts = { total: tasks.length, created: 0, alreadyPresent: 0, failed: 0, retries: 0 };
   const failures: FailedTask[] = [];
 
+  let announcedPropagation = false;
   const createOne = async (task: ManifestTask, client: TaskCreator): Promise<void> => {
     const request = createTaskRequest(task);
+    // `transient` counts failures with a retryable status (capped by maxAttempts); propagation waits do not count.
+    let transient = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         await client.createTask(request, callOptions);
@@ -122,12 +142,18 @@ export async function seedTasks(tasks: readonly ManifestTask[], clients: readonl
           counts.alreadyPresent++;
           return;
         }
-        const wait = backoffMs(attempt, o.initialBackoffMs, o.maxBackoffMs, random);
+        const propagating = code !== undefined && PROPAGATION_CODES.has(code) && Date.now() - started < o.propagationWaitMs;
         const retryable = code !== undefined && RETRYABLE_CODES.has(code);
-        if (!retryable || attempt >= o.maxAttempts || Date.now() + wait >= deadline) {
+        if (retryable) transient++;
+        const wait = propagating ? Math.floor(random() * o.maxBackoffMs) : backoffMs(transient, o.initialBackoffMs, o.maxBackoffMs, random);
+        if (!(propagating || (retryable && transient < o.maxAttempts)) || Date.now() + wait >= deadline) {
           counts.failed++;
           failures.push({ task, code, message: errorMessage(err), attempts: attempt });
           return;
+        }
+        if (propagating && !announcedPropagation) {
+          announcedPropagation = true;
+          options.onPropagationWait?.(statusName(code), errorMessage(err));
         }
         counts.retries++;
         await new Promise((resolve) => setTimeout(resolve, wait));
