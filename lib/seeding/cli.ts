@@ -60,7 +60,7 @@ function program(io: CliIo): Command {
       SEED_DEFAULTS.propagationWaitMs / 1000,
     )
     .option('--deadline <seconds>', 'time budget for the whole run; no retry starts after it', wholeNumber(1, 86_400), SEED_DEFAULTS.deadlineMs / 1000)
-    .addHelpText('after', `\nEnvironment:\n  CLOUD_TASKS_EMULATOR_HOST=host:port  use the local emulator (insecure gRPC) instead of Cloud Tasks\n\nExit codes: 0 done, 1 some tasks left undone (re-run to finish), 2 invalid input (nothing created).`)
+    .addHelpText('after', `\nEnvironment:\n  CLOUD_TASKS_EMULATOR_HOST=host:port  use the local emulator (insecure gRPC) instead of Cloud Tasks\n\nExit codes: 0 done, 1 some tasks left undone (re-run to finish), 2 invalid input or no credentials (nothing created).`)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 }
