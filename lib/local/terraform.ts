@@ -1,0 +1,168 @@
+/**
+ * Reads what `npm run local` needs from a synthesized stack (`cdk.tf.json`): the queues exactly as Terraform would
+ * create them (`resource.google_cloud_tasks_queue.*`) and the seeding command of the `terraform_data` resource's
+ * local-exec provisioner. Reading the synthesized JSON, not the spec, means the local run exercises what deploys.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { HttpMethod } from '../cloud-tasks/rules';
+import type { QueueHttpTarget, QueueInput } from '../emulator/model';
+
+/** One `google_cloud_tasks_queue`, in the emulator's terms. */
+export interface SynthesizedQueue {
+  /** The resource's address, e.g. `google_cloud_tasks_queue.queue-train_74420F46`. */
+  readonly address: string;
+  readonly project: string;
+  readonly location: string;
+  readonly queueId: string;
+  /** `projects/P/locations/L/queues/Q` */
+  readonly queueName: string;
+  /** CreateQueue input (name, rate limits, retry config, logging). */
+  readonly input: QueueInput;
+  /** The queue's `http_target`, as the emulator's QueueHttpTarget. */
+  readonly httpTarget?: QueueHttpTarget;
+}
+
+/** A local-exec provisioner: what Terraform runs, and where. */
+export interface SeedCommand {
+  readonly address: string;
+  /** `[interpreter..., command]`, run without a shell, as Terraform does with an `interpreter` list. */
+  readonly argv: readonly string[];
+  /** `working_dir` with `${path.module}` resolved to the stack folder. */
+  readonly cwd: string;
+  /** The provisioner's `environment`, if any. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+interface TfQueue {
+  name?: unknown;
+  project?: unknown;
+  location?: unknown;
+  rate_limits?: { max_dispatches_per_second?: number; max_concurrent_dispatches?: number };
+  retry_config?: { max_attempts?: number; min_backoff?: string; max_backoff?: string; max_doublings?: number; max_retry_duration?: string };
+  stackdriver_logging_config?: { sampling_ratio?: number };
+  http_target?: {
+    http_method?: string;
+    uri_override?: {
+      scheme?: string;
+      host?: string;
+      port?: string | number;
+      path_override?: { path?: string };
+      query_override?: { query_params?: string };
+      uri_override_enforce_mode?: string;
+    };
+    header_overrides?: Array<{ header: { key: string; value: string } }>;
+    oidc_token?: { service_account_email: string; audience?: string };
+    oauth_token?: { service_account_email: string; scope?: string };
+  };
+}
+
+interface TfProvisioner {
+  'local-exec'?: { command?: string; interpreter?: string[]; working_dir?: string; environment?: Record<string, string> };
+}
+
+export interface SynthesizedStack {
+  readonly dir: string;
+  readonly queues: readonly SynthesizedQueue[];
+  readonly seedCommands: readonly SeedCommand[];
+}
+
+/** Reads `<stackDir>/cdk.tf.json`. Throws naming the resource and field when something cannot run locally. */
+export function readSynthesizedStack(stackDir: string): SynthesizedStack {
+  const file = path.join(stackDir, 'cdk.tf.json');
+  const json = JSON.parse(readFileSync(file, 'utf8')) as { resource?: Record<string, Record<string, unknown>> };
+  const resources = json.resource ?? {};
+  const queues = Object.entries(resources.google_cloud_tasks_queue ?? {}).map(([id, r]) => queueFrom(`google_cloud_tasks_queue.${id}`, r as TfQueue, file));
+  const seedCommands: SeedCommand[] = [];
+  for (const [id, r] of Object.entries(resources.terraform_data ?? {})) {
+    const provisioners = ((r as { provisioner?: TfProvisioner[] }).provisioner ?? []).map((p) => p['local-exec']).filter((p) => p !== undefined);
+    for (const p of provisioners) seedCommands.push(seedCommandFrom(`terraform_data.${id}`, p!, stackDir, file));
+  }
+  return { dir: stackDir, queues, seedCommands };
+}
+
+function literal(value: unknown, where: string, file: string): string {
+  if (typeof value !== 'string' || value.includes('${'))
+    throw new Error(`${file}: ${where} = ${JSON.stringify(value)} is not a literal; npm run local can only create queues whose names are known at synth time`);
+  return value;
+}
+
+/** Terraform's duration strings for Cloud Tasks: `"600s"`, `"0.5s"`. */
+export function parseTerraformDuration(text: string | undefined, where: string): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)s$/.exec(text);
+  if (!m) throw new Error(`${where} = "${text}" is not a duration in seconds such as "600s"`);
+  return Number(m[1]);
+}
+
+function queueFrom(address: string, r: TfQueue, file: string): SynthesizedQueue {
+  const queueId = literal(r.name, `${address}.name`, file);
+  const project = literal(r.project, `${address}.project`, file);
+  const location = literal(r.location, `${address}.location`, file);
+  const rc = r.retry_config;
+  const input: QueueInput = {
+    name: `projects/${project}/locations/${location}/queues/${queueId}`,
+    ...(r.rate_limits
+      ? { rateLimits: { maxDispatchesPerSecond: r.rate_limits.max_dispatches_per_second, maxConcurrentDispatches: r.rate_limits.max_concurrent_dispatches } }
+      : {}),
+    ...(rc
+      ? {
+          retryConfig: {
+            maxAttempts: rc.max_attempts,
+            minBackoffSeconds: parseTerraformDuration(rc.min_backoff, `${address}.retry_config.min_backoff`),
+            maxBackoffSeconds: parseTerraformDuration(rc.max_backoff, `${address}.retry_config.max_backoff`),
+            maxDoublings: rc.max_doublings,
+            maxRetryDurationSeconds: parseTerraformDuration(rc.max_retry_duration, `${address}.retry_config.max_retry_duration`),
+          },
+        }
+      : {}),
+    ...(r.stackdriver_logging_config ? { stackdriverLoggingConfig: { samplingRatio: r.stackdriver_logging_config.sampling_ratio ?? 0 } } : {}),
+  };
+  const t = r.http_target;
+  let httpTarget: QueueHttpTarget | undefined;
+  if (t) {
+    const u = t.uri_override;
+    httpTarget = {
+      ...(t.http_method ? { httpMethod: t.http_method as HttpMethod } : {}),
+      ...(u
+        ? {
+            uriOverride: {
+              ...(u.scheme ? { scheme: u.scheme as 'HTTP' | 'HTTPS' } : {}),
+              ...(u.host ? { host: u.host } : {}),
+              ...(u.port !== undefined ? { port: Number(u.port) } : {}),
+              ...(u.path_override ? { pathOverride: { path: u.path_override.path ?? '' } } : {}),
+              ...(u.query_override ? { queryOverride: { queryParams: u.query_override.query_params ?? '' } } : {}),
+              ...(u.uri_override_enforce_mode ? { uriOverrideEnforceMode: u.uri_override_enforce_mode as 'ALWAYS' | 'IF_NOT_EXISTS' } : {}),
+            },
+          }
+        : {}),
+      ...(t.header_overrides ? { headerOverrides: t.header_overrides.map((h) => ({ header: { key: h.header.key, value: h.header.value } })) } : {}),
+      ...(t.oidc_token ? { oidcToken: { serviceAccountEmail: t.oidc_token.service_account_email, ...(t.oidc_token.audience ? { audience: t.oidc_token.audience } : {}) } } : {}),
+      ...(t.oauth_token ? { oauthToken: { serviceAccountEmail: t.oauth_token.service_account_email, ...(t.oauth_token.scope ? { scope: t.oauth_token.scope } : {}) } } : {}),
+    };
+  }
+  return { address, project, location, queueId, queueName: input.name!, input, ...(httpTarget ? { httpTarget } : {}) };
+}
+
+function seedCommandFrom(
+  address: string,
+  p: NonNullable<TfProvisioner['local-exec']>,
+  stackDir: string,
+  file: string,
+): SeedCommand {
+  const resolveModule = (text: string, where: string): string => {
+    const resolved = text.split('${path.module}').join(stackDir);
+    if (resolved.includes('${')) throw new Error(`${file}: ${address} ${where} = "${text}" uses an interpolation npm run local cannot resolve (only \${path.module})`);
+    return resolved;
+  };
+  if (!p.command) throw new Error(`${file}: ${address} has a local-exec provisioner without a command`);
+  if (!p.interpreter || p.interpreter.length === 0)
+    // Without an interpreter Terraform hands the command to a shell; the project's seeding never does that.
+    throw new Error(`${file}: ${address} local-exec has no interpreter list; npm run local runs commands only without a shell, as SeedTasks writes them`);
+  return {
+    address,
+    argv: [...p.interpreter.map((a, i) => resolveModule(a, `interpreter[${i}]`)), resolveModule(p.command, 'command')],
+    cwd: path.resolve(stackDir, resolveModule(p.working_dir ?? '${path.module}', 'working_dir')),
+    environment: p.environment ?? {},
+  };
+}
