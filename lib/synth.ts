@@ -54,25 +54,29 @@ export function synthPipelines(opts: SynthOptions = {}): SynthesizedStack[] {
   try {
     // Loaded only once the specs are valid: cdktf and the provider classes are most of the start-up time, and a user
     // fixing a spec should get the problems back at once.
-    const { App } = require('./cdktf/core') as typeof import('./cdktf/core');
+    const { App, withoutTokenStackTraces } = require('./cdktf/core') as typeof import('./cdktf/core');
     const { PipelineStack } = require('./constructs/pipeline-stack') as typeof import('./constructs/pipeline-stack');
-    const app = new App({ outdir, stackTraces: false });
-    const stacks = specs.map(({ file, spec }) => {
-      const name = stackNameFor(spec);
-      const stackDir = path.resolve(outdir, 'stacks', name);
-      const stack = new PipelineStack(app, name, {
-        spec,
-        source: file,
-        now,
-        // Relative to the stack folder, where Terraform runs: the same text on every machine for the default layout.
-        localStatePath: path.relative(stackDir, path.join(stateDir, `terraform.${name}.tfstate`)).split(path.sep).join('/'),
+    // cdktf captures a stack trace per token; not formatting them is 30-40% of a large synth (lib/cdktf/core.ts).
+    const stacks = withoutTokenStackTraces(() => {
+      const app = new App({ outdir, stackTraces: false });
+      const built = specs.map(({ file, spec }) => {
+        const name = stackNameFor(spec);
+        const stackDir = path.resolve(outdir, 'stacks', name);
+        const stack = new PipelineStack(app, name, {
+          spec,
+          source: file,
+          now,
+          // Relative to the stack folder, where Terraform runs: the same text on every machine for the default layout.
+          localStatePath: path.relative(stackDir, path.join(stateDir, `terraform.${name}.tfstate`)).split(path.sep).join('/'),
+        });
+        return { stack, file, stackDir };
       });
-      return { stack, file, stackDir };
+      // delivery (docs/policy.md): the policy pack runs before anything is written. Warnings go to stderr; an error
+      // throws PolicyError, so no stack (not even a compliant one) is written.
+      (require('./policy/pack') as typeof import('./policy/pack')).assertPolicy(app);
+      app.synth();
+      return built;
     });
-    // delivery (docs/policy.md): the policy pack runs before anything is written. Warnings go to stderr; an error
-    // throws PolicyError, so no stack (not even a compliant one) is written.
-    (require('./policy/pack') as typeof import('./policy/pack')).assertPolicy(app);
-    app.synth();
     removeOrphanedStacks(outdir, new Set(stacks.map((s) => s.stack.stackName)));
     return stacks.map(({ stack, file, stackDir }) => ({
       name: stack.stackName,
