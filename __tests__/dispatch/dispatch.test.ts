@@ -315,3 +315,17 @@ test.concurrent('no response within the dispatch deadline is a failure, retried 
   expect(lines[3].nextAttemptAt).toBe(new Date(Date.parse(lines[2].ts) + 2000).toISOString());
   expect(lines[5]).toMatchObject({ attempt: 2, status: 200 });
 });
+
+test.concurrent('stop() does not wait a whole dispatch deadline for a hung worker: the attempt is cut and the task kept', async () => {
+  const { target } = await env();
+  const url = target.handle('hung', () => undefined);
+  const emulator = await startEmulator({ port: 0, dispatch: true });
+  const q = emulator.state.createQueue(PARENT, { name: queueName('hung') }).name;
+  const task = emulator.state.createTask(q, { httpRequest: { url } });
+  await waitUntil(() => target.requests('hung').length === 1, 'the attempt');
+  const t0 = Date.now();
+  await emulator.dispatcher!.stop(100);
+  expect(Date.now() - t0).toBeLessThan(1000);
+  expect(emulator.state.getTask(task.name)).toMatchObject({ dispatchCount: 1, responseCount: 0, lastAttempt: { responseStatus: { code: status.UNAVAILABLE } } });
+  await emulator.stop();
+});

@@ -84,7 +84,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       tokens = await TokenIssuer.start({ host, port: options.oidcPort ?? 0, clock: state.clock });
     } catch (err) {
       await writer?.close();
-      throw new Error(`cannot serve the OIDC keys on ${host}:${options.oidcPort ?? 0}: ${(err as Error).message}`);
+      throw new Error(`cannot serve the OIDC keys on ${host}:${options.oidcPort ?? 0}: ${(err as Error).message} (pick another port: --oidc-port)`);
     }
     dispatcher = new Dispatcher(state, { tokens });
     for (const listener of options.dispatchListeners ?? []) dispatcher.onDispatchEvent(listener);

@@ -16,6 +16,7 @@
  * The dispatcher changes the state only through its hooks (recordDispatch, recordResponse, rescheduleTask,
  * completeTask), and learns about tasks only from the state's events, so API calls and dispatches see one state.
  */
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { backoffSeconds, shouldRetry } from '../../cloud-tasks/rules';
 import type { EmulatorEvent, Queue, Task } from '../model';
 import type { EmulatorState } from '../state';
@@ -26,7 +27,6 @@ import { parseRetryAfter, rpcStatusForHttp } from './status';
 import { MinHeap, type HeapEntry } from './task-heap';
 import { TokenBucket } from './token-bucket';
 import { resolveRequest } from './target';
-import { status as grpcStatus } from '@grpc/grpc-js';
 
 export interface DispatcherOptions {
   /** Mints the OIDC / OAuth tokens of dispatches. Tasks that carry a token cannot be sent without it. */
@@ -41,6 +41,8 @@ export interface DispatcherOptions {
 const MIN_TOKEN_WAIT_MS = 4;
 /** setTimeout's longest delay (2^31 - 1 ms, ~24.8 days); a task 30 days ahead is woken for twice. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long stop() lets attempts in flight finish before it cuts their connections (they are then retried later). */
+const STOP_GRACE_MS = 2000;
 /** Headers Cloud Tasks sets on every dispatch (target.proto; Cloud Tasks "Create HTTP target tasks" docs). */
 export const USER_AGENT = 'Google-Cloud-Tasks';
 
@@ -127,13 +129,24 @@ export class Dispatcher {
     return this.schedulers.get(queueName)?.inFlight ?? 0;
   }
 
-  /** Stops sending: no new attempt starts; attempts in flight finish (their outcome is still recorded). */
-  async stop(): Promise<void> {
+  /**
+   * Stops sending: no new attempt starts. Attempts in flight get `graceMs` to finish; then their connections are
+   * cut, which records them as failed attempts (the task stays, and a restarted emulator with --data-dir sends it
+   * again). A hung worker cannot hold a shutdown for its whole dispatch deadline.
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.unsubscribe();
     for (const s of this.schedulers.values()) this.cancelTimer(s);
-    await Promise.allSettled([...this.inFlightAttempts]);
+    const all = Promise.allSettled([...this.inFlightAttempts]);
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), graceMs);
+    });
+    if ((await Promise.race([all, graceOver])) === 'timeout') this.sender.close();
+    clearTimeout(timer);
+    await all;
     this.sender.close();
   }
 
