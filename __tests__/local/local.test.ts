@@ -210,3 +210,16 @@ test('RunRecorder: per-step counts, latency percentiles and the per-run timeline
   expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)).toBe(5);
   expect(percentile([], 50)).toBeNull();
 });
+
+test('the CLI refuses a bad option or an invalid spec with exit code 2, before running anything', async () => {
+  const { main } = await import('../../lib/local/cli');
+  let stderr = '';
+  const io = { stdout: { write: () => true }, stderr: { write: (s: string) => ((stderr += s), true) }, env: {} };
+  expect(await main(['node', 'local', '--timeout', '5x'], io)).toBe(2);
+  expect(stderr).toContain('expected a whole number followed by s, m or h');
+  const bad = path.join(dir, 'bad.yaml');
+  writeFileSync(bad, 'project: demo-local-1\nregion: us-central1\nenvironment: test\npipeline:\n  name: bad\n  steps:\n    - name: a\n      target: { url: "http://plain.example.com" }\n');
+  stderr = '';
+  expect(await main(['node', 'local', '--spec', bad], io)).toBe(2);
+  expect(stderr).toMatch(/bad\.yaml:8:\d+: pipeline\.steps\[0\]\.target\.url: .*https[\s\S]*Nothing ran/);
+});

@@ -1,6 +1,6 @@
 /**
  * `npm run local [-- --spec <file>] [--report <file>] [--timeout 10m] [--fail-rate 0..1] [--work-ms 20]
- *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir]`
+ *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir] [--port <p>] [--oidc-port <p>]`
  *
  * Runs one pipeline on this machine (lib/local/run.ts), shows progress on stderr (a bar on a terminal, a line every
  * two seconds otherwise), then prints the per-step summary and the timeline on stdout.
@@ -25,6 +25,8 @@ interface CliOptions {
   readonly logLevel: LogLevel;
   readonly eventLog?: string;
   readonly keepOutdir?: boolean;
+  readonly port: number;
+  readonly oidcPort: number;
 }
 
 export interface LocalCliIo {
@@ -51,6 +53,12 @@ function wholeMs(text: string): number {
   return n;
 }
 
+function port(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new InvalidArgumentError(`expected a TCP port from 0 (pick a free one) to 65535, got "${text}"`);
+  return n;
+}
+
 function program(io: LocalCliIo): Command {
   return new Command('local')
     .description('Run a pipeline on this machine: synthesize it, create its queues in the local emulator from the Terraform JSON, seed it as deploy does, and serve each step with the example worker (or the step\'s local.url) until it is idle.')
@@ -62,6 +70,8 @@ function program(io: LocalCliIo): Command {
     .addOption(new Option('--log-level <level>', 'dispatch events printed to stderr: error (tasks given up), warn (+ failed attempts), info (+ successes), debug (everything)').choices(LOG_LEVELS).default('warn'))
     .option('--event-log <file.jsonl>', 'append every dispatch event as a JSON line (ts, queue, task, event, status, attempt, latencyMs, nextAttemptAt)')
     .option('--keep-outdir', 'keep the synthesized stack under .local-run/ (printed) for inspection')
+    .option('--port <port>', 'gRPC port of the emulator (CLOUD_TASKS_EMULATOR_HOST for local.url workers); 0 picks a free one', port, 0)
+    .option('--oidc-port <port>', 'port of the emulator\'s OIDC issuer (CLOUD_TASKS_EMULATOR_OIDC_ISSUER for local.url workers); 0 picks a free one', port, 0)
     .addHelpText('after', '\nExit codes: 0 every task succeeded, 1 a task failed / timeout / seeding failed, 2 invalid command line or spec.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
@@ -93,6 +103,8 @@ export async function main(argv: readonly string[], io: LocalCliIo = { stdout: p
       logLevel: opts.logLevel,
       eventLog: opts.eventLog,
       keepOutdir: opts.keepOutdir,
+      port: opts.port,
+      oidcPort: opts.oidcPort,
       log: view.log,
       onProgress: view.update,
     });

@@ -27,7 +27,7 @@ import { EMULATOR_HOST_VARIABLE } from '../seeding/target';
 import { loadSpecs } from '../spec/load';
 import { queueIdFor, stackNameFor, type PipelineSpec } from '../spec/types';
 import { startExampleWorker, type RunningWorker } from '../worker/example-worker';
-import { createTasksClient } from '../worker/index';
+import { EMULATOR_ISSUER_ENV, createTasksClient } from '../worker/index';
 import { RunRecorder, type LocalReport } from './summary';
 import { readSynthesizedStack, type SynthesizedQueue } from './terraform';
 
@@ -46,6 +46,10 @@ export interface LocalRunOptions {
   readonly eventLog?: string;
   /** Keep the synthesized stack folder after the run. @default false */
   readonly keepOutdir?: boolean;
+  /** gRPC port of the emulator (what CLOUD_TASKS_EMULATOR_HOST names); 0 picks a free one. @default 0 */
+  readonly port?: number;
+  /** Port of the emulator's OIDC issuer; 0 picks a free one. Fix both for `local.url` workers started beforehand. @default 0 */
+  readonly oidcPort?: number;
   /** Where `.local-run/` goes. @default - the project root */
   readonly workDir?: string;
   /** Log lines (dispatch events at logLevel, seeder output on failure, worker errors). @default - stderr */
@@ -107,7 +111,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     }
 
     // Started before the synth: the signing key is generated on the thread pool while the synth runs.
-    const emulatorStarting = startEmulator({ port: 0, dispatch: true, dispatchListeners: listeners });
+    const emulatorStarting = startEmulator({ port: o.port ?? 0, oidcPort: o.oidcPort ?? 0, dispatch: true, dispatchListeners: listeners });
     emulatorStarting.then((e) => cleanups.push(() => e.stop()), () => undefined);
     let stacks: ReturnType<typeof import('../synth').synthPipelines> = [];
     let synthError: unknown;
@@ -128,6 +132,9 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     const stack = readSynthesizedStack(stackDir);
 
     progress('starting');
+    if (spec.pipeline.steps.some((s) => s.local))
+      // Workers at local.url enqueue with the emulator and verify its tokens: tell them where both are.
+      log(`for local.url workers: ${EMULATOR_HOST_VARIABLE}=${emulator.address} ${EMULATOR_ISSUER_ENV}=${emulator.tokens!.issuer}`);
     const client: CloudTasksClient = createTasksClient({ [EMULATOR_HOST_VARIABLE]: emulator.address });
     cleanups.push(() => client.close());
     const routes = await startWorkers(spec, stack.queues, emulator, client, o, log, cleanups);
