@@ -93,6 +93,11 @@ export async function main(argv: readonly string[], io: LocalCliIo = { stdout: p
   const { runLocal } = await import('./run');
   const { SpecError } = await import('../spec/problems');
   const { PolicyError } = await import('../policy/errors');
+  // Ctrl-C ends the run like a timeout: workers and the emulator stop, .local-run/ is cleaned, the summary prints.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   let result: Awaited<ReturnType<typeof runLocal>>;
   try {
     result = await runLocal({
@@ -105,6 +110,7 @@ export async function main(argv: readonly string[], io: LocalCliIo = { stdout: p
       keepOutdir: opts.keepOutdir,
       port: opts.port,
       oidcPort: opts.oidcPort,
+      signal: interrupt.signal,
       log: view.log,
       onProgress: view.update,
     });
@@ -116,6 +122,9 @@ export async function main(argv: readonly string[], io: LocalCliIo = { stdout: p
     }
     io.stderr.write(`local run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   view.stop();
 

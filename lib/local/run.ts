@@ -54,6 +54,8 @@ export interface LocalRunOptions {
   readonly workDir?: string;
   /** Log lines (dispatch events at logLevel, seeder output on failure, worker errors). @default - stderr */
   readonly log?: (line: string) => void;
+  /** Stops the run early (Ctrl-C): it ends as a failure and cleans up like a timeout. @default - none */
+  readonly signal?: AbortSignal;
   /** Progress: phase changes and, while tasks run, every ~100 ms. @default - none */
   readonly onProgress?: (p: RunProgress) => void;
 }
@@ -160,8 +162,9 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     seeded = true;
     if (stack.seedCommands.length === 0) log(`${file}: the pipeline has no seedTasks: nothing to run`);
 
-    const idle = await waitForIdle(emulator, o.timeoutMs ?? 600_000, runStart);
-    if (!idle) problems.push(`timed out after ${((o.timeoutMs ?? 600_000) / 1000).toFixed(0)} s with ${emulator.dispatcher!.pendingTasks} task(s) still pending`);
+    const outcome = await waitForIdle(emulator, o.timeoutMs ?? 600_000, runStart, o.signal);
+    if (outcome === 'timeout') problems.push(`timed out after ${((o.timeoutMs ?? 600_000) / 1000).toFixed(0)} s with ${emulator.dispatcher!.pendingTasks} task(s) still pending`);
+    if (outcome === 'aborted') problems.push(`interrupted with ${emulator.dispatcher!.pendingTasks} task(s) still pending`);
     progress('stopping');
     const end = Date.now();
 
@@ -282,23 +285,28 @@ function runSeedCommand(argv: readonly string[], cwd: string, env: Record<string
   });
 }
 
-/** Resolves true once nothing is pending or in flight for QUIET_MS, false at the timeout. */
-function waitForIdle(emulator: RunningEmulator, timeoutMs: number, since: number): Promise<boolean> {
+/** Resolves 'idle' once nothing is pending or in flight for QUIET_MS; 'timeout' or 'aborted' otherwise. */
+function waitForIdle(emulator: RunningEmulator, timeoutMs: number, since: number, signal?: AbortSignal): Promise<'idle' | 'timeout' | 'aborted'> {
   const d = emulator.dispatcher!;
   return new Promise((resolve) => {
     let quietSince: number | undefined;
     const check = () => {
       const now = Date.now();
+      if (signal?.aborted) return finish('aborted');
       if (d.pendingTasks === 0 && d.inFlight === 0) {
         quietSince ??= now;
-        if (now - quietSince >= QUIET_MS) return finish(true);
+        if (now - quietSince >= QUIET_MS) return finish('idle');
       } else quietSince = undefined;
-      if (now - since >= timeoutMs) return finish(false);
+      if (now - since >= timeoutMs) return finish('timeout');
     };
+    // The runner's own check, four times per quiet period; the dispatcher itself never polls.
     const timer = setInterval(check, 25);
-    const finish = (idle: boolean) => {
+    const onAbort = () => check();
+    signal?.addEventListener('abort', onAbort);
+    const finish = (outcome: 'idle' | 'timeout' | 'aborted') => {
       clearInterval(timer);
-      resolve(idle);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(outcome);
     };
     check();
   });
