@@ -3,6 +3,9 @@
  * Retry-After and the HTTP -> google.rpc status mapping. No server, no timers.
  */
 import { status } from '@grpc/grpc-js';
+import { ManualClock } from '../../lib/emulator/clock';
+import { EmulatorState } from '../../lib/emulator/state';
+import { applyRoutes, parseRoute, uriOverrideFor } from '../../lib/emulator/dispatch/routes';
 import type { Queue, Task } from '../../lib/emulator/model';
 import { formatEvent, shows } from '../../lib/emulator/dispatch/events';
 import { subjectFor } from '../../lib/emulator/dispatch/oidc';
@@ -160,4 +163,25 @@ test('token subjects are stable 21-digit ids per service account', () => {
   expect(subjectFor('a@p.iam.gserviceaccount.com')).toMatch(/^\d{21}$/);
   expect(subjectFor('a@p.iam.gserviceaccount.com')).toBe(subjectFor('a@p.iam.gserviceaccount.com'));
   expect(subjectFor('b@p.iam.gserviceaccount.com')).not.toBe(subjectFor('a@p.iam.gserviceaccount.com'));
+});
+
+describe('--route (queue-level routing from the CLI)', () => {
+  test('parses <queue>=<url> and builds the uri_override', () => {
+    expect(parseRoute('recsys-dev-train=http://127.0.0.1:8080')).toEqual(['recsys-dev-train', 'http://127.0.0.1:8080']);
+    expect(() => parseRoute('train:8080')).toThrow(/expected <queue-id or \*>=<http\(s\) URL>/);
+    expect(() => parseRoute('q=ftp://x')).toThrow(/expected/);
+    expect(uriOverrideFor('http://127.0.0.1:8080')).toEqual({ scheme: 'HTTP', host: '127.0.0.1', port: 8080, uriOverrideEnforceMode: 'ALWAYS' });
+    expect(uriOverrideFor('https://[::1]/w?x=1')).toEqual({ scheme: 'HTTPS', host: '::1', port: 443, pathOverride: { path: '/w' }, queryOverride: { queryParams: 'x=1' }, uriOverrideEnforceMode: 'ALWAYS' });
+  });
+
+  test('routes existing and new queues, a named route before *, keeping the queue token', () => {
+    const state = new EmulatorState({ clock: new ManualClock() });
+    const parent = 'projects/p/locations/us-central1';
+    state.createQueue(parent, { name: `${parent}/queues/old` });
+    state.setQueueHttpTarget(`${parent}/queues/old`, { oidcToken: { serviceAccountEmail: 'sa@p.iam.gserviceaccount.com' } });
+    applyRoutes(state, new Map([['*', 'http://127.0.0.1:9000'], ['special', 'http://127.0.0.1:9001/x']]));
+    state.createQueue(parent, { name: `${parent}/queues/special` });
+    expect(state.getQueue(`${parent}/queues/old`).httpTarget).toEqual({ oidcToken: { serviceAccountEmail: 'sa@p.iam.gserviceaccount.com' }, uriOverride: uriOverrideFor('http://127.0.0.1:9000') });
+    expect(state.getQueue(`${parent}/queues/special`).httpTarget?.uriOverride).toEqual(uriOverrideFor('http://127.0.0.1:9001/x'));
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * `npm run emulator -- --port <p> [--host 127.0.0.1] [--fail-rate 0..1] [--data-dir <dir>] [--no-dispatch]
- *  [--oidc-port <p>] [--log-level error|warn|info|debug] [--event-log <file.jsonl>]`
+ *  [--oidc-port <p>] [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--route <queue-id|*>=<url> ...]`
  *
  * Prints where it listens and the env var lines for the seeder, the client helpers and workers (the OIDC issuer
  * whose keys verify dispatched tokens), then dispatches due tasks over HTTP and serves until SIGINT or
@@ -25,6 +25,7 @@ interface CliOptions {
   readonly oidcPort?: number;
   readonly logLevel: LogLevel;
   readonly eventLog?: string;
+  readonly route: Array<[string, string]>;
 }
 
 function port(text: string): number {
@@ -39,6 +40,16 @@ function fraction(text: string): number {
   return n;
 }
 
+function route(text: string, previous: Array<[string, string]>): Array<[string, string]> {
+  try {
+    // Loaded lazily like the rest of the dispatcher; parsing a route needs only this small module.
+    const { parseRoute } = require('./dispatch/routes') as typeof import('./dispatch/routes');
+    return [...previous, parseRoute(text)];
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
 function program(): Command {
   return new Command('emulator')
     .description('Local Cloud Tasks emulator: the v2 gRPC API (queues and tasks) for tests and local pipeline runs.')
@@ -50,6 +61,7 @@ function program(): Command {
     .option('--oidc-port <port>', 'port of the OIDC issuer that serves the keys of dispatched tokens (default: --port + 1, or a free one with --port 0)', port)
     .addOption(new Option('--log-level <level>', 'dispatch events printed to stderr: error (tasks given up), warn (+ failed attempts), info (+ successes), debug (everything)').choices(LOG_LEVELS).default('info'))
     .option('--event-log <file.jsonl>', 'append every dispatch event (created, dispatched, succeeded, failed, retry-scheduled, gave-up, deleted) as a JSON line')
+    .option('--route <queue=url>', 'send the tasks of queue <queue> (an id, or * for all) to <url> (scheme, host, port; path and query if given) instead of their own URLs; repeatable', route, [])
     .addHelpText('after', `\nClients find it through ${EMULATOR_HOST_ENV}=host:port, workers the token issuer through ${EMULATOR_ISSUER_ENV} (both printed at start).`)
     .exitOverride();
 }
@@ -92,6 +104,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`cloud-tasks emulator: ${(err as Error).message}\n`);
     return 1;
   }
+  if (opts.route.length > 0) {
+    const { applyRoutes } = await import('./dispatch/routes');
+    applyRoutes(emulator.state, new Map(opts.route));
+  }
 
   const queues = emulator.state.queues();
   const out = process.stdout;
@@ -104,6 +120,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     out.write('Not dispatching (--no-dispatch): tasks stay in their queues until deleted, purged or run\n');
   }
   if (opts.eventLog) out.write(`Event log: ${opts.eventLog}\n`);
+  for (const [queue, url] of opts.route) out.write(`Routing ${queue === '*' ? 'every queue' : `queue ${queue}`} to ${url}\n`);
   if (opts.dataDir) out.write(`Data directory: ${opts.dataDir} (${queues.length} queue${queues.length === 1 ? '' : 's'} loaded)\n`);
   if (opts.failRate > 0) out.write(`Failing ${opts.failRate * 100}% of CreateTask calls with UNAVAILABLE\n`);
   if (!isLoopback(opts.host)) process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it can create and delete tasks\n`);
