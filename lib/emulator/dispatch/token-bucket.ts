@@ -11,13 +11,18 @@ export class TokenBucket {
   private tokens: number;
   private lastMs: number;
 
-  /** Starts full: a new (or idle) queue may send a burst of `capacity` at once, as the service's bucket allows. */
+  /**
+   * Starts with one token, not full: the service ramps a newly created queue up instead of bursting ("dispatches
+   * ramp up slowly when the queue is newly created", target.proto), so tasks created right after their queue are
+   * sent at the configured rate from the first one. A queue that has been idle has a full bucket and sends a burst of
+   * `capacity` at once, as the token bucket allows.
+   */
   constructor(
     private ratePerSecond: number,
     private capacity: number,
     nowMs: number,
   ) {
-    this.tokens = capacity;
+    this.tokens = Math.min(1, capacity);
     this.lastMs = nowMs;
   }
 
