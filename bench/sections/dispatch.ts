@@ -1,0 +1,141 @@
+/**
+ * Emulator dispatch: the rate a worker observes against the configured max_dispatches_per_second, on one queue at
+ * 50, 200 and 500/s and across queues (4 x 200/s; a full run adds 4 x 500/s as a stress row, no budget).
+ *
+ * The emulator (with dispatch, lib/emulator/server.ts) runs in this process; the worker is a loopback HTTP sink in its
+ * own process (bench/lib/http-sink.cjs), as a real worker would be. Each task carries an OIDC token, as our stacks'
+ * tasks do, so token minting is in the path. Queues are filled while paused, then resumed together; the steady rate
+ * is counted over a window that starts 1 s after the first arrival (leaving out the initial burst).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { startEmulator } from '../../lib/emulator/server';
+import { windowRate, worstDeviation } from '../lib/dispatch';
+import { currentLoad } from '../lib/machine';
+import type { BenchContext } from '../lib/context';
+
+export interface DispatchRow {
+  readonly queues: number;
+  readonly configuredPerQueue: number;
+  /** Observed steady rate of each queue. */
+  readonly observedPerQueue: number[];
+  readonly worstDeviation: number;
+  readonly maxBurstSize: number;
+  /** CPU time of the emulator's process (this one) per second of the window, ms/s. */
+  readonly emulatorCpuMsPerSecond: number;
+  /** Whether the row counts toward the budget (per-queue rates up to 500/s) or is a stress row. */
+  readonly budgeted: boolean;
+}
+
+export interface DispatchResult {
+  readonly measuredAt: string;
+  readonly windowSeconds: number;
+  readonly rows: DispatchRow[];
+  readonly load: readonly [number, number];
+}
+
+const SKIP_MS = 1000;
+const PARENT = 'projects/bench/locations/us-central1';
+
+export async function dispatchBench(ctx: BenchContext): Promise<DispatchResult> {
+  const load0 = currentLoad();
+  const windowSeconds = ctx.quick ? 3 : 5;
+  const plan: { queues: number; rate: number; budgeted: boolean }[] = [
+    { queues: 1, rate: 50, budgeted: true },
+    { queues: 1, rate: 200, budgeted: true },
+    { queues: 1, rate: 500, budgeted: true },
+    { queues: 4, rate: 200, budgeted: true },
+    ...(ctx.quick ? [] : [{ queues: 4, rate: 500, budgeted: false }]),
+  ];
+  const sink = await startSink();
+  const rows: DispatchRow[] = [];
+  try {
+    for (const p of plan) rows.push(await dispatchRow(ctx, sink, p.queues, p.rate, windowSeconds, p.budgeted));
+  } finally {
+    sink.process.disconnect();
+  }
+  return { measuredAt: new Date().toISOString(), windowSeconds, rows, load: [load0, currentLoad()] };
+}
+
+interface Sink {
+  readonly process: ChildProcess;
+  readonly port: number;
+  arrivals(): Promise<Record<string, number[]>>;
+}
+
+async function startSink(): Promise<Sink> {
+  const child = fork(join(__dirname, '..', 'lib', 'http-sink.cjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the HTTP sink exited (${code}) before listening`)));
+  });
+  return {
+    process: child,
+    port,
+    arrivals: () =>
+      new Promise((resolve) => {
+        child.once('message', (m: { arrivals: Record<string, number[]> }) => resolve(m.arrivals));
+        child.send({ type: 'arrivals' });
+      }),
+  };
+}
+
+async function dispatchRow(ctx: BenchContext, sink: Sink, queues: number, rate: number, windowSeconds: number, budgeted: boolean): Promise<DispatchRow> {
+  const emulator = await startEmulator({ port: 0, dispatch: true });
+  try {
+    const names: string[] = [];
+    for (let q = 0; q < queues; q++) {
+      const queue = emulator.state.createQueue(PARENT, {
+        name: `${PARENT}/queues/r${rate}-q${q}`,
+        rateLimits: { maxDispatchesPerSecond: rate, maxConcurrentDispatches: 1000 },
+      });
+      emulator.state.pauseQueue(queue.name);
+      names.push(queue.name);
+    }
+    const maxBurstSize = emulator.state.getQueue(names[0]).rateLimits.maxBurstSize;
+    // Enough that no queue runs dry before the window ends, with a second to spare.
+    const perQueue = maxBurstSize + Math.ceil(rate * ((SKIP_MS / 1000) + windowSeconds + 1));
+    const body = Buffer.from(JSON.stringify({ runId: 'bench', payload: 'x'.repeat(200) }));
+    for (const [q, name] of names.entries()) {
+      const url = `http://127.0.0.1:${sink.port}/q${q}/tasks`;
+      for (let i = 0; i < perQueue; i++)
+        emulator.state.createTask(name, {
+          httpRequest: { url, httpMethod: 'POST', body, headers: { 'Content-Type': 'application/json' }, oidcToken: { serviceAccountEmail: 'invoker@bench.iam.gserviceaccount.com', audience: url } },
+        });
+    }
+    await sink.arrivals(); // forget anything left from the previous row
+
+    for (const name of names) emulator.state.resumeQueue(name);
+    const started = performance.now();
+    // CPU over the window only: from the end of the skipped start to the end of the window.
+    await sleep(SKIP_MS);
+    const cpu0 = process.cpuUsage();
+    await sleep(windowSeconds * 1000);
+    const cpu = process.cpuUsage(cpu0);
+    // Arrivals in flight at the end of the window land within milliseconds; wait a little before collecting.
+    await sleep(Math.max(0, SKIP_MS + windowSeconds * 1000 + 300 - (performance.now() - started)));
+    for (const name of names) emulator.state.pauseQueue(name);
+    const arrivals = await sink.arrivals();
+    const observedPerQueue = names.map((_, q) => windowRate(arrivals[`q${q}`] ?? [], SKIP_MS, windowSeconds * 1000));
+    const row: DispatchRow = {
+      queues,
+      configuredPerQueue: rate,
+      observedPerQueue,
+      worstDeviation: worstDeviation(observedPerQueue, rate),
+      maxBurstSize,
+      emulatorCpuMsPerSecond: (cpu.user + cpu.system) / 1000 / windowSeconds,
+      budgeted,
+    };
+    ctx.log(
+      `dispatch: ${queues} x ${rate}/s -> ${observedPerQueue.map((r) => r.toFixed(1)).join(', ')}/s (worst ${(row.worstDeviation * 100).toFixed(2)} %), emulator CPU ${row.emulatorCpuMsPerSecond.toFixed(0)} ms/s`,
+    );
+    return row;
+  } finally {
+    await emulator.stop();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
