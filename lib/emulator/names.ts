@@ -60,14 +60,38 @@ export function parseTaskName(value: string | undefined, field: string): TaskNam
   };
 }
 
+/** `-` for PROJECT_ID or LOCATION_ID: any (AIP-159, reading across collections). */
+export const ANY = '-';
+
+/**
+ * Like parseLocationName, but PROJECT_ID and LOCATION_ID may each be `-` (ANY): `projects/-/locations/-` names every
+ * location. An emulator extension for ListQueues, so a tool can list everything in the emulator without knowing the
+ * projects (the service itself has no such wildcard for queues).
+ */
+export function parseLocationPattern(value: string | undefined, field: string): LocationName {
+  const parts = (value ?? '').split('/');
+  if (parts.length !== 4 || parts[0] !== 'projects' || parts[2] !== 'locations') throw malformed(field, value, LOCATION_FORMAT);
+  if (parts[1] !== ANY) checkProject(parts[1], field, value);
+  if (parts[3] !== ANY) checkLocationId(parts[3], field, value);
+  return { project: parts[1], location: parts[3], name: `projects/${parts[1]}/locations/${parts[3]}` };
+}
+
 function checkLocation(project: string, location: string, field: string, value: string | undefined): LocationName {
+  checkProject(project, field, value);
+  checkLocationId(location, field, value);
+  return { project, location, name: `projects/${project}/locations/${location}` };
+}
+
+function checkProject(project: string, field: string, value: string | undefined): void {
   if (!LIMITS.resourceProjectIdPattern.test(project))
     throw invalidArgument(
       `${field} = ${JSON.stringify(value)}: PROJECT_ID "${project}" may contain only letters, digits, hyphens, colons and periods`,
     );
+}
+
+function checkLocationId(location: string, field: string, value: string | undefined): void {
   if (!LIMITS.locationPattern.test(location))
     throw invalidArgument(`${field} = ${JSON.stringify(value)}: LOCATION_ID "${location}" is not a Cloud Tasks location such as us-central1`);
-  return { project, location, name: `projects/${project}/locations/${location}` };
 }
 
 function malformed(field: string, value: string | undefined, format: string) {

@@ -38,7 +38,7 @@ import type {
   TaskInput,
   TaskRemovalReason,
 } from './model';
-import { parseLocationName, parseQueueName, parseTaskName } from './names';
+import { ANY, parseLocationName, parseLocationPattern, parseQueueName, parseTaskName, type LocationName } from './names';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -216,7 +216,7 @@ export class EmulatorState {
   }
 
   listQueues(parent: string, options: ListQueuesOptions = {}): { queues: Queue[]; nextPageToken: string } {
-    const location = parseLocationName(parent, 'parent');
+    const location = parseLocationPattern(parent, 'parent');
     const pageSize = resolvePageSize(options.pageSize, LIMITS.maxListQueuesPageSize);
     const filter = (options.filter ?? '').trim();
     const matches = parseQueueFilter(filter);
@@ -225,7 +225,7 @@ export class EmulatorState {
       throw invalidArgument('page_token was issued for a different parent or filter; keep both unchanged while paging');
     const after = token?.after as string | undefined;
     // Queues come in lexicographical order (cloudtasks.proto ListQueues); at most 1,000 per location, so sorting is cheap.
-    const names = [...(this.queuesByLocation.get(location.name) ?? [])].sort();
+    const names = this.queueNamesIn(location).sort();
     const queues: Queue[] = [];
     let more = false;
     for (const name of names) {
@@ -326,6 +326,18 @@ export class EmulatorState {
   /** All queues, in no particular order. */
   queues(): Queue[] {
     return [...this.queuesByName.values()].map((e) => e.queue);
+  }
+
+  /** Queue names in a location, or in every matching location for `projects/-/locations/-` (parseLocationPattern). */
+  private queueNamesIn(location: LocationName): string[] {
+    if (location.project !== ANY && location.location !== ANY) return [...(this.queuesByLocation.get(location.name) ?? [])];
+    const names: string[] = [];
+    for (const entry of this.queuesByName.values()) {
+      const q = entry.queue;
+      const [, project, , loc] = q.location.split('/');
+      if ((location.project === ANY || location.project === project) && (location.location === ANY || location.location === loc)) names.push(q.name);
+    }
+    return names;
   }
 
   // ---------------------------------------------------------------- tasks

@@ -29,7 +29,7 @@ import { queueIdFor, stackNameFor, type PipelineSpec } from '../spec/types';
 import { startExampleWorker, type RunningWorker } from '../worker/example-worker';
 import { EMULATOR_ISSUER_ENV, createTasksClient } from '../worker/index';
 import { RunRecorder, type LocalReport } from './summary';
-import { readSynthesizedStack, type SynthesizedQueue } from './terraform';
+import { createStackQueues, readSynthesizedStack, type SynthesizedQueue } from './terraform';
 
 export interface LocalRunOptions {
   /** The pipeline spec file. */
@@ -140,10 +140,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     const client: CloudTasksClient = createTasksClient({ [EMULATOR_HOST_VARIABLE]: emulator.address });
     cleanups.push(() => client.close());
     const routes = await startWorkers(spec, stack.queues, emulator, client, o, log, cleanups);
-    for (const q of stack.queues) {
-      emulator.state.createQueue(`projects/${q.project}/locations/${q.location}`, q.input);
-      emulator.state.setQueueHttpTarget(q.queueName, localHttpTarget(q, routes.get(q.queueName)!));
-    }
+    createStackQueues(emulator.state, stack.queues, (q) => localHttpTarget(q, routes.get(q.queueName)!));
 
     progress('seeding');
     runStart = Date.now();

@@ -1,12 +1,14 @@
 /**
- * Reads what `npm run local` needs from a synthesized stack (`cdk.tf.json`): the queues exactly as Terraform would
- * create them (`resource.google_cloud_tasks_queue.*`) and the seeding command of the `terraform_data` resource's
- * local-exec provisioner. Reading the synthesized JSON, not the spec, means the local run exercises what deploys.
+ * Reads a synthesized stack (`cdk.tf.json`) for `npm run local` and `npm run emulator -- --stack`: the queues exactly
+ * as Terraform would create them (`resource.google_cloud_tasks_queue.*`) and the seeding command of the
+ * `terraform_data` resource's local-exec provisioner; and creates those queues in an emulator (createStackQueues).
+ * Reading the synthesized JSON, not the spec, means a local run exercises what deploys.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { HttpMethod } from '../cloud-tasks/rules';
 import type { QueueHttpTarget, QueueInput } from '../emulator/model';
+import type { EmulatorState } from '../emulator/state';
 
 /** One `google_cloud_tasks_queue`, in the emulator's terms. */
 export interface SynthesizedQueue {
@@ -67,11 +69,23 @@ export interface SynthesizedStack {
   readonly seedCommands: readonly SeedCommand[];
 }
 
-/** Reads `<stackDir>/cdk.tf.json`. Throws naming the resource and field when something cannot run locally. */
+/** The folder is not a synthesized stack (missing, no cdk.tf.json, unreadable JSON, no queues): the user passed the wrong path. */
+export class NotAStackError extends Error {
+  override readonly name = 'NotAStackError';
+}
+
+const SYNTH_HINT = 'run `npm run synth` and pass a folder cdktf.out/stacks/<stack>';
+
+/**
+ * Reads `<stackDir>/cdk.tf.json`. Throws NotAStackError naming the path and what is missing when the folder is not a
+ * synthesized stack, and an Error naming the resource and field when something in it cannot run locally.
+ */
 export function readSynthesizedStack(stackDir: string): SynthesizedStack {
   const file = path.join(stackDir, 'cdk.tf.json');
-  const json = JSON.parse(readFileSync(file, 'utf8')) as { resource?: Record<string, Record<string, unknown>> };
+  const json = readStackJson(stackDir, file);
   const resources = json.resource ?? {};
+  if (Object.keys(resources.google_cloud_tasks_queue ?? {}).length === 0)
+    throw new NotAStackError(`${file} has no resource.google_cloud_tasks_queue: it is not a pipeline stack; ${SYNTH_HINT}`);
   const queues = Object.entries(resources.google_cloud_tasks_queue ?? {}).map(([id, r]) => queueFrom(`google_cloud_tasks_queue.${id}`, r as TfQueue, file));
   const seedCommands: SeedCommand[] = [];
   for (const [id, r] of Object.entries(resources.terraform_data ?? {})) {
@@ -81,9 +95,44 @@ export function readSynthesizedStack(stackDir: string): SynthesizedStack {
   return { dir: stackDir, queues, seedCommands };
 }
 
+function readStackJson(stackDir: string, file: string): { resource?: Record<string, Record<string, unknown>> } {
+  const dir = statSync(stackDir, { throwIfNoEntry: false });
+  if (!dir) throw new NotAStackError(`${stackDir}: no such folder; ${SYNTH_HINT}`);
+  if (!dir.isDirectory())
+    throw new NotAStackError(`${stackDir} is a file, not a stack folder: pass the folder that holds cdk.tf.json, e.g. cdktf.out/stacks/<stack>`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new NotAStackError(`${file}: cannot read it (${code ?? (err as Error).message})`);
+    // A common slip: the output folder or its stacks/ folder instead of one stack.
+    const stacks = [stackDir, path.join(stackDir, 'stacks')].flatMap((d) => stackFoldersIn(d));
+    const hint = stacks.length > 0 ? `; the stacks below it: ${stacks.join(', ')}` : `; ${SYNTH_HINT}`;
+    throw new NotAStackError(`${stackDir} is not a synthesized stack: it has no cdk.tf.json${hint}`);
+  }
+  try {
+    const json = JSON.parse(text) as unknown;
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error('not a JSON object');
+    return json as { resource?: Record<string, Record<string, unknown>> };
+  } catch (err) {
+    throw new NotAStackError(`${file} is not Terraform JSON (${(err as Error).message}); ${SYNTH_HINT}`);
+  }
+}
+
+function stackFoldersIn(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(path.join(dir, d.name, 'cdk.tf.json')))
+      .map((d) => path.join(dir, d.name));
+  } catch {
+    return [];
+  }
+}
+
 function literal(value: unknown, where: string, file: string): string {
   if (typeof value !== 'string' || value.includes('${'))
-    throw new Error(`${file}: ${where} = ${JSON.stringify(value)} is not a literal; npm run local can only create queues whose names are known at synth time`);
+    throw new Error(`${file}: ${where} = ${JSON.stringify(value)} is not a literal; queues can be created locally only when their names are known at synth time`);
   return value;
 }
 
@@ -150,19 +199,55 @@ function seedCommandFrom(
   stackDir: string,
   file: string,
 ): SeedCommand {
+  const moduleDir = path.resolve(stackDir);
   const resolveModule = (text: string, where: string): string => {
-    const resolved = text.split('${path.module}').join(stackDir);
-    if (resolved.includes('${')) throw new Error(`${file}: ${address} ${where} = "${text}" uses an interpolation npm run local cannot resolve (only \${path.module})`);
+    const resolved = text.split('${path.module}').join(moduleDir);
+    if (resolved.includes('${')) throw new Error(`${file}: ${address} ${where} = "${text}" uses an interpolation a local run cannot resolve (only \${path.module})`);
     return resolved;
   };
   if (!p.command) throw new Error(`${file}: ${address} has a local-exec provisioner without a command`);
   if (!p.interpreter || p.interpreter.length === 0)
     // Without an interpreter Terraform hands the command to a shell; the project's seeding never does that.
-    throw new Error(`${file}: ${address} local-exec has no interpreter list; npm run local runs commands only without a shell, as SeedTasks writes them`);
+    throw new Error(`${file}: ${address} local-exec has no interpreter list; local runs start commands only without a shell, as SeedTasks writes them`);
   return {
     address,
     argv: [...p.interpreter.map((a, i) => resolveModule(a, `interpreter[${i}]`)), resolveModule(p.command, 'command')],
-    cwd: path.resolve(stackDir, resolveModule(p.working_dir ?? '${path.module}', 'working_dir')),
+    cwd: path.resolve(moduleDir, resolveModule(p.working_dir ?? '${path.module}', 'working_dir')),
     environment: p.environment ?? {},
   };
+}
+
+export interface StackQueuesResult {
+  /** Queue names created now. */
+  readonly created: readonly string[];
+  /** Queue names that existed (restored from a data directory, or from another run) and were set to the stack's config. */
+  readonly updated: readonly string[];
+}
+
+/**
+ * Creates the stack's queues in the emulator as `terraform apply` would: name, rate limits, retry config and logging
+ * from the synthesized JSON, unset fields at the service defaults. A queue that already exists is updated (every
+ * field, as UpdateQueue with an empty mask), so it ends exactly as synthesized. Then each queue gets its queue-level
+ * http_target: by default the synthesized one (production URLs and tokens); `httpTargetFor` replaces it (npm run
+ * local routes queues to local workers).
+ */
+export function createStackQueues(
+  state: EmulatorState,
+  queues: readonly SynthesizedQueue[],
+  httpTargetFor: (q: SynthesizedQueue) => QueueHttpTarget | undefined = (q) => q.httpTarget,
+): StackQueuesResult {
+  const created: string[] = [];
+  const updated: string[] = [];
+  const existing = new Set(state.queues().map((q) => q.name));
+  for (const q of queues) {
+    if (existing.has(q.queueName)) {
+      state.updateQueue(q.input, []);
+      updated.push(q.queueName);
+    } else {
+      state.createQueue(`projects/${q.project}/locations/${q.location}`, q.input);
+      created.push(q.queueName);
+    }
+    state.setQueueHttpTarget(q.queueName, httpTargetFor(q));
+  }
+  return { created, updated };
 }
