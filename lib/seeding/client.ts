@@ -6,6 +6,8 @@
 import { CloudTasksClient } from '@google-cloud/tasks';
 // The same @grpc/grpc-js copy google-gax uses: credentials from a second copy are rejected (docs/cloud-tasks-facts).
 import * as grpc from '@grpc/grpc-js';
+// The google-gax copy @google-cloud/tasks uses (a direct dependency at the same exact version, so npm dedupes it).
+import { GoogleError } from 'google-gax';
 import type { SeedTarget } from './target';
 
 /**
@@ -14,6 +16,7 @@ import type { SeedTarget } from './target';
  * looked up and tokens refreshed once.
  */
 export function createClients(target: SeedTarget, count: number): CloudTasksClient[] {
+  decodeStatusDetailsOnlyWhenPresent();
   const base =
     target.kind === 'emulator'
       ? {
@@ -49,4 +52,22 @@ export async function credentialsProblem(target: SeedTarget, client: CloudTasksC
       '(google-github-actions/auth); for the local emulator set CLOUD_TASKS_EMULATOR_HOST=host:port'
     );
   }
+}
+
+/**
+ * google-gax 6 builds a protobuf Root from JSON (a new GoogleErrorDecoder) for every failed call, to decode
+ * `grpc-status-details-bin`, even when the error carries none: about 0.2 ms of CPU per error. An idempotent re-run
+ * fails every call with ALREADY_EXISTS, so that was most of its CPU (docs/BENCHMARKS.md). Errors without status
+ * details are returned as they are, which is what the original does for them after building the decoder; errors with
+ * details still go through the original. Installed once per process.
+ */
+export function decodeStatusDetailsOnlyWhenPresent(): void {
+  type Parse = (err: { metadata?: { get(key: string): unknown[] } }) => unknown;
+  const target = GoogleError as unknown as { parseGRPCStatusDetails: Parse & { fastPath?: true } };
+  const original = target.parseGRPCStatusDetails;
+  if (original.fastPath) return;
+  const parse: Parse & { fastPath?: true } = (err) =>
+    err?.metadata && err.metadata.get('grpc-status-details-bin').length > 0 ? original.call(GoogleError, err) : err;
+  parse.fastPath = true;
+  target.parseGRPCStatusDetails = parse;
 }
