@@ -27,11 +27,11 @@ describe('decodeStatusDetailsOnlyWhenPresent', () => {
   });
 
   test('GIVEN an error without status details THEN it comes back unchanged, the same as before the fix', () => {
-    const before = original.call(GoogleError, alreadyExists() as never) as GrpcLikeError;
+    const before = original.call(GoogleError, alreadyExists() as never) as unknown as GrpcLikeError;
     decodeStatusDetailsOnlyWhenPresent();
     expect(GoogleError.parseGRPCStatusDetails).not.toBe(original);
     const err = alreadyExists();
-    const after = GoogleError.parseGRPCStatusDetails(err as never) as GrpcLikeError;
+    const after = GoogleError.parseGRPCStatusDetails(err as never) as unknown as GrpcLikeError;
     expect(after).toBe(err);
     expect(Object.keys(after)).toEqual(Object.keys(before));
     expect(after.statusDetails).toBeUndefined();
@@ -41,7 +41,7 @@ describe('decodeStatusDetailsOnlyWhenPresent', () => {
     decodeStatusDetailsOnlyWhenPresent();
     const err = alreadyExists();
     err.metadata.set('grpc-status-details-bin', statusWithErrorInfo());
-    const out = GoogleError.parseGRPCStatusDetails(err as never) as GrpcLikeError;
+    const out = GoogleError.parseGRPCStatusDetails(err as never) as unknown as GrpcLikeError;
     expect(out.reason).toBe('TASK_EXISTS');
     expect(out.domain).toBe('cloudtasks.googleapis.com');
     expect(out.statusDetails).toHaveLength(1);
