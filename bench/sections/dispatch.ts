@@ -39,7 +39,7 @@ const PARENT = 'projects/bench/locations/us-central1';
 
 export async function dispatchBench(ctx: BenchContext): Promise<DispatchResult> {
   const load0 = currentLoad();
-  const windowSeconds = ctx.quick ? 3 : 5;
+  const windowSeconds = ctx.quick ? 2 : 5;
   const plan: { queues: number; rate: number; budgeted: boolean }[] = [
     { queues: 1, rate: 50, budgeted: true },
     { queues: 1, rate: 200, budgeted: true },
