@@ -40,7 +40,7 @@ export const SCALE_SIZES_FULL = [1, 10, 100, 250, 500, 750, 1000];
 export async function scaleBench(ctx: BenchContext, options: { profile: boolean }): Promise<ScaleResult> {
   const load0 = currentLoad();
   const sizes = ctx.quick ? SCALE_SIZES : SCALE_SIZES_FULL;
-  const rounds = ctx.quick ? 1 : 3;
+  const rounds = ctx.quick ? 1 : 5;
   const work = join(ctx.tmp, 'scale');
   mkdirSync(work, { recursive: true });
   const node = process.execPath;
