@@ -157,6 +157,81 @@ describe('PipelineStack: IAM, least privilege and resource-level only', () => {
   });
 });
 
+describe('PipelineStack: deployer (actAs on the invoker for the deploy identities)', () => {
+  const DEPLOYER = 'serviceAccount:pipelines-deployer@ml-platform-dev.iam.gserviceaccount.com';
+  const withDeployer = (deployer: string[], base: PipelineSpec = pipelineSpec()): PipelineSpec => ({ ...base, deployer });
+  /** Terraform address (`type.name`) of each resource of a type whose attributes match. */
+  const addresses = (json: Json, type: string, match: (r: Json) => boolean): string[] =>
+    Object.entries((json.resource[type] ?? {}) as Record<string, Json>)
+      .filter(([, r]) => match(r))
+      .map(([name]) => `${type}.${name}`);
+
+  test('GIVEN deployer members THEN each gets roles/iam.serviceAccountUser on the invoker account, and on nothing else', () => {
+    const group = 'group:ml-deployers@example.com';
+    const { json, stack } = synth(withDeployer([DEPLOYER, group]));
+    const invoker = `\${google_service_account.${Object.keys(json.resource.google_service_account)[0]}.name}`;
+    for (const member of [DEPLOYER, group]) {
+      const bindings = values(json.resource.google_service_account_iam_member).filter((b) => b.member === member);
+      expect(bindings).toEqual([{ member, role: 'roles/iam.serviceAccountUser', service_account_id: invoker }]);
+    }
+    // No other IAM resource grants the deployers anything: no project-level grant, no queue or Cloud Run binding.
+    const grantsToDeployers = Object.entries(json.resource as Record<string, Record<string, Json>>).flatMap(([type, byName]) =>
+      Object.values(byName)
+        .filter((r) => r.member === DEPLOYER || r.member === group || (r.members ?? []).some((m: string) => m === DEPLOYER || m === group))
+        .map(() => type),
+    );
+    expect(grantsToDeployers).toEqual(['google_service_account_iam_member', 'google_service_account_iam_member']);
+    expect(stack.deployerBindings).toHaveLength(2);
+  });
+
+  test('every queue and the seeding depend on the deployer bindings: account -> binding -> queues -> seeding', () => {
+    const { json } = synth(withDeployer([DEPLOYER]));
+    const [binding] = addresses(json, 'google_service_account_iam_member', (b) => b.member === DEPLOYER);
+    const account = addresses(json, 'google_service_account', () => true)[0];
+    expect(binding).toBeDefined();
+    // The binding names the account by reference, so Terraform creates the account first.
+    expect(json.resource.google_service_account_iam_member[binding.split('.')[1]].service_account_id).toBe(`\${${account}.name}`);
+    const queues = values(json.resource.google_cloud_tasks_queue);
+    expect(queues).toHaveLength(3);
+    for (const q of queues) expect(q.depends_on).toEqual(['google_project_service.api-cloudtasks', account, binding]);
+    const [seeding] = values(json.resource.terraform_data);
+    expect(seeding.depends_on).toEqual(expect.arrayContaining([binding, ...addresses(json, 'google_cloud_tasks_queue', () => true)]));
+  });
+
+  test('worker actAs bindings are not queue dependencies (only the deployers\' are)', () => {
+    const { json } = synth(withDeployer([DEPLOYER]));
+    const workerBindings = addresses(json, 'google_service_account_iam_member', (b) => b.member !== DEPLOYER);
+    expect(workerBindings).toHaveLength(2);
+    for (const q of values(json.resource.google_cloud_tasks_queue)) for (const w of workerBindings) expect(q.depends_on).not.toContain(w);
+  });
+
+  test('GIVEN a deployer that is also a worker identity THEN one binding, shared, and the queues depend on it', () => {
+    const worker = 'serviceAccount:preprocess-worker@ml-platform-dev.iam.gserviceaccount.com';
+    const { json, stack } = synth(withDeployer([worker]));
+    const bindings = values(json.resource.google_service_account_iam_member);
+    expect(bindings.map((b) => b.member).sort()).toEqual([worker, 'serviceAccount:train-worker@ml-platform-dev.iam.gserviceaccount.com']);
+    const [shared] = addresses(json, 'google_service_account_iam_member', (b) => b.member === worker);
+    for (const q of values(json.resource.google_cloud_tasks_queue)) expect(q.depends_on).toContain(shared);
+    expect(stack.invoker.grantActAs(worker)).toBe(stack.deployerBindings[0]);
+  });
+
+  test('GIVEN no deployer (or an empty list) THEN no extra binding and the queues wait only for the API and the account', () => {
+    for (const spec of [pipelineSpec(), withDeployer([])]) {
+      const { json, stack } = synth(spec);
+      expect(values(json.resource.google_service_account_iam_member)).toHaveLength(2);
+      expect(stack.deployerBindings).toEqual([]);
+      for (const q of values(json.resource.google_cloud_tasks_queue)) expect(q.depends_on).toHaveLength(2);
+    }
+  });
+
+  test('GIVEN a bare e-mail in deployer (TypeScript spec) THEN SpecError naming the path, the value and the fix', () => {
+    const bare = 'pipelines-deployer@ml-platform-dev.iam.gserviceaccount.com';
+    expect(() => synth(withDeployer([bare]), { source: 'pipelines/recsys-dev.yaml' })).toThrow(
+      `pipelines/recsys-dev.yaml: deployer[0]: "${bare}" is not an IAM member: a bare e-mail needs its IAM type; write serviceAccount:${bare}`,
+    );
+  });
+});
+
 describe('PipelineStack: outputs', () => {
   test('queue_ids, queue_names, invoker_service_account_email and pipeline_graph, under stable names', () => {
     const { output } = synth().json;

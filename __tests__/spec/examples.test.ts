@@ -43,6 +43,9 @@ describe('example specs in pipelines/', () => {
     expect(dev.backend).toBeUndefined();
     expect(prod.backend).toEqual({ gcs: { bucket: 'acme-tf-state', prefix: 'recsys/prod' } });
     expect(prod.monitoring?.notificationChannels).toHaveLength(1);
+    // prod names its CI deploy account (docs/ci-cd.md), so its first deploy needs no manual actAs grant.
+    expect(prod.deployer).toEqual(['serviceAccount:pipelines-deployer@acme-ml-prod.iam.gserviceaccount.com']);
+    expect(dev.deployer).toBeUndefined();
     dev.pipeline.steps.forEach((step, i) => {
       expect(step.rateLimits.maxDispatchesPerSecond!).toBeLessThanOrEqual(prod.pipeline.steps[i].rateLimits.maxDispatchesPerSecond!);
       expect(step.rateLimits.maxConcurrentDispatches!).toBeLessThanOrEqual(prod.pipeline.steps[i].rateLimits.maxConcurrentDispatches!);

@@ -75,6 +75,12 @@ describe('parsePipelineSpec: normalization', () => {
     });
   });
 
+  test('deployer: the members as written, in order; absent when not written', () => {
+    const members = ['serviceAccount:pipelines-deployer@acme-ml-prod.iam.gserviceaccount.com', 'group:ml-deployers@example.com'];
+    expect(parsePipelineSpec({ ...validRaw(), deployer: members }, {}, { now: NOW }).deployer).toEqual(members);
+    expect(parsePipelineSpec(validRaw(), {}, { now: NOW })).not.toHaveProperty('deployer');
+  });
+
   test('durations become seconds', () => {
     const raw = validRaw();
     Object.assign(raw.pipeline.steps[0], {
@@ -182,7 +188,7 @@ describe('parsePipelineSpec: schema problems', () => {
     raw.pipeline.steps[0].target.heders = { 'X-A': 'b' };
     raw.colour = 'blue';
     expect(problemsOrEmpty(raw)).toEqual([
-      { path: 'colour', message: 'unknown key "colour"; allowed here: $schema, project, region, environment, labels, backend, monitoring, policy, pipeline' },
+      { path: 'colour', message: 'unknown key "colour"; allowed here: $schema, project, region, environment, labels, backend, deployer, monitoring, policy, pipeline' },
       {
         path: 'pipeline.steps[0].target.heders',
         message: 'unknown key "heders" (did you mean "headers"?); allowed here: url, auth, audience, headers, method, serviceAccount, cloudRun, scope',
@@ -395,6 +401,45 @@ pipeline:
     const file = write('alias.yaml', 'project: acme-ml-prod\nregion: *home\n');
     expect(specError(() => loadSpecFile(file)).problems).toEqual([
       { file: displayFile(file), line: 2, column: 9, path: '', message: 'YAML error: Unresolved alias (the anchor must be set before the alias): home' },
+    ]);
+  });
+
+  test('a bad deployer is located at its line:column, with the value and the fix; a wrong type is a shape problem', () => {
+    const file = write(
+      'deployer.yaml',
+      `project: acme-ml-prod
+region: us-central1
+environment: prod
+deployer:
+  - serviceAccount:pipelines-deployer@acme-ml-prod.iam.gserviceaccount.com
+  - deploy@acme-ml-prod.iam.gserviceaccount.com
+  - 42
+pipeline:
+  name: recsys
+  steps:
+    - name: a
+      target: { url: "https://a.example.com/tasks" }
+`,
+    );
+    const e = specError(() => loadSpecFile(file, { now: NOW }));
+    expect(e.problems).toEqual([
+      { file: displayFile(file), line: 7, column: 5, path: 'deployer[2]', value: 42, message: 'must be a string, not the number 42 (quote it: "42")' },
+      {
+        file: displayFile(file),
+        line: 6,
+        column: 5,
+        path: 'deployer[1]',
+        value: 'deploy@acme-ml-prod.iam.gserviceaccount.com',
+        message:
+          '"deploy@acme-ml-prod.iam.gserviceaccount.com" is not an IAM member: a bare e-mail needs its IAM type; write serviceAccount:deploy@acme-ml-prod.iam.gserviceaccount.com',
+      },
+    ]);
+    expect(e.message).toContain(
+      `${displayFile(file)}:6:5: deployer[1]: "deploy@acme-ml-prod.iam.gserviceaccount.com" is not an IAM member: a bare e-mail needs its IAM type; write serviceAccount:`,
+    );
+    const single = write('single.yaml', fs.readFileSync(file, 'utf8').replace(/deployer:\n(  - .*\n)+/, 'deployer: serviceAccount:x@acme-ml-prod.iam.gserviceaccount.com\n'));
+    expect(specError(() => loadSpecFile(single, { now: NOW })).problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`)).toEqual([
+      '4:11 deployer: must be a list, not the string "serviceAccount:x@acme-ml-prod.iam.gserviceaccount.com"',
     ]);
   });
 

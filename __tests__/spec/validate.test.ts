@@ -72,6 +72,16 @@ describe('pipelineProblems', () => {
       s.labels.k0 = 'café';
     }],
     ['a fan-in DAG (two steps into one)', (s) => (step(s, 0).next = ['train', 'infer'])],
+    ['deployer: every IAM member type a deploy can run as', (s) => (s.deployer = [
+      'serviceAccount:pipelines-deployer@acme-ml-prod.iam.gserviceaccount.com',
+      'serviceAccount:123456789-compute@developer.gserviceaccount.com',
+      'user:alice@example.com',
+      'group:ml-deployers@example.com',
+      'domain:example.com',
+      'principal://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/github/subject/repo:acme/x:environment:prod',
+      'principalSet://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/github/attribute.environment/prod',
+    ])],
+    ['an empty deployer list', (s) => (s.deployer = [])],
     ['1,000 steps', (s) => {
       s.pipeline.steps = Array.from({ length: 1000 }, (_, i) => ({ ...structuredClone(step(s, 2)), name: `s${i}` }));
       s.pipeline.seedTasks = [];
@@ -152,6 +162,27 @@ describe('pipelineProblems', () => {
       { path: 'backend.gcs.bucket', value: 'Acme-State', message: '"Acme-State" is not a valid Cloud Storage bucket name: 3-63 lower-case letters, digits, hyphens, underscores and dots, starting and ending with a letter or digit' }],
     ['notification channel id alone', (s) => (s.monitoring = { notificationChannels: ['123'] }),
       { path: 'monitoring.notificationChannels[0]', value: '123', message: '"123" is not a notification channel name: use projects/<project>/notificationChannels/<id>' }],
+    // Deploy identities (IAM principal identifiers)
+    ['deployer: a bare service account e-mail', (s) => (s.deployer = ['deploy@acme-ml-prod.iam.gserviceaccount.com']),
+      { path: 'deployer[0]', value: 'deploy@acme-ml-prod.iam.gserviceaccount.com', message: '"deploy@acme-ml-prod.iam.gserviceaccount.com" is not an IAM member: a bare e-mail needs its IAM type; write serviceAccount:deploy@acme-ml-prod.iam.gserviceaccount.com' }],
+    ['deployer: a bare personal e-mail', (s) => (s.deployer = ['serviceAccount:ci@acme-ml-prod.iam.gserviceaccount.com', 'alice@example.com']),
+      { path: 'deployer[1]', value: 'alice@example.com', message: '"alice@example.com" is not an IAM member: a bare e-mail needs its IAM type; write user:alice@example.com (a person) or group:alice@example.com (a Google group)' }],
+    ['deployer: a type in the wrong case', (s) => (s.deployer = ['serviceaccount:deploy@acme-ml-prod.iam.gserviceaccount.com']),
+      { path: 'deployer[0]', value: 'serviceaccount:deploy@acme-ml-prod.iam.gserviceaccount.com', message: '"serviceaccount:deploy@acme-ml-prod.iam.gserviceaccount.com" is not an IAM member: IAM types are case-sensitive; write serviceAccount:deploy@acme-ml-prod.iam.gserviceaccount.com' }],
+    ['deployer: serviceAccount: with a personal e-mail', (s) => (s.deployer = ['serviceAccount:alice@example.com']),
+      { path: 'deployer[0]', value: 'serviceAccount:alice@example.com', message: '"serviceAccount:alice@example.com" is not an IAM member: a service account e-mail ends in .gserviceaccount.com; for a person write user:alice@example.com' }],
+    ['deployer: user: without an e-mail', (s) => (s.deployer = ['user:alice']),
+      { path: 'deployer[0]', value: 'user:alice', message: '"user:alice" is not an IAM member: user: takes an e-mail address, e.g. user:alice@example.com' }],
+    ['deployer: domain: without a domain', (s) => (s.deployer = ['domain:example']),
+      { path: 'deployer[0]', value: 'domain:example', message: '"domain:example" is not an IAM member: domain: takes a domain name, e.g. domain:example.com' }],
+    ['deployer: principalSet: without a URI', (s) => (s.deployer = ['principalSet:github']),
+      { path: 'deployer[0]', value: 'principalSet:github', message: '"principalSet:github" is not an IAM member: principalSet: takes a URI, e.g. principalSet://iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/...' }],
+    ['deployer: allUsers', (s) => (s.deployer = ['allUsers']),
+      { path: 'deployer[0]', value: 'allUsers', message: '"allUsers" would let anyone act as the pipeline\'s invoker account: name the identities that run cdktf deploy (serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...)' }],
+    ['deployer: an unknown type', (s) => (s.deployer = ['robot:deploy']),
+      { path: 'deployer[0]', value: 'robot:deploy', message: '"robot:deploy" is not an IAM member: use serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...' }],
+    ['deployer: a member listed twice', (s) => (s.deployer = ['user:alice@example.com', 'group:ml@example.com', 'user:alice@example.com']),
+      { path: 'deployer[2]', value: 'user:alice@example.com', message: '"user:alice@example.com" is already deployer[0]; list each deploy identity once' }],
     // Target (target.proto)
     ['http target url', (s) => (step(s, 0).target.url = 'http://preprocess-abc123-uc.a.run.app/tasks'),
       { path: 'pipeline.steps[0].target.url', value: 'http://preprocess-abc123-uc.a.run.app/tasks', message: '"http://preprocess-abc123-uc.a.run.app/tasks" must use https: tasks carry identity tokens, which must not travel in clear text' }],

@@ -8,7 +8,7 @@
  */
 import { Construct } from 'constructs';
 import { GcsBackend, LocalBackend, TerraformOutput, TerraformStack } from '../cdktf/core';
-import { GoogleProvider, ProjectService } from '../cdktf/google';
+import { GoogleProvider, ProjectService, type ServiceAccountIamMember } from '../cdktf/google';
 import { seederBundle } from '../seeding/bundle';
 import { buildSeedManifest } from '../seeding/build-manifest';
 import { queueNameFor } from '../seeding/manifest';
@@ -66,6 +66,11 @@ export class PipelineStack extends TerraformStack {
   /** One queue per step, by step name. */
   public readonly queues: Readonly<Record<string, TaskQueue>>;
   public readonly invoker: PipelineInvoker;
+  /**
+   * `roles/iam.serviceAccountUser` on the invoker for each `deployer` member of the spec, in spec order; every queue
+   * and the seeding depend on them. Empty when the spec has no `deployer`.
+   */
+  public readonly deployerBindings: readonly ServiceAccountIamMember[];
   /** Present only when the spec has seed tasks. */
   public readonly seedTasks?: SeedTasks;
   /** The policy pack checking this stack (docs/policy.md); suppress rules with `policy.suppress(rule, reason)`. */
@@ -117,6 +122,11 @@ export class PipelineStack extends TerraformStack {
       dependsOn: [this.apiServices.iam],
     });
 
+    // Whoever creates a queue whose http_target token names the invoker (and the seed tasks) needs actAs on it, and
+    // the invoker is created by this same deploy: granting it here, before the queues, makes the first deploy work.
+    // Granted first, so a worker with the same identity reuses this binding (grantActAs deduplicates).
+    this.deployerBindings = (spec.deployer ?? []).map((member) => this.invoker.grantActAs(member));
+
     // One queue per step.
     const queues: Record<string, TaskQueue> = {};
     for (const step of spec.pipeline.steps) {
@@ -138,8 +148,9 @@ export class PipelineStack extends TerraformStack {
           scope: t.scope,
           serviceAccountEmail: t.auth === 'none' ? undefined : this.invoker.email,
         },
-        // The token's account is named by its literal e-mail: the explicit dependency makes it exist first.
-        dependsOn: [this.apiServices.cloudTasks, this.invoker.resource],
+        // The token's account is named by its literal e-mail: the explicit dependency makes it exist first, and the
+        // deployers' actAs bindings on it before the queue (Terraform: account -> bindings -> queues -> seeding).
+        dependsOn: [this.apiServices.cloudTasks, this.invoker.resource, ...this.deployerBindings],
       });
     }
     this.queues = queues;

@@ -26,6 +26,18 @@ export const MAX_LABELS = 64;
 export const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 /**
+ * IAM principal identifiers (IAM docs, "Principal identifiers") that can run a deploy: the `member` of an allow
+ * policy binding. The type prefix is case-sensitive, as IAM reads it. Every service account e-mail ends in
+ * `.gserviceaccount.com` (user-managed, default and Google-managed accounts alike). `allUsers` and
+ * `allAuthenticatedUsers` are left out on purpose: they would let anyone act as the invoker.
+ */
+export const IAM_MEMBER_TYPES = ['serviceAccount', 'user', 'group', 'domain', 'principal', 'principalSet'] as const;
+export const IAM_MEMBER_PATTERN =
+  /^(?:serviceAccount:[^@\s]+@[^@\s]+\.gserviceaccount\.com|(?:user|group):[^@\s]+@[^@\s]+\.[^@\s]+|domain:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+|principal(?:Set)?:\/\/[^/\s]+\/\S+)$/;
+export const IAM_MEMBER_FORMAT_HINT =
+  'serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...';
+
+/**
  * Cloud Storage bucket names (cloud.google.com/storage/docs/buckets#naming): 3-63 characters (dotted names up to
  * 222), lower-case letters, digits, hyphens, underscores and dots, starting and ending with a letter or digit.
  */

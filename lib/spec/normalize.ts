@@ -76,6 +76,8 @@ export function normalizeSpec(raw: unknown): NormalizeResult {
     environment: str(root.environment) ?? '',
     labels: stringMap(root.labels),
     backend: isObject(root.backend) ? { gcs: defined({ bucket: str(obj(root.backend.gcs).bucket) ?? '', prefix: str(obj(root.backend.gcs).prefix) }) } : undefined,
+    // Left out when not written, so specs without it normalize as before; positions kept (deployer[2] is the file's).
+    deployer: Array.isArray(root.deployer) ? arr(root.deployer).map((m) => str(m) ?? '') : undefined,
     monitoring: isObject(root.monitoring) ? normalizeMonitoring(root.monitoring, duration) : undefined,
     policy: isObject(root.policy) ? normalizePolicy(root.policy) : undefined,
     pipeline: { name: str(rawPipeline.name) ?? '', steps, seedTasks },

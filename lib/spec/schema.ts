@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import { HTTP_METHODS, LIMITS } from '../cloud-tasks/rules';
 import { DURATION_FORMAT_HINT, DURATION_PATTERN } from './duration';
-import { GCS_BUCKET_PATTERN, MAX_LABELS, NAME_PATTERN, NOTIFICATION_CHANNEL_PATTERN } from './formats';
+import { GCS_BUCKET_PATTERN, IAM_MEMBER_PATTERN, MAX_LABELS, NAME_PATTERN, NOTIFICATION_CHANNEL_PATTERN } from './formats';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESET_NAMES } from './presets';
 
 /** Keywords that only guide editors; the semantic validator owns these rules (see the file comment). */
@@ -213,6 +213,16 @@ export const PIPELINE_SCHEMA: Schema = {
       },
       ['gcs'],
     ),
+    deployer: {
+      type: 'array',
+      items: text('An IAM member: serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...', {
+        pattern: IAM_MEMBER_PATTERN.source,
+      }),
+      uniqueItems: true,
+      default: [],
+      description:
+        "Identities that run `cdktf deploy` for this spec. Each gets roles/iam.serviceAccountUser on the pipeline's invoker account only, before the queues are created, so the first deploy needs no manual grant (docs/ci-cd.md).",
+    },
     monitoring: object('Alerting (docs/monitoring.md).', {
       notificationChannels: {
         type: 'array',

@@ -110,6 +110,14 @@ export interface PipelineSpec {
   readonly environment: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly backend?: { readonly gcs: GcsBackend };
+  /**
+   * IAM members (`serviceAccount:<email>`, `user:<email>`, `group:<email>`, `domain:<domain>`, `principal://...`,
+   * `principalSet://...`) that run `cdktf deploy` for this spec. Each gets `roles/iam.serviceAccountUser` on the
+   * pipeline's invoker account only, and the queues and the seeding wait for those bindings, so the first deploy
+   * succeeds without a manual grant (docs/ci-cd.md).
+   * @default - no binding: the deploy identity needs actAs on the invoker from elsewhere
+   */
+  readonly deployer?: readonly string[];
   readonly monitoring?: MonitoringSpec;
   readonly policy?: {
     readonly suppress: readonly PolicySuppression[];

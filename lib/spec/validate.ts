@@ -29,6 +29,9 @@ import {
   CLOUD_RUN_SERVICE_PATTERN,
   EMAIL_PATTERN,
   GCS_BUCKET_PATTERN,
+  IAM_MEMBER_FORMAT_HINT,
+  IAM_MEMBER_PATTERN,
+  IAM_MEMBER_TYPES,
   LABEL_KEY_PATTERN,
   LABEL_VALUE_PATTERN,
   MAX_LABELS,
@@ -118,6 +121,9 @@ export function pipelinePathProblems(spec: PipelineSpec, opts: ValidateOptions):
         `${preview(channel)} is not a notification channel name: use projects/<project>/notificationChannels/<id>`,
       );
   });
+
+  // --- Deploy identities ---
+  if (spec.deployer) deployerRules(spec.deployer, add);
 
   // --- Steps ---
   const steps = spec.pipeline.steps;
@@ -320,6 +326,55 @@ function targetRules(step: StepSpec, path: PathSegment[], add: Add, addRule: Add
     if (!LIMITS.locationPattern.test(t.cloudRun.region))
       add([...path, 'cloudRun', 'region'], t.cloudRun.region, `${JSON.stringify(t.cloudRun.region)} is not a region name such as us-central1`);
   }
+}
+
+/**
+ * `deployer`: IAM members, each granted actAs on the invoker. A bare e-mail is the usual slip (IAM needs the type
+ * prefix), so its fix names the prefix; a prefix in the wrong case is named too (IAM types are case-sensitive).
+ */
+function deployerRules(deployer: readonly string[], add: Add): void {
+  const seen = new Map<string, number>();
+  deployer.forEach((member, i) => {
+    const path: PathSegment[] = ['deployer', i];
+    const first = seen.get(member);
+    if (first !== undefined) {
+      add(path, member, `${preview(member)} is already deployer[${first}]; list each deploy identity once`);
+      return;
+    }
+    seen.set(member, i);
+    if (!IAM_MEMBER_PATTERN.test(member)) add(path, member, iamMemberMessage(member));
+  });
+}
+
+/** Why `member` is not an IAM member a deploy can run as, and what to write instead. */
+function iamMemberMessage(member: string): string {
+  const v = preview(member);
+  const notMember = `${v} is not an IAM member`;
+  if (member === 'allUsers' || member === 'allAuthenticatedUsers')
+    return `${v} would let anyone act as the pipeline's invoker account: name the identities that run cdktf deploy (${IAM_MEMBER_FORMAT_HINT})`;
+  const colon = member.indexOf(':');
+  if (colon < 0 && EMAIL_PATTERN.test(member)) {
+    // A service account's e-mail always ends in .gserviceaccount.com, so only that prefix fits it.
+    const fix = /\.gserviceaccount\.com$/i.test(member)
+      ? `write serviceAccount:${member}`
+      : `write user:${member} (a person) or group:${member} (a Google group)`;
+    return `${notMember}: a bare e-mail needs its IAM type; ${fix}`;
+  }
+  const type = colon < 0 ? '' : member.slice(0, colon);
+  const rest = colon < 0 ? member : member.slice(colon + 1);
+  const known = IAM_MEMBER_TYPES.find((t) => t === type);
+  const caseSlip = known ? undefined : IAM_MEMBER_TYPES.find((t) => t.toLowerCase() === type.toLowerCase());
+  if (caseSlip) return `${notMember}: IAM types are case-sensitive; write ${caseSlip}:${rest}`;
+  if (known === 'serviceAccount') {
+    if (EMAIL_PATTERN.test(rest))
+      return `${notMember}: a service account e-mail ends in .gserviceaccount.com; for a person write user:${rest}`;
+    return `${notMember}: serviceAccount: takes a service account e-mail, e.g. serviceAccount:deployer@my-project.iam.gserviceaccount.com`;
+  }
+  if (known === 'user' || known === 'group')
+    return `${notMember}: ${known}: takes an e-mail address, e.g. ${known}:${known === 'user' ? 'alice' : 'ml-deployers'}@example.com`;
+  if (known === 'domain') return `${notMember}: domain: takes a domain name, e.g. domain:example.com`;
+  if (known) return `${notMember}: ${known}: takes a URI, e.g. ${known}://iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/...`;
+  return `${notMember}: use ${IAM_MEMBER_FORMAT_HINT}`;
 }
 
 function retryRules(step: StepSpec, path: PathSegment[], add: Add, addRule: AddRule): void {
