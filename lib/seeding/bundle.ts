@@ -11,7 +11,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
+import Ajv from 'ajv';
+import standaloneCode from 'ajv/dist/standalone';
 import { buildSync, version as esbuildVersion } from 'esbuild';
+import { AJV_OPTIONS, PRECOMPILED_VALIDATORS, manifestSchema, taskSchema } from './validate';
 
 export interface SeederBundle {
   /** Absolute path of `seeder.cjs`. */
@@ -32,7 +35,7 @@ export interface SeederBundleOptions {
 const ROOT = resolve(__dirname, '..', '..');
 const ENTRY = join(ROOT, 'lib', 'seeding', 'bundle-entry.ts');
 /** Bump when the build recipe below changes in a way the hashed inputs do not show. */
-const RECIPE = 'seeder-bundle/1';
+const RECIPE = 'seeder-bundle/2';
 
 const memo = new Map<string, SeederBundle>();
 
@@ -71,6 +74,8 @@ function build(outDir: string, key: string, file: string, inputs: readonly strin
   try {
     const client = join(work, 'gen', 'cloud_tasks_client.cjs');
     writeFileSync(client, patchedTasksClient());
+    const validators = join(work, 'gen', 'manifest_validators.cjs');
+    writeFileSync(validators, precompiledValidators());
     const out = join(work, 'seeder.cjs');
     const result = buildSync({
       entryPoints: [ENTRY],
@@ -82,7 +87,8 @@ function build(outDir: string, key: string, file: string, inputs: readonly strin
       minify: true,
       // Bundles CloudTasksClient alone (the v2 client), not the v2beta2/v2beta3 clients and the 4 MB static protos
       // module that the package's index also loads.
-      alias: { '@google-cloud/tasks': client },
+      // The manifest validators precompiled (below) in place of compiling the schemas with ajv at every start.
+      alias: { '@google-cloud/tasks': client, [PRECOMPILED_VALIDATORS]: validators },
       absWorkingDir: ROOT,
       metafile: true,
       logLevel: 'silent',
@@ -95,6 +101,16 @@ function build(outDir: string, key: string, file: string, inputs: readonly strin
     rmSync(work, { recursive: true, force: true });
   }
   removeStaleBuilds(outDir, key);
+}
+
+/**
+ * lib/seeding/validate.ts's two validators as ajv standalone code (a CommonJS module exporting `manifest` and
+ * `task`), compiled from the schemas and options of the very sources being bundled, so they cannot drift apart.
+ */
+export function precompiledValidators(): string {
+  const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
+  ajv.addSchema(manifestSchema, 'manifest').addSchema(taskSchema, 'task');
+  return standaloneCode(ajv, { manifest: 'manifest', task: 'task' });
 }
 
 /**
