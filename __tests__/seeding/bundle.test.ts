@@ -87,3 +87,27 @@ test('GIVEN an invalid manifest THEN the bundle exits 2 naming the file and path
   expect(result.stderr).toContain("m.json: tasks[0].dispatchDeadlineSeconds: 3600s is outside Cloud Tasks' range for HTTP dispatch deadlines");
   expect(result.stderr).toContain('nothing was created');
 });
+
+test('GIVEN a manifest with shape errors THEN the bundle (precompiled validators) reports exactly what the sources (ajv at run time) report', async () => {
+  const folder = join(dir, 'shape');
+  require('node:fs').mkdirSync(folder);
+  copyFileSync(seederBundle().path, join(folder, 'seeder.cjs'));
+  const good = manifestOf(manyTasks(2)).tasks[0];
+  const { oidcToken: _oidc, ...httpRequest } = good.httpRequest;
+  const tasks = [
+    { ...good, step: '', extra: true },
+    { ...good, httpRequest: { ...httpRequest, httpMethod: 'FETCH', headers: { a: 1 }, oidcToken: { audience: '' } } },
+    { ...good, dispatchDeadlineSeconds: 1.5, seedId: 7 },
+  ];
+  const text = JSON.stringify({ ...manifestOf(manyTasks(1)), tasks });
+  writeFileSync(join(folder, 'm.json'), text);
+
+  const result = await runNode(['seeder.cjs', 'm.json'], folder, { CLOUD_TASKS_EMULATOR_HOST: '127.0.0.1:9' });
+
+  const { formatProblems, parseManifest } = await import('../../lib/seeding/validate');
+  const parsed = parseManifest(text, new Date());
+  expect(parsed.ok).toBe(false);
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain(formatProblems('m.json', parsed.ok ? [] : parsed.problems));
+  expect(result.stderr).toContain('tasks[1].httpRequest.httpMethod');
+});
