@@ -36,8 +36,9 @@ const good: BenchResults = {
     command: 'node seeder.cjs',
     queues: 3,
     rows: [
-      { tasks: 1000, kind: 'fresh', seconds: [0.8], tasksPerSecond: [1250], created: 1000, alreadyPresent: 0 },
-      { tasks: 1000, kind: 'rerun', seconds: [0.9], tasksPerSecond: [1111], created: 0, alreadyPresent: 1000 },
+      { tasks: 1000, kind: 'fresh', seconds: [1.4], tasksPerSecond: [700], created: 1000, alreadyPresent: 0 },
+      { tasks: 5000, kind: 'fresh', seconds: [2.5], tasksPerSecond: [2000], created: 5000, alreadyPresent: 0 },
+      { tasks: 5000, kind: 'rerun', seconds: [4.5], tasksPerSecond: [1111], created: 0, alreadyPresent: 5000 },
     ],
     load: [1, 1],
   },
@@ -65,7 +66,8 @@ describe('budgets', () => {
       ['dispatch', true],
     ]);
     expect(checks[0].measured).toBe('12.3x (13.50 s vs 1.10 s)');
-    expect(checks[5].measured).toBe('1,111 tasks/s (1,000 tasks, re-run)');
+    // The 1,000-task row (start-up bound) is reported but not budgeted: issue 3 sets the target on 5,000 tasks.
+    expect(checks[5].measured).toBe('1,111 tasks/s (5,000 tasks, re-run)');
   });
 
   test('GIVEN a slow, super-linear 1,000-queue synth, slow seeding and a failed test THEN those checks fail', () => {
@@ -73,13 +75,13 @@ describe('budgets', () => {
       ...good,
       scale: scale(9000),
       tests: { ...good.tests!, failed: 1 },
-      seed: { ...good.seed!, rows: [{ ...good.seed!.rows[0], tasksPerSecond: [700] }] },
+      seed: { ...good.seed!, rows: [{ ...good.seed!.rows[1], tasksPerSecond: [700] }] },
     };
     const byWhat = Object.fromEntries(checkBudgets(bad).map((c) => [c.what, c.pass]));
     expect(byWhat['synth of 1,000 queues + 1,000 seed tasks: wall time (median)']).toBe(false);
     expect(byWhat['synth time grows linearly with queues: CPU cost per added queue (fastest round), upper range / lower range']).toBe(false);
     expect(byWhat['`npm test` wall time']).toBe(false);
-    expect(byWhat['seeding throughput into the emulator, process start included (slowest size, median)']).toBe(false);
+    expect(byWhat['seeding throughput into the emulator, process start included (manifests of 5,000+ tasks, slowest, median)']).toBe(false);
   });
 
   test('GIVEN a section that never ran THEN its budgets are "not measured", not passed', () => {

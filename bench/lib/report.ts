@@ -49,6 +49,11 @@ export const BUDGETS = {
   linearTolerance: 1.5,
   testsWallMs: 120_000,
   seedPerSecond: 1000,
+  /**
+   * Issue 3 sets the seeding target on a 5,000-task manifest, process start included. Smaller manifests are measured
+   * and reported, but about 1 s of fixed start-up CPU (node, the client library, its protos) dominates them.
+   */
+  seedBudgetMinTasks: 5000,
   seedPerSecondAim: 5000,
   dispatchDeviation: 0.05,
 } as const;
@@ -121,11 +126,13 @@ export function checkBudgets(r: BenchResults): BudgetCheck[] {
     measured: r.tests ? `${s(r.tests.wallMs)} (${r.tests.tests} tests, ${r.tests.failed} failed)` : 'not measured',
     pass: r.tests ? r.tests.wallMs <= BUDGETS.testsWallMs && r.tests.failed === 0 : undefined,
   });
-  const seedRates = r.seed?.rows.map((row) => ({ row, rate: median(row.tasksPerSecond) }));
+  const seedRates = r.seed?.rows
+    .filter((row) => row.tasks >= BUDGETS.seedBudgetMinTasks)
+    .map((row) => ({ row, rate: median(row.tasksPerSecond) }));
   const slowest = seedRates?.sort((a, b) => a.rate - b.rate)[0];
   out.push({
     section: 'seed',
-    what: 'seeding throughput into the emulator, process start included (slowest size, median)',
+    what: `seeding throughput into the emulator, process start included (manifests of ${int(BUDGETS.seedBudgetMinTasks)}+ tasks, slowest, median)`,
     budget: `>= ${int(BUDGETS.seedPerSecond)} tasks/s`,
     aim: `${int(BUDGETS.seedPerSecondAim)} tasks/s`,
     measured: slowest ? `${int(slowest.rate)} tasks/s (${int(slowest.row.tasks)} tasks, ${slowest.row.kind === 'rerun' ? 're-run' : 'first run'})` : 'not measured',
