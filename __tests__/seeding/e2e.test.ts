@@ -37,7 +37,7 @@ async function emulatorWith(queueIds: readonly string[], options: { failRate?: n
 async function taskNames(client: CloudTasksClient, queueIds: readonly string[]): Promise<string[]> {
   const names: string[] = [];
   for (const id of queueIds) {
-    const [tasks] = await client.listTasks({ parent: queueName(id), pageSize: 1000 });
+    const [tasks] = await client.listTasks({ parent: queueName(id) });
     names.push(...tasks.map((t) => t.name ?? ''));
   }
   return names.sort();
