@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import * as grpc from '@grpc/grpc-js';
 import { startEmulator } from '../../lib/emulator/server';
-import { seederBundle } from '../../lib/seeding/bundle';
+import { patchedTasksClient, seederBundle } from '../../lib/seeding/bundle';
 import { LOCATION, PROJECT, manifestOf, manyTasks, queueName } from './fixtures';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -110,4 +110,28 @@ test('GIVEN a manifest with shape errors THEN the bundle (precompiled validators
   expect(result.code).toBe(2);
   expect(result.stderr).toContain(formatProblems('m.json', parsed.ok ? [] : parsed.problems));
   expect(result.stderr).toContain('tasks[1].httpRequest.httpMethod');
+});
+
+test('the bundled v2 client creates its LocationsClient on first use, and close() works whether or not it was created', async () => {
+  const client = join(dir, 'patched_cloud_tasks_client.cjs');
+  writeFileSync(client, patchedTasksClient());
+  const script = `
+    const { CloudTasksClient } = require(${JSON.stringify(client)});
+    const grpc = require(${JSON.stringify(require.resolve('@grpc/grpc-js'))});
+    const opts = { servicePath: '127.0.0.1', port: 1, sslCreds: grpc.credentials.createInsecure(), universeDomain: 'googleapis.com' };
+    (async () => {
+      const unused = new CloudTasksClient(opts);
+      const before = unused._locationsClientIfCreated();
+      await unused.initialize();
+      await unused.close();
+      const used = new CloudTasksClient(opts);
+      const locations = used.locationsClient;
+      const same = used.locationsClient === locations;
+      await used.initialize();
+      await used.close();
+      console.log(JSON.stringify({ before: before === undefined, type: locations.constructor.name, getLocation: typeof locations.getLocation, same, after: used._locationsClientIfCreated() === locations }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const r = await runNode(['-e', script], dir, {});
+  expect(r.stderr).toBe('');
+  expect(JSON.parse(r.stdout)).toEqual({ before: true, type: 'LocationsClient', getLocation: 'function', same: true, after: true });
 });
