@@ -33,7 +33,7 @@ export interface QueueRetryConfig {
 
 /**
  * A queue-level HTTP target, shaped like the REST v2 `Queue.httpTarget` (and Terraform's `http_target` block).
- * The v2 gRPC `Queue` message in @google-cloud/tasks 7.1.0 has no such field, so it cannot arrive over gRPC: attach it
+ * The v2 gRPC `Queue` message in @google-cloud/tasks 6.3.0 has no such field, so it cannot arrive over gRPC: attach it
  * in process with `state.setQueueHttpTarget`. The dispatcher applies it to every HTTP task of the queue.
  */
 export interface QueueHttpTarget {
