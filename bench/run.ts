@@ -13,7 +13,15 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ROOT, type BenchContext } from './lib/context';
 import { machineInfo } from './lib/machine';
-import { type BenchResults, SECTIONS, type Section, checkBudgets, renderReport, scaleChart, spliceGenerated } from './lib/report';
+import {
+  type BenchResults,
+  SECTIONS,
+  type Section,
+  checkBudgets,
+  renderReport,
+  scaleChart,
+  spliceGenerated,
+} from './lib/report';
 import { dispatchBench } from './sections/dispatch';
 import { scaleBench } from './sections/scale';
 import { seedBench } from './sections/seed';
@@ -22,9 +30,13 @@ import { testsBench } from './sections/tests';
 
 /** `--only a,b`: known section names, in run order. */
 export function parseSections(value: string): Section[] {
-  const names = value.split(',').map((v) => v.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
-  if (unknown.length || names.length === 0) throw new InvalidArgumentError(`use a comma-separated list of: ${SECTIONS.join(', ')} (got "${value}")`);
+  if (unknown.length || names.length === 0)
+    throw new InvalidArgumentError(`use a comma-separated list of: ${SECTIONS.join(', ')} (got "${value}")`);
   return SECTIONS.filter((s) => names.includes(s));
 }
 
@@ -45,8 +57,15 @@ async function main(): Promise<void> {
   const started = Date.now();
   const tmp = mkdtempSync(join(tmpdir(), 'bench-'));
   const ctx: BenchContext = { root: ROOT, tmp, quick: opts.quick, log: (line) => process.stderr.write(`${line}\n`) };
-  const previous: Partial<BenchResults> = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as BenchResults) : {};
-  const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = { ...previous, machine: machineInfo(), date: new Date().toISOString(), quick: opts.quick };
+  const previous: Partial<BenchResults> = existsSync(RESULTS)
+    ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as BenchResults)
+    : {};
+  const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = {
+    ...previous,
+    machine: machineInfo(),
+    date: new Date().toISOString(),
+    quick: opts.quick,
+  };
   const failures: string[] = [];
   try {
     for (const section of opts.only) {
@@ -69,12 +88,20 @@ async function main(): Promise<void> {
   }
 
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(REPORT, spliceGenerated(existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : undefined, renderReport(results)));
+  writeFileSync(
+    REPORT,
+    spliceGenerated(existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : undefined, renderReport(results)),
+  );
   if (results.scale) writeFileSync(CHART, scaleChart(results.scale));
 
   const budgets = checkBudgets(results);
-  for (const b of budgets) process.stdout.write(`${b.pass === undefined ? 'not run' : b.pass ? 'pass   ' : 'FAIL   '}  ${b.what}: ${b.measured} (budget ${b.budget})\n`);
-  process.stdout.write(`wrote docs/BENCHMARKS.md, docs/benchmarks.svg, bench/results.json in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  for (const b of budgets)
+    process.stdout.write(
+      `${b.pass === undefined ? 'not run' : b.pass ? 'pass   ' : 'FAIL   '}  ${b.what}: ${b.measured} (budget ${b.budget})\n`,
+    );
+  process.stdout.write(
+    `wrote docs/BENCHMARKS.md, docs/benchmarks.svg, bench/results.json in ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+  );
   for (const f of failures) process.stderr.write(`section failed: ${f}\n`);
   // Budgets of sections not run now (kept from an earlier run) are shown but do not decide the exit code.
   if (failures.length || budgets.some((b) => b.pass === false && opts.only.includes(b.section))) process.exitCode = 1;

@@ -21,12 +21,23 @@ const opts = new Command()
   .option('--source <kind>', 'bundle (node seeder.cjs) or repo (tsx bin/seed.ts)', 'bundle')
   .option('--cpu-prof <dir>', 'write a V8 CPU profile of each seeder process into <dir> (node --cpu-prof)')
   .parse()
-  .opts<{ tasks: number; runs: number; queues: number; concurrency?: string; channels?: string; source: string; cpuProf?: string }>();
+  .opts<{
+    tasks: number;
+    runs: number;
+    queues: number;
+    concurrency?: string;
+    channels?: string;
+    source: string;
+    cpuProf?: string;
+  }>();
 
 async function main(): Promise<void> {
   const harness = await SeedHarness.start({
     source: opts.source === 'repo' ? 'repo' : 'bundle',
-    seederFlags: [...(opts.concurrency ? ['--concurrency', opts.concurrency] : []), ...(opts.channels ? ['--channels', opts.channels] : [])],
+    seederFlags: [
+      ...(opts.concurrency ? ['--concurrency', opts.concurrency] : []),
+      ...(opts.channels ? ['--channels', opts.channels] : []),
+    ],
     cpuProfDir: opts.cpuProf,
   });
   const rates: number[] = [];

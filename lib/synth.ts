@@ -67,7 +67,10 @@ export function synthPipelines(opts: SynthOptions = {}): SynthesizedStack[] {
           source: file,
           now,
           // Relative to the stack folder, where Terraform runs: the same text on every machine for the default layout.
-          localStatePath: path.relative(stackDir, path.join(stateDir, `terraform.${name}.tfstate`)).split(path.sep).join('/'),
+          localStatePath: path
+            .relative(stackDir, path.join(stateDir, `terraform.${name}.tfstate`))
+            .split(path.sep)
+            .join('/'),
         });
         return { stack, file, stackDir };
       });

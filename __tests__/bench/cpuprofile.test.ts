@@ -3,10 +3,27 @@ import { type CpuProfile, locationOf, moduleOf, summarizeProfile } from '../../b
 const profile: CpuProfile = {
   nodes: [
     { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 3, 4] },
-    { id: 2, callFrame: { functionName: 'resolve', url: 'file:///repo/node_modules/cdktf/lib/tokens/private/resolve.js', lineNumber: 19 } },
-    { id: 3, callFrame: { functionName: 'TaskQueue', url: 'file:///repo/lib/constructs/task-queue.ts', lineNumber: 120 } },
+    {
+      id: 2,
+      callFrame: {
+        functionName: 'resolve',
+        url: 'file:///repo/node_modules/cdktf/lib/tokens/private/resolve.js',
+        lineNumber: 19,
+      },
+    },
+    {
+      id: 3,
+      callFrame: { functionName: 'TaskQueue', url: 'file:///repo/lib/constructs/task-queue.ts', lineNumber: 120 },
+    },
     { id: 4, callFrame: { functionName: '(garbage collector)', url: '', lineNumber: -1 } },
-    { id: 5, callFrame: { functionName: 'resolve', url: 'file:///repo/node_modules/cdktf/lib/tokens/private/resolve.js', lineNumber: 19 } },
+    {
+      id: 5,
+      callFrame: {
+        functionName: 'resolve',
+        url: 'file:///repo/node_modules/cdktf/lib/tokens/private/resolve.js',
+        lineNumber: 19,
+      },
+    },
   ],
   startTime: 0,
   endTime: 10_000,
@@ -34,7 +51,9 @@ describe('cpu profile summary', () => {
   });
 
   test('modules: scoped packages, node internals, our files', () => {
-    expect(moduleOf('file:///x/node_modules/@cdktf/provider-google/lib/cloud-tasks-queue/index.js')).toBe('@cdktf/provider-google');
+    expect(moduleOf('file:///x/node_modules/@cdktf/provider-google/lib/cloud-tasks-queue/index.js')).toBe(
+      '@cdktf/provider-google',
+    );
     expect(moduleOf('node:internal/source_map/source_map_cache')).toBe('node:internal');
     expect(moduleOf('/work/main/lib/spec/load.ts')).toBe('project:lib/spec');
     expect(moduleOf('/work/main/main.ts')).toBe('project:main.ts');

@@ -3,7 +3,13 @@ import { comparableTerraform, resourceCounts, terraformDifferences } from '../..
 const ours = {
   '//': { metadata: { version: '0.21.0', stackName: 'recsys-dev' } },
   resource: {
-    google_cloud_tasks_queue: { q_1: { '//': { metadata: { path: 'recsys-dev/queue-infer/Resource' } }, name: 'recsys-dev-infer', rate_limits: { max_dispatches_per_second: 20 } } },
+    google_cloud_tasks_queue: {
+      q_1: {
+        '//': { metadata: { path: 'recsys-dev/queue-infer/Resource' } },
+        name: 'recsys-dev-infer',
+        rate_limits: { max_dispatches_per_second: 20 },
+      },
+    },
     google_project_service: { a: { service: 'run.googleapis.com' }, b: { service: 'iam.googleapis.com' } },
   },
 };
@@ -13,7 +19,13 @@ describe('init-style equivalence', () => {
     const theirs = {
       resource: {
         google_project_service: { b: { service: 'iam.googleapis.com' }, a: { service: 'run.googleapis.com' } },
-        google_cloud_tasks_queue: { q_1: { rate_limits: { max_dispatches_per_second: 20 }, name: 'recsys-dev-infer', '//': { metadata: { path: 'elsewhere' } } } },
+        google_cloud_tasks_queue: {
+          q_1: {
+            rate_limits: { max_dispatches_per_second: 20 },
+            name: 'recsys-dev-infer',
+            '//': { metadata: { path: 'elsewhere' } },
+          },
+        },
       },
     };
     expect(terraformDifferences(ours, theirs)).toEqual([]);

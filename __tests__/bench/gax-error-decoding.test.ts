@@ -6,7 +6,13 @@ import { Metadata } from '@grpc/grpc-js';
 import { GoogleError } from 'google-gax';
 import { decodeStatusDetailsOnlyWhenPresent } from '../../lib/seeding/client';
 
-type GrpcLikeError = Error & { code: number; metadata: Metadata; statusDetails?: unknown[]; reason?: string; domain?: string };
+type GrpcLikeError = Error & {
+  code: number;
+  metadata: Metadata;
+  statusDetails?: unknown[];
+  reason?: string;
+  domain?: string;
+};
 
 function alreadyExists(): GrpcLikeError {
   return Object.assign(new Error('6 ALREADY_EXISTS: task exists'), { code: 6, metadata: new Metadata() });
@@ -14,9 +20,14 @@ function alreadyExists(): GrpcLikeError {
 
 /** A google.rpc.Status { code: 6, message: "x", details: [ErrorInfo { reason: "TASK_EXISTS", domain: "cloudtasks.googleapis.com" }] }, encoded by hand. */
 function statusWithErrorInfo(): Buffer {
-  const str = (field: number, s: string) => Buffer.concat([Buffer.from([(field << 3) | 2, Buffer.byteLength(s)]), Buffer.from(s)]);
+  const str = (field: number, s: string) =>
+    Buffer.concat([Buffer.from([(field << 3) | 2, Buffer.byteLength(s)]), Buffer.from(s)]);
   const errorInfo = Buffer.concat([str(1, 'TASK_EXISTS'), str(2, 'cloudtasks.googleapis.com')]);
-  const any = Buffer.concat([str(1, 'type.googleapis.com/google.rpc.ErrorInfo'), Buffer.from([(2 << 3) | 2, errorInfo.length]), errorInfo]);
+  const any = Buffer.concat([
+    str(1, 'type.googleapis.com/google.rpc.ErrorInfo'),
+    Buffer.from([(2 << 3) | 2, errorInfo.length]),
+    errorInfo,
+  ]);
   return Buffer.concat([Buffer.from([0x08, 6]), str(2, 'x'), Buffer.from([(3 << 3) | 2, any.length]), any]);
 }
 

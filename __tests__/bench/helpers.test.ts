@@ -25,7 +25,11 @@ describe('dispatch rates', () => {
 
 describe('seeding bench', () => {
   test('parseSeederSummary reads the counts of the seeder summary line', () => {
-    expect(parseSeederSummary('Seeded 20,000 task(s) in 9.10 s (2,198 tasks/s): 19,990 created, 10 already present, 0 failed.\n')).toEqual({
+    expect(
+      parseSeederSummary(
+        'Seeded 20,000 task(s) in 9.10 s (2,198 tasks/s): 19,990 created, 10 already present, 0 failed.\n',
+      ),
+    ).toEqual({
       created: 19990,
       alreadyPresent: 10,
       failed: 0,
@@ -59,7 +63,9 @@ describe('jest timing, sections, files', () => {
 
   test('parseSections keeps run order and refuses unknown names', () => {
     expect(parseSections('seed, synth')).toEqual(['synth', 'seed']);
-    expect(() => parseSections('synth,speed')).toThrow(/comma-separated list of: synth, scale, tests, seed, dispatch \(got "synth,speed"\)/);
+    expect(() => parseSections('synth,speed')).toThrow(
+      /comma-separated list of: synth, scale, tests, seed, dispatch \(got "synth,speed"\)/,
+    );
     expect(() => parseSections('')).toThrow(/comma-separated list/);
   });
 

@@ -1,11 +1,33 @@
-import { type BenchResults, checkBudgets, linearity, renderReport, scaleChart, spliceGenerated } from '../../bench/lib/report';
+import {
+  type BenchResults,
+  checkBudgets,
+  linearity,
+  renderReport,
+  scaleChart,
+  spliceGenerated,
+} from '../../bench/lib/report';
 import type { ScaleResult } from '../../bench/sections/scale';
 
-const machine = { cpuModel: 'Test CPU', cores: 2, memoryBytes: 24 * 2 ** 30, os: 'Linux 6', node: 'v20.0.0', loadAverage: 1 };
+const machine = {
+  cpuModel: 'Test CPU',
+  cores: 2,
+  memoryBytes: 24 * 2 ** 30,
+  os: 'Linux 6',
+  node: 'v20.0.0',
+  loadAverage: 1,
+};
 const MiB = 2 ** 20;
 
 function scale(wallAt1000: number): ScaleResult {
-  const point = (queues: number, wall: number) => ({ queues, seedTasks: queues, wallMs: [wall], cpuMs: [wall], maxRssBytes: [(100 + queues / 10) * MiB], resources: queues * 4, outputBytes: queues * 1000 });
+  const point = (queues: number, wall: number) => ({
+    queues,
+    seedTasks: queues,
+    wallMs: [wall],
+    cpuMs: [wall],
+    maxRssBytes: [(100 + queues / 10) * MiB],
+    resources: queues * 4,
+    outputBytes: queues * 1000,
+  });
   return {
     measuredAt: '2026-11-28T20:00:00.000Z',
     command: 'node main.ts',
@@ -22,15 +44,40 @@ const good: BenchResults = {
     measuredAt: '2026-11-28T20:00:00.000Z',
     rounds: 2,
     rows: [
-      { id: 'ours-dev', label: 'npm run synth, dev', command: 'npm run synth', wallMs: [1000, 1200], cpuMs: [900, 1000], maxRssBytes: [100 * MiB, 110 * MiB] },
-      { id: 'init-dev', label: 'init-style, dev', command: 'npx ts-node main.ts', wallMs: [13000, 14000], cpuMs: [15000, 16000], maxRssBytes: [600 * MiB, 610 * MiB] },
+      {
+        id: 'ours-dev',
+        label: 'npm run synth, dev',
+        command: 'npm run synth',
+        wallMs: [1000, 1200],
+        cpuMs: [900, 1000],
+        maxRssBytes: [100 * MiB, 110 * MiB],
+      },
+      {
+        id: 'init-dev',
+        label: 'init-style, dev',
+        command: 'npx ts-node main.ts',
+        wallMs: [13000, 14000],
+        cpuMs: [15000, 16000],
+        maxRssBytes: [600 * MiB, 610 * MiB],
+      },
     ],
     ratio: 13500 / 1100,
     equivalent: true,
     load: [1, 2],
   },
   scale: scale(4800),
-  tests: { measuredAt: 'x', command: 'npm test', wallMs: 45000, cpuMs: 50000, maxRssBytes: 500 * MiB, files: 30, tests: 550, failed: 0, slowest: [{ file: '__tests__/a.test.ts', seconds: 8, tests: 3 }], load: [1, 1] },
+  tests: {
+    measuredAt: 'x',
+    command: 'npm test',
+    wallMs: 45000,
+    cpuMs: 50000,
+    maxRssBytes: 500 * MiB,
+    files: 30,
+    tests: 550,
+    failed: 0,
+    slowest: [{ file: '__tests__/a.test.ts', seconds: 8, tests: 3 }],
+    load: [1, 1],
+  },
   seed: {
     measuredAt: 'x',
     command: 'node seeder.cjs',
@@ -46,8 +93,24 @@ const good: BenchResults = {
     measuredAt: 'x',
     windowSeconds: 5,
     rows: [
-      { queues: 1, configuredPerQueue: 500, observedPerQueue: [499], worstDeviation: 0.002, maxBurstSize: 100, emulatorCpuMsPerSecond: 200, budgeted: true },
-      { queues: 4, configuredPerQueue: 500, observedPerQueue: [300, 300, 300, 300], worstDeviation: 0.4, maxBurstSize: 100, emulatorCpuMsPerSecond: 900, budgeted: false },
+      {
+        queues: 1,
+        configuredPerQueue: 500,
+        observedPerQueue: [499],
+        worstDeviation: 0.002,
+        maxBurstSize: 100,
+        emulatorCpuMsPerSecond: 200,
+        budgeted: true,
+      },
+      {
+        queues: 4,
+        configuredPerQueue: 500,
+        observedPerQueue: [300, 300, 300, 300],
+        worstDeviation: 0.4,
+        maxBurstSize: 100,
+        emulatorCpuMsPerSecond: 900,
+        budgeted: false,
+      },
     ],
     load: [1, 1],
   },
@@ -79,9 +142,17 @@ describe('budgets', () => {
     };
     const byWhat = Object.fromEntries(checkBudgets(bad).map((c) => [c.what, c.pass]));
     expect(byWhat['synth of 1,000 queues + 1,000 seed tasks: wall time (median)']).toBe(false);
-    expect(byWhat['synth time grows linearly with queues: CPU cost per added queue (fastest round), upper range / lower range']).toBe(false);
+    expect(
+      byWhat[
+        'synth time grows linearly with queues: CPU cost per added queue (fastest round), upper range / lower range'
+      ],
+    ).toBe(false);
     expect(byWhat['`npm test` wall time']).toBe(false);
-    expect(byWhat['seeding throughput into the emulator, process start included (manifests of 5,000+ tasks, slowest, median)']).toBe(false);
+    expect(
+      byWhat[
+        'seeding throughput into the emulator, process start included (manifests of 5,000+ tasks, slowest, median)'
+      ],
+    ).toBe(false);
   });
 
   test('GIVEN a section that never ran THEN its budgets are "not measured", not passed', () => {
@@ -96,7 +167,11 @@ describe('budgets', () => {
   });
 
   test('linearity compares 100->500 with 500->1,000 when a full run has them', () => {
-    expect(linearity(scale(4800))).toEqual({ lower: { from: 100, to: 500, perUnit: 4 }, upper: { from: 500, to: 1000, perUnit: 4 }, ratio: 1 });
+    expect(linearity(scale(4800))).toEqual({
+      lower: { from: 100, to: 500, perUnit: 4 },
+      upper: { from: 500, to: 1000, perUnit: 4 },
+      ratio: 1,
+    });
   });
 });
 
@@ -104,7 +179,9 @@ describe('BENCHMARKS.md', () => {
   test('the report names the machine, the budgets and each section', () => {
     const md = renderReport(good);
     expect(md).toContain('Measured on Test CPU, 2 cores, 24.0 GiB memory');
-    expect(md).toContain('| synth of the dev example: cdktf-init-style app time / `npm run synth` time (medians) | >= 5x | 10x | 12.3x (13.50 s vs 1.10 s) | **pass** |');
+    expect(md).toContain(
+      '| synth of the dev example: cdktf-init-style app time / `npm run synth` time (medians) | >= 5x | 10x | 12.3x (13.50 s vs 1.10 s) | **pass** |',
+    );
     expect(md).toContain('| 1,000 | 1,000 | 4,000 | 1 MiB | 4.80 s | 4.80 s | 4.80 s | 4.80 s | 200 MiB |');
     expect(md).toContain('| `__tests__/a.test.ts` | 8.0 s | 3 |');
     expect(md).toContain('| 4 x 500 | 100 | 300.0, 300.0, 300.0, 300.0 | 40.0 % | 900 ms/s | no (stress) |');

@@ -15,7 +15,10 @@ describe('generated scale specs', () => {
   });
 
   test('GIVEN the per-region quota of 1,000 queues THEN every queue id is within the 100-character limit', () => {
-    const spec = generateSpec({ queues: 1000, seedTasks: 0 }) as { pipeline: { name: string; steps: { name: string }[] }; environment: string };
+    const spec = generateSpec({ queues: 1000, seedTasks: 0 }) as {
+      pipeline: { name: string; steps: { name: string }[] };
+      environment: string;
+    };
     const ids = spec.pipeline.steps.map((s) => `${spec.pipeline.name}-${spec.environment}-${s.name}`);
     expect(new Set(ids).size).toBe(1000);
     expect(Math.max(...ids.map((id) => id.length))).toBeLessThanOrEqual(100);

@@ -19,10 +19,26 @@ describe('svg chart', () => {
           title: 'Synth time',
           xLabel: 'queues',
           yLabel: 'seconds',
-          series: [{ name: 'wall <median>', color: '#123456', points: [1, 10, 100, 1000].map((x) => ({ x, y: 1 + x / 250 })) }],
+          series: [
+            { name: 'wall <median>', color: '#123456', points: [1, 10, 100, 1000].map((x) => ({ x, y: 1 + x / 250 })) },
+          ],
           lines: [{ y: 8, label: 'budget 8 s', color: '#d62728' }],
         },
-        { title: 'Memory', xLabel: 'queues', yLabel: 'MiB', series: [{ name: 'rss', color: '#654321', points: [{ x: 1, y: 100 }, { x: 1000, y: 250 }] }] },
+        {
+          title: 'Memory',
+          xLabel: 'queues',
+          yLabel: 'MiB',
+          series: [
+            {
+              name: 'rss',
+              color: '#654321',
+              points: [
+                { x: 1, y: 100 },
+                { x: 1000, y: 250 },
+              ],
+            },
+          ],
+        },
       ],
       'caption & more',
     );

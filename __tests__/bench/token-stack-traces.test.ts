@@ -10,7 +10,11 @@ function buildStack(): TerraformStack {
   const app = Testing.app();
   const stack = new TerraformStack(app, 'bench');
   const scope = new Construct(stack, 'queue');
-  const queue = new CloudTasksQueue(scope, 'Resource', { name: 'bench-q', location: 'us-central1', project: 'acme-bench' });
+  const queue = new CloudTasksQueue(scope, 'Resource', {
+    name: 'bench-q',
+    location: 'us-central1',
+    project: 'acme-bench',
+  });
   new CloudTasksQueueIamMember(scope, 'Enqueuer', {
     location: 'us-central1',
     project: 'acme-bench',

@@ -68,7 +68,9 @@ describe('limits', () => {
     expect(retryConfigProblems({ maxAttempts: -1, minBackoffSeconds: 1, maxBackoffSeconds: 1 })).toEqual([]);
     expect(retryConfigProblems({ maxAttempts: -2 }).map((p) => p.field)).toEqual(['maxAttempts']);
     expect(retryConfigProblems({ maxAttempts: 0 }).map((p) => p.field)).toEqual(['maxAttempts']);
-    expect(retryConfigProblems({ minBackoffSeconds: 20, maxBackoffSeconds: 10 })[0].message).toMatch(/minBackoff <= maxBackoff/);
+    expect(retryConfigProblems({ minBackoffSeconds: 20, maxBackoffSeconds: 10 })[0].message).toMatch(
+      /minBackoff <= maxBackoff/,
+    );
   });
 
   test('dispatch deadline 15s..30m', () => {
@@ -108,15 +110,27 @@ describe('limits', () => {
 
   test('headers: reserved names and Authorization are refused', () => {
     expect(headerProblems({ 'X-Pipeline': 'recsys' })).toEqual([]);
-    const fields = headerProblems({ Authorization: 'Bearer x', 'X-CloudTasks-TaskName': 'a', Host: 'h', 'User-Agent': 'u' }).map((p) => p.field);
-    expect(fields).toEqual(['headers.Authorization', 'headers.X-CloudTasks-TaskName', 'headers.Host', 'headers.User-Agent']);
+    const fields = headerProblems({
+      Authorization: 'Bearer x',
+      'X-CloudTasks-TaskName': 'a',
+      Host: 'h',
+      'User-Agent': 'u',
+    }).map((p) => p.field);
+    expect(fields).toEqual([
+      'headers.Authorization',
+      'headers.X-CloudTasks-TaskName',
+      'headers.Host',
+      'headers.User-Agent',
+    ]);
     expect(headerProblems({ 'bad name': 'x' })[0].message).toMatch(/not a valid HTTP header name/);
   });
 
   test('urls: https only, no credentials, at most 2,083 characters', () => {
     expect(targetUrlProblems('https://w.example/tasks')).toEqual([]);
     expect(targetUrlProblems('http://w.example/tasks')[0].message).toMatch(/must use https/);
-    expect(targetUrlProblems('https://u:secret@w.example/')[0]).toEqual(expect.objectContaining({ value: '(redacted)' }));
+    expect(targetUrlProblems('https://u:secret@w.example/')[0]).toEqual(
+      expect.objectContaining({ value: '(redacted)' }),
+    );
     expect(targetUrlProblems(`https://w.example/${'a'.repeat(2100)}`)[0].message).toMatch(/at most 2083/);
     expect(targetUrlProblems('not a url')[0].message).toMatch(/not an absolute URL/);
   });

@@ -64,15 +64,22 @@ describe('buildSeedManifest', () => {
     const spec = pipelineSpec({
       pipeline: {
         ...base.pipeline,
-        steps: [{ ...pre, target: { ...pre.target, headers: { 'content-type': 'application/vnd.recsys+json' } } }, ...base.pipeline.steps.slice(1)],
+        steps: [
+          { ...pre, target: { ...pre.target, headers: { 'content-type': 'application/vnd.recsys+json' } } },
+          ...base.pipeline.steps.slice(1),
+        ],
       },
     });
-    expect(buildSeedManifest(spec).tasks[0].httpRequest.headers).toEqual({ 'content-type': 'application/vnd.recsys+json' });
+    expect(buildSeedManifest(spec).tasks[0].httpRequest.headers).toEqual({
+      'content-type': 'application/vnd.recsys+json',
+    });
   });
 
   test('GIVEN a seed task without payload THEN no body and no Content-Type', () => {
     const base = pipelineSpec();
-    const spec = pipelineSpec({ pipeline: { ...base.pipeline, seedTasks: [{ step: 'preprocess', id: 'empty', payload: undefined }] } });
+    const spec = pipelineSpec({
+      pipeline: { ...base.pipeline, seedTasks: [{ step: 'preprocess', id: 'empty', payload: undefined }] },
+    });
     const [t] = buildSeedManifest(spec).tasks;
     expect(t.httpRequest).not.toHaveProperty('body');
     expect(t.httpRequest.headers).toEqual({ 'X-Pipeline': 'recsys' });
@@ -85,14 +92,19 @@ describe('buildSeedManifest', () => {
     expect(sha256Hex(a)).toBe(sha256Hex(b));
     const base = pipelineSpec();
     const changed = pipelineSpec({
-      pipeline: { ...base.pipeline, seedTasks: [{ ...base.pipeline.seedTasks[0], payload: { dataset: 'other' } }, base.pipeline.seedTasks[1]] },
+      pipeline: {
+        ...base.pipeline,
+        seedTasks: [{ ...base.pipeline.seedTasks[0], payload: { dataset: 'other' } }, base.pipeline.seedTasks[1]],
+      },
     });
     expect(sha256Hex(serializeSeedManifest(buildSeedManifest(changed)))).not.toBe(sha256Hex(a));
   });
 
   test('serializeSeedManifest sorts keys at every level, so construction order does not change the hash', () => {
     const m = buildSeedManifest(pipelineSpec());
-    const reordered = JSON.parse(JSON.stringify({ tasks: m.tasks, location: m.location, project: m.project, stack: m.stack, version: m.version }));
+    const reordered = JSON.parse(
+      JSON.stringify({ tasks: m.tasks, location: m.location, project: m.project, stack: m.stack, version: m.version }),
+    );
     expect(serializeSeedManifest(reordered)).toBe(serializeSeedManifest(m));
     const text = serializeSeedManifest(m);
     expect(Object.keys(JSON.parse(text))).toEqual(['location', 'project', 'stack', 'tasks', 'version']);
@@ -119,7 +131,7 @@ describe('buildSeedManifest', () => {
       },
     });
     expect(() => buildSeedManifest(spec)).toThrow(
-      /cannot build the seed manifest of recsys-dev:\n  - pipeline\.seedTasks\[0\]\.step: names no step of the pipeline\n  - pipeline\.seedTasks\[1\]\.payload: step "fetch" uses GET; Cloud Tasks sends a body only with POST, PUT, PATCH/,
+      /cannot build the seed manifest of recsys-dev:\n {2}- pipeline\.seedTasks\[0\]\.step: names no step of the pipeline\n {2}- pipeline\.seedTasks\[1\]\.payload: step "fetch" uses GET; Cloud Tasks sends a body only with POST, PUT, PATCH/,
     );
   });
 });

@@ -24,7 +24,13 @@ export function step(name: string, overrides: Partial<StepSpec> = {}): StepSpec 
       serviceAccount: `${name}-worker@ml-platform-dev.iam.gserviceaccount.com`,
     },
     rateLimits: { maxDispatchesPerSecond: 10, maxConcurrentDispatches: 20 },
-    retry: { maxAttempts: 5, minBackoffSeconds: 10, maxBackoffSeconds: 300, maxDoublings: 3, maxRetryDurationSeconds: 3600 },
+    retry: {
+      maxAttempts: 5,
+      minBackoffSeconds: 10,
+      maxBackoffSeconds: 300,
+      maxDoublings: 3,
+      maxRetryDurationSeconds: 3600,
+    },
     dispatchDeadlineSeconds: 600,
     logSamplingRatio: 1,
     next: [],
@@ -80,7 +86,12 @@ export function pipelineSpec(overrides: Partial<PipelineSpec> = {}): PipelineSpe
       ],
       seedTasks: [
         { step: 'preprocess', id: 'daily-2026-01-15', payload: { dataset: 'gs://recsys/raw/2026-01-15', shards: 4 } },
-        { step: 'preprocess', id: 'backfill', payload: { dataset: 'gs://recsys/raw/backfill' }, scheduleTime: '2026-01-20T06:00:00+01:00' },
+        {
+          step: 'preprocess',
+          id: 'backfill',
+          payload: { dataset: 'gs://recsys/raw/backfill' },
+          scheduleTime: '2026-01-20T06:00:00+01:00',
+        },
       ],
     },
     ...overrides,

@@ -5,7 +5,8 @@ import { PipelineInvoker } from '../../lib/constructs/pipeline-invoker';
 
 type Json = Record<string, any>;
 
-const id = (pipeline: string, environment: string) => invokerAccountIdFor({ pipeline: { name: pipeline }, environment });
+const id = (pipeline: string, environment: string) =>
+  invokerAccountIdFor({ pipeline: { name: pipeline }, environment });
 
 describe('invokerAccountIdFor: a valid, deterministic IAM account id (6-30 chars)', () => {
   test('GIVEN a short pipeline-environment THEN it is used as is', () => {
@@ -50,9 +51,16 @@ describe('oidcAudienceFor', () => {
 });
 
 describe('PipelineInvoker', () => {
-  function synth(configure: (inv: PipelineInvoker) => void = () => undefined): { json: Json; invoker: PipelineInvoker } {
+  function synth(configure: (inv: PipelineInvoker) => void = () => undefined): {
+    json: Json;
+    invoker: PipelineInvoker;
+  } {
     const stack = new TerraformStack(Testing.app(), 'test');
-    const invoker = new PipelineInvoker(stack, 'invoker', { project: 'ml-platform-dev', pipeline: 'recsys', environment: 'dev' });
+    const invoker = new PipelineInvoker(stack, 'invoker', {
+      project: 'ml-platform-dev',
+      pipeline: 'recsys',
+      environment: 'dev',
+    });
     configure(invoker);
     return { json: JSON.parse(Testing.synth(stack)), invoker };
   }
@@ -89,7 +97,9 @@ describe('PipelineInvoker', () => {
   });
 
   test('grantActAs refuses a value that is not an IAM member', () => {
-    expect(() => synth((inv) => inv.grantActAs('worker'))).toThrow(/PipelineInvoker at test\/invoker is invalid:\n  - grantActAs\(member\) = "worker": is not an IAM member of the form/);
+    expect(() => synth((inv) => inv.grantActAs('worker'))).toThrow(
+      /PipelineInvoker at test\/invoker is invalid:\n {2}- grantActAs\(member\) = "worker": is not an IAM member of the form/,
+    );
   });
 
   test('grantRunInvoker: roles/run.invoker on one Cloud Run service for the invoker, deduplicated per service', () => {
@@ -112,8 +122,10 @@ describe('PipelineInvoker', () => {
 
   test('GIVEN a bad project id THEN the error names the construct, field and value', () => {
     const stack = new TerraformStack(Testing.app(), 'test');
-    expect(() => new PipelineInvoker(stack, 'invoker', { project: 'Bad_Project', pipeline: 'recsys', environment: 'dev' })).toThrow(
-      /PipelineInvoker at test\/invoker is invalid:\n  - project = "Bad_Project": is not a Google Cloud project id/,
+    expect(
+      () => new PipelineInvoker(stack, 'invoker', { project: 'Bad_Project', pipeline: 'recsys', environment: 'dev' }),
+    ).toThrow(
+      /PipelineInvoker at test\/invoker is invalid:\n {2}- project = "Bad_Project": is not a Google Cloud project id/,
     );
   });
 });

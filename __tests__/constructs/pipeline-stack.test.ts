@@ -6,7 +6,10 @@ import { NOW, fakeSeeder, pipelineSpec, step } from './fixtures';
 
 type Json = Record<string, any>;
 
-function synth(spec: PipelineSpec = pipelineSpec(), props: Partial<PipelineStackProps> = {}): { json: Json; stack: PipelineStack } {
+function synth(
+  spec: PipelineSpec = pipelineSpec(),
+  props: Partial<PipelineStackProps> = {},
+): { json: Json; stack: PipelineStack } {
   const stack = new PipelineStack(Testing.app(), 'recsys-dev', { spec, now: NOW, seeder: fakeSeeder(), ...props });
   return { json: JSON.parse(Testing.synth(stack)), stack };
 }
@@ -20,7 +23,9 @@ describe('PipelineStack: snapshot', () => {
 
 describe('PipelineStack: provider and backend', () => {
   test('default labels: the spec labels plus managed-by, pipeline and environment, keys written verbatim (hyphens kept)', () => {
-    const { json } = synth(pipelineSpec({ labels: { team: 'recsys', 'cost-center': 'ml-42', pipeline: 'overridden' } }));
+    const { json } = synth(
+      pipelineSpec({ labels: { team: 'recsys', 'cost-center': 'ml-42', pipeline: 'overridden' } }),
+    );
     expect(json.provider.google).toEqual([
       {
         project: 'ml-platform-dev',
@@ -38,11 +43,15 @@ describe('PipelineStack: provider and backend', () => {
 
   test('GIVEN no backend in the spec THEN a local backend at a relative, machine-independent path', () => {
     expect(synth().json.terraform.backend).toEqual({ local: { path: '../../../terraform.recsys-dev.tfstate' } });
-    expect(synth(undefined, { localStatePath: 'state/x.tfstate' }).json.terraform.backend).toEqual({ local: { path: 'state/x.tfstate' } });
+    expect(synth(undefined, { localStatePath: 'state/x.tfstate' }).json.terraform.backend).toEqual({
+      local: { path: 'state/x.tfstate' },
+    });
   });
 
   test('GIVEN backend.gcs THEN a gcs backend; the prefix defaults to cloud-tasks-pipelines/<stack>', () => {
-    expect(synth(pipelineSpec({ backend: { gcs: { bucket: 'acme-tf', prefix: 'recsys/dev' } } })).json.terraform.backend).toEqual({
+    expect(
+      synth(pipelineSpec({ backend: { gcs: { bucket: 'acme-tf', prefix: 'recsys/dev' } } })).json.terraform.backend,
+    ).toEqual({
       gcs: { bucket: 'acme-tf', prefix: 'recsys/dev' },
     });
     expect(synth(pipelineSpec({ backend: { gcs: { bucket: 'acme-tf' } } })).json.terraform.backend).toEqual({
@@ -54,8 +63,17 @@ describe('PipelineStack: provider and backend', () => {
 describe('PipelineStack: API services', () => {
   test('cloudtasks and iam always, run when a step names cloudRun; never disabled on destroy', () => {
     const services = values(synth().json.resource.google_project_service);
-    expect(services.map((s) => s.service).sort()).toEqual(['cloudtasks.googleapis.com', 'iam.googleapis.com', 'run.googleapis.com']);
-    for (const s of services) expect(s).toMatchObject({ project: 'ml-platform-dev', disable_on_destroy: false, disable_dependent_services: false });
+    expect(services.map((s) => s.service).sort()).toEqual([
+      'cloudtasks.googleapis.com',
+      'iam.googleapis.com',
+      'run.googleapis.com',
+    ]);
+    for (const s of services)
+      expect(s).toMatchObject({
+        project: 'ml-platform-dev',
+        disable_on_destroy: false,
+        disable_dependent_services: false,
+      });
   });
 
   test('GIVEN no step on Cloud Run THEN no run API and no run.invoker binding', () => {
@@ -69,7 +87,10 @@ describe('PipelineStack: API services', () => {
 
   test('queues wait for the Cloud Tasks API and the invoker account', () => {
     for (const q of values(synth().json.resource.google_cloud_tasks_queue)) {
-      expect(q.depends_on).toEqual(['google_project_service.api-cloudtasks', expect.stringMatching(/^google_service_account\.invoker_\w+$/)]);
+      expect(q.depends_on).toEqual([
+        'google_project_service.api-cloudtasks',
+        expect.stringMatching(/^google_service_account\.invoker_\w+$/),
+      ]);
     }
   });
 });
@@ -88,7 +109,9 @@ describe('PipelineStack: queues and tokens', () => {
 
   test('GIVEN a step with auth none THEN its queue has no token and needs no service account', () => {
     const base = pipelineSpec();
-    const hook = step('notify', { target: { url: 'https://hooks.example.com/n', auth: 'none', headers: {}, method: 'POST' } });
+    const hook = step('notify', {
+      target: { url: 'https://hooks.example.com/n', auth: 'none', headers: {}, method: 'POST' },
+    });
     const { json } = synth(pipelineSpec({ pipeline: { ...base.pipeline, steps: [...base.pipeline.steps, hook] } }));
     const q = values(json.resource.google_cloud_tasks_queue).find((x) => x.name === 'recsys-dev-notify')!;
     expect(q.http_target).not.toHaveProperty('oidc_token');
@@ -103,8 +126,16 @@ describe('PipelineStack: IAM, least privilege and resource-level only', () => {
     expect(enqueuers).toHaveLength(2);
     expect(enqueuers.map((b) => [b.name, b.member, b.role])).toEqual(
       expect.arrayContaining([
-        [expect.stringContaining('queue-infer'), 'serviceAccount:train-worker@ml-platform-dev.iam.gserviceaccount.com', 'roles/cloudtasks.enqueuer'],
-        [expect.stringContaining('queue-train'), 'serviceAccount:preprocess-worker@ml-platform-dev.iam.gserviceaccount.com', 'roles/cloudtasks.enqueuer'],
+        [
+          expect.stringContaining('queue-infer'),
+          'serviceAccount:train-worker@ml-platform-dev.iam.gserviceaccount.com',
+          'roles/cloudtasks.enqueuer',
+        ],
+        [
+          expect.stringContaining('queue-train'),
+          'serviceAccount:preprocess-worker@ml-platform-dev.iam.gserviceaccount.com',
+          'roles/cloudtasks.enqueuer',
+        ],
       ]),
     );
     const actAs = values(json.resource.google_service_account_iam_member);
@@ -118,13 +149,24 @@ describe('PipelineStack: IAM, least privilege and resource-level only', () => {
   test('the invoker gets run.invoker on each Cloud Run worker service, in its region', () => {
     const run = values(synth().json.resource.google_cloud_run_v2_service_iam_member);
     expect(run).toEqual([
-      expect.objectContaining({ name: 'preprocess', location: 'us-central1', project: 'ml-platform-dev', role: 'roles/run.invoker' }),
+      expect.objectContaining({
+        name: 'preprocess',
+        location: 'us-central1',
+        project: 'ml-platform-dev',
+        role: 'roles/run.invoker',
+      }),
     ]);
   });
 
   test('GIVEN two steps sharing a worker account and a next queue THEN the bindings are deduplicated', () => {
     const sa = 'shared-worker@ml-platform-dev.iam.gserviceaccount.com';
-    const target = (name: string) => ({ url: `https://${name}.example.com/t`, auth: 'oidc' as const, headers: {}, method: 'POST' as const, serviceAccount: sa });
+    const target = (name: string) => ({
+      url: `https://${name}.example.com/t`,
+      auth: 'oidc' as const,
+      headers: {},
+      method: 'POST' as const,
+      serviceAccount: sa,
+    });
     const spec = pipelineSpec({
       pipeline: {
         name: 'recsys',
@@ -146,7 +188,12 @@ describe('PipelineStack: IAM, least privilege and resource-level only', () => {
   test('GIVEN a step with next but no worker account THEN no binding is made for it', () => {
     const base = pipelineSpec();
     const [pre, ...rest] = base.pipeline.steps;
-    const spec = pipelineSpec({ pipeline: { ...base.pipeline, steps: [{ ...pre, target: { ...pre.target, serviceAccount: undefined } }, ...rest] } });
+    const spec = pipelineSpec({
+      pipeline: {
+        ...base.pipeline,
+        steps: [{ ...pre, target: { ...pre.target, serviceAccount: undefined } }, ...rest],
+      },
+    });
     const members = values(synth(spec).json.resource.google_service_account_iam_member).map((b) => b.member);
     expect(members).toEqual(['serviceAccount:train-worker@ml-platform-dev.iam.gserviceaccount.com']);
   });
@@ -159,7 +206,10 @@ describe('PipelineStack: IAM, least privilege and resource-level only', () => {
 
 describe('PipelineStack: deployer (actAs on the invoker for the deploy identities)', () => {
   const DEPLOYER = 'serviceAccount:pipelines-deployer@ml-platform-dev.iam.gserviceaccount.com';
-  const withDeployer = (deployer: string[], base: PipelineSpec = pipelineSpec()): PipelineSpec => ({ ...base, deployer });
+  const withDeployer = (deployer: string[], base: PipelineSpec = pipelineSpec()): PipelineSpec => ({
+    ...base,
+    deployer,
+  });
   /** Terraform address (`type.name`) of each resource of a type whose attributes match. */
   const addresses = (json: Json, type: string, match: (r: Json) => boolean): string[] =>
     Object.entries((json.resource[type] ?? {}) as Record<string, Json>)
@@ -175,10 +225,16 @@ describe('PipelineStack: deployer (actAs on the invoker for the deploy identitie
       expect(bindings).toEqual([{ member, role: 'roles/iam.serviceAccountUser', service_account_id: invoker }]);
     }
     // No other IAM resource grants the deployers anything: no project-level grant, no queue or Cloud Run binding.
-    const grantsToDeployers = Object.entries(json.resource as Record<string, Record<string, Json>>).flatMap(([type, byName]) =>
-      Object.values(byName)
-        .filter((r) => r.member === DEPLOYER || r.member === group || (r.members ?? []).some((m: string) => m === DEPLOYER || m === group))
-        .map(() => type),
+    const grantsToDeployers = Object.entries(json.resource as Record<string, Record<string, Json>>).flatMap(
+      ([type, byName]) =>
+        Object.values(byName)
+          .filter(
+            (r) =>
+              r.member === DEPLOYER ||
+              r.member === group ||
+              (r.members ?? []).some((m: string) => m === DEPLOYER || m === group),
+          )
+          .map(() => type),
     );
     expect(grantsToDeployers).toEqual(['google_service_account_iam_member', 'google_service_account_iam_member']);
     expect(stack.deployerBindings).toHaveLength(2);
@@ -190,26 +246,34 @@ describe('PipelineStack: deployer (actAs on the invoker for the deploy identitie
     const account = addresses(json, 'google_service_account', () => true)[0];
     expect(binding).toBeDefined();
     // The binding names the account by reference, so Terraform creates the account first.
-    expect(json.resource.google_service_account_iam_member[binding.split('.')[1]].service_account_id).toBe(`\${${account}.name}`);
+    expect(json.resource.google_service_account_iam_member[binding.split('.')[1]].service_account_id).toBe(
+      `\${${account}.name}`,
+    );
     const queues = values(json.resource.google_cloud_tasks_queue);
     expect(queues).toHaveLength(3);
     for (const q of queues) expect(q.depends_on).toEqual(['google_project_service.api-cloudtasks', account, binding]);
     const [seeding] = values(json.resource.terraform_data);
-    expect(seeding.depends_on).toEqual(expect.arrayContaining([binding, ...addresses(json, 'google_cloud_tasks_queue', () => true)]));
+    expect(seeding.depends_on).toEqual(
+      expect.arrayContaining([binding, ...addresses(json, 'google_cloud_tasks_queue', () => true)]),
+    );
   });
 
-  test('worker actAs bindings are not queue dependencies (only the deployers\' are)', () => {
+  test("worker actAs bindings are not queue dependencies (only the deployers' are)", () => {
     const { json } = synth(withDeployer([DEPLOYER]));
     const workerBindings = addresses(json, 'google_service_account_iam_member', (b) => b.member !== DEPLOYER);
     expect(workerBindings).toHaveLength(2);
-    for (const q of values(json.resource.google_cloud_tasks_queue)) for (const w of workerBindings) expect(q.depends_on).not.toContain(w);
+    for (const q of values(json.resource.google_cloud_tasks_queue))
+      for (const w of workerBindings) expect(q.depends_on).not.toContain(w);
   });
 
   test('GIVEN a deployer that is also a worker identity THEN one binding, shared, and the queues depend on it', () => {
     const worker = 'serviceAccount:preprocess-worker@ml-platform-dev.iam.gserviceaccount.com';
     const { json, stack } = synth(withDeployer([worker]));
     const bindings = values(json.resource.google_service_account_iam_member);
-    expect(bindings.map((b) => b.member).sort()).toEqual([worker, 'serviceAccount:train-worker@ml-platform-dev.iam.gserviceaccount.com']);
+    expect(bindings.map((b) => b.member).sort()).toEqual([
+      worker,
+      'serviceAccount:train-worker@ml-platform-dev.iam.gserviceaccount.com',
+    ]);
     const [shared] = addresses(json, 'google_service_account_iam_member', (b) => b.member === worker);
     for (const q of values(json.resource.google_cloud_tasks_queue)) expect(q.depends_on).toContain(shared);
     expect(stack.invoker.grantActAs(worker)).toBe(stack.deployerBindings[0]);
@@ -235,9 +299,20 @@ describe('PipelineStack: deployer (actAs on the invoker for the deploy identitie
 describe('PipelineStack: outputs', () => {
   test('queue_ids, queue_names, invoker_service_account_email and pipeline_graph, under stable names', () => {
     const { output } = synth().json;
-    expect(Object.keys(output).sort()).toEqual(['invoker_service_account_email', 'pipeline_graph', 'queue_ids', 'queue_names']);
-    expect(output.queue_ids.value).toEqual({ preprocess: 'recsys-dev-preprocess', train: 'recsys-dev-train', infer: 'recsys-dev-infer' });
-    expect(output.queue_names.value.infer).toBe('projects/ml-platform-dev/locations/us-central1/queues/recsys-dev-infer');
+    expect(Object.keys(output).sort()).toEqual([
+      'invoker_service_account_email',
+      'pipeline_graph',
+      'queue_ids',
+      'queue_names',
+    ]);
+    expect(output.queue_ids.value).toEqual({
+      preprocess: 'recsys-dev-preprocess',
+      train: 'recsys-dev-train',
+      infer: 'recsys-dev-infer',
+    });
+    expect(output.queue_names.value.infer).toBe(
+      'projects/ml-platform-dev/locations/us-central1/queues/recsys-dev-infer',
+    );
     expect(output.invoker_service_account_email.value).toBe('recsys-dev@ml-platform-dev.iam.gserviceaccount.com');
     expect(output.pipeline_graph.value).toEqual({
       pipeline: 'recsys',
@@ -256,7 +331,10 @@ describe('PipelineStack: the same validation as YAML users get', () => {
     const base = pipelineSpec();
     const [pre, ...rest] = base.pipeline.steps;
     const spec = pipelineSpec({
-      pipeline: { ...base.pipeline, steps: [{ ...pre, rateLimits: { maxDispatchesPerSecond: 900 }, next: ['nope'] }, ...rest] },
+      pipeline: {
+        ...base.pipeline,
+        steps: [{ ...pre, rateLimits: { maxDispatchesPerSecond: 900 }, next: ['nope'] }, ...rest],
+      },
     });
     let error: unknown;
     try {
@@ -267,16 +345,24 @@ describe('PipelineStack: the same validation as YAML users get', () => {
     expect(error).toBeInstanceOf(SpecError);
     const e = error as SpecError;
     expect(e.problems.map((p) => p.path)).toEqual(
-      expect.arrayContaining(['pipeline.steps[0].rateLimits.maxDispatchesPerSecond', expect.stringMatching(/^pipeline\.steps\[0\]\.next/)]),
+      expect.arrayContaining([
+        'pipeline.steps[0].rateLimits.maxDispatchesPerSecond',
+        expect.stringMatching(/^pipeline\.steps\[0\]\.next/),
+      ]),
     );
     expect(e.problems.every((p) => p.file === 'pipelines/recsys-dev.yaml')).toBe(true);
-    expect(e.message).toMatch(/pipelines\/recsys-dev\.yaml: pipeline\.steps\[0\]\.rateLimits\.maxDispatchesPerSecond: .*500/);
+    expect(e.message).toMatch(
+      /pipelines\/recsys-dev\.yaml: pipeline\.steps\[0\]\.rateLimits\.maxDispatchesPerSecond: .*500/,
+    );
   });
 
   test('GIVEN a seed task scheduled more than 30 days after `now` THEN refused', () => {
     const base = pipelineSpec();
     const spec = pipelineSpec({
-      pipeline: { ...base.pipeline, seedTasks: [{ step: 'preprocess', id: 'late', payload: {}, scheduleTime: '2026-03-01T00:00:00Z' }] },
+      pipeline: {
+        ...base.pipeline,
+        seedTasks: [{ step: 'preprocess', id: 'late', payload: {}, scheduleTime: '2026-03-01T00:00:00Z' }],
+      },
     });
     expect(() => synth(spec)).toThrow(SpecError);
     expect(() => synth(spec)).toThrow(/scheduleTime/);

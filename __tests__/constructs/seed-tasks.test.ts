@@ -66,12 +66,19 @@ function realSynth(spec: PipelineSpec, stackName = 'recsys-dev'): { outdir: stri
 
 describe('SeedTasks: one terraform_data resource per pipeline', () => {
   test('GIVEN two seed tasks THEN ONE resource whose local-exec runs node <seeder> <manifest> without a shell', () => {
-    const json = JSON.parse(Testing.synth(new PipelineStack(Testing.app(), 'recsys-dev', { spec: pipelineSpec(), now: NOW, seeder: fakeSeeder() })));
+    const json = JSON.parse(
+      Testing.synth(
+        new PipelineStack(Testing.app(), 'recsys-dev', { spec: pipelineSpec(), now: NOW, seeder: fakeSeeder() }),
+      ),
+    );
     const r = seedResource(json);
     expect(r.provisioner).toHaveLength(1);
     const exec = r.provisioner[0]['local-exec'];
     expect(Object.keys(exec).sort()).toEqual(['command', 'interpreter', 'working_dir']);
-    expect(exec.interpreter).toEqual(['node', expect.stringMatching(/^assets\/seed-tasks_Seeder_[0-9A-F]{8}\/[0-9a-f]{64}\/seeder\.cjs$/)]);
+    expect(exec.interpreter).toEqual([
+      'node',
+      expect.stringMatching(/^assets\/seed-tasks_Seeder_[0-9A-F]{8}\/[0-9a-f]{64}\/seeder\.cjs$/),
+    ]);
     expect(exec.command).toMatch(/^assets\/seed-tasks_Manifest_[0-9A-F]{8}\/[0-9a-f]{64}\/seed-manifest\.json$/);
     expect(exec.working_dir).toBe('${path.module}');
     expect(exec).not.toHaveProperty('environment');
@@ -79,7 +86,11 @@ describe('SeedTasks: one terraform_data resource per pipeline', () => {
   });
 
   test('triggers_replace holds only the manifest hash and the queue ids (not the seeder hash); no input attribute', () => {
-    const stack = new PipelineStack(Testing.app(), 'recsys-dev', { spec: pipelineSpec(), now: NOW, seeder: fakeSeeder() });
+    const stack = new PipelineStack(Testing.app(), 'recsys-dev', {
+      spec: pipelineSpec(),
+      now: NOW,
+      seeder: fakeSeeder(),
+    });
     const r = seedResource(JSON.parse(Testing.synth(stack)));
     expect(r.triggers_replace).toEqual({
       manifest_sha256: stack.seedTasks!.manifestSha256,
@@ -94,7 +105,13 @@ describe('SeedTasks: one terraform_data resource per pipeline', () => {
   });
 
   test('depends_on: the Cloud Tasks API, every queue, every IAM binding, the invoker account', () => {
-    const r = seedResource(JSON.parse(Testing.synth(new PipelineStack(Testing.app(), 'recsys-dev', { spec: pipelineSpec(), now: NOW, seeder: fakeSeeder() }))));
+    const r = seedResource(
+      JSON.parse(
+        Testing.synth(
+          new PipelineStack(Testing.app(), 'recsys-dev', { spec: pipelineSpec(), now: NOW, seeder: fakeSeeder() }),
+        ),
+      ),
+    );
     const deps: string[] = r.depends_on;
     const count = (type: string) => deps.filter((d) => d.startsWith(`${type}.`)).length;
     expect(deps).toContain('google_project_service.api-cloudtasks');
@@ -107,8 +124,16 @@ describe('SeedTasks: one terraform_data resource per pipeline', () => {
 
   test('GIVEN 500 seed tasks THEN still one resource', () => {
     const base = pipelineSpec();
-    const seeds = Array.from({ length: 500 }, (_, i) => ({ step: 'preprocess', id: `shard-${i}`, payload: { shard: i } }));
-    const stack = new PipelineStack(Testing.app(), 'recsys-dev', { spec: pipelineSpec({ pipeline: { ...base.pipeline, seedTasks: seeds } }), now: NOW, seeder: fakeSeeder() });
+    const seeds = Array.from({ length: 500 }, (_, i) => ({
+      step: 'preprocess',
+      id: `shard-${i}`,
+      payload: { shard: i },
+    }));
+    const stack = new PipelineStack(Testing.app(), 'recsys-dev', {
+      spec: pipelineSpec({ pipeline: { ...base.pipeline, seedTasks: seeds } }),
+      now: NOW,
+      seeder: fakeSeeder(),
+    });
     seedResource(JSON.parse(Testing.synth(stack)));
     expect(stack.seedTasks!.taskCount).toBe(500);
   });
@@ -127,7 +152,12 @@ describe('SeedTasks: one terraform_data resource per pipeline', () => {
   test('GIVEN an empty manifest THEN SeedTasks refuses, naming its path', () => {
     const stack = new TerraformStack(Testing.app(), 'test');
     expect(
-      () => new SeedTasks(stack, 'seed', { manifest: { version: 1, stack: 's', project: 'p', location: 'l', tasks: [] }, seeder: fakeSeeder(), queues: [] }),
+      () =>
+        new SeedTasks(stack, 'seed', {
+          manifest: { version: 1, stack: 's', project: 'p', location: 'l', tasks: [] },
+          seeder: fakeSeeder(),
+          queues: [],
+        }),
     ).toThrow(/SeedTasks at test\/seed: the manifest has no tasks/);
   });
 });
@@ -148,7 +178,9 @@ describe('SeedTasks: payloads never reach the command, the environment or the re
   });
 
   test('the Testing.synth output (plan-visible attributes) does not hold the marker either', () => {
-    const text = Testing.synth(new PipelineStack(Testing.app(), 'recsys-dev', { spec: hostileSpec(), now: NOW, seeder: fakeSeeder() }));
+    const text = Testing.synth(
+      new PipelineStack(Testing.app(), 'recsys-dev', { spec: hostileSpec(), now: NOW, seeder: fakeSeeder() }),
+    );
     expect(text).not.toContain(MARKER);
   });
 });
@@ -196,12 +228,18 @@ describe('why terraform_data is emitted by our own class', () => {
       const stack = new TerraformStack(app, 's');
       ${resourceJs}
       app.synth();`;
-    const r = spawnSync(process.execPath, ['-e', script, outdir], { cwd: ROOT, env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['-e', script, outdir], {
+      cwd: ROOT,
+      env: { PATH: '/usr/bin:/bin' },
+      encoding: 'utf8',
+    });
     return { status: r.status, stderr: r.stderr, outdir };
   }
 
   test("GIVEN cdktf's DataResource and no terraform on PATH THEN app.synth() fails", () => {
-    const r = synthWithoutTerraform(`new (require('cdktf').DataResource)(stack, 'd', { triggersReplace: { a: 'b' } });`);
+    const r = synthWithoutTerraform(
+      `new (require('cdktf').DataResource)(stack, 'd', { triggersReplace: { a: 'b' } });`,
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/Could not determine version of terraform/);
   });
@@ -215,6 +253,8 @@ describe('why terraform_data is emitted by our own class', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const json = JSON.parse(readFileSync(join(r.outdir, 'stacks', 's', 'cdk.tf.json'), 'utf8'));
-    expect(Object.values(json.resource.terraform_data)).toEqual([expect.objectContaining({ triggers_replace: { a: 'b' } })]);
+    expect(Object.values(json.resource.terraform_data)).toEqual([
+      expect.objectContaining({ triggers_replace: { a: 'b' } }),
+    ]);
   });
 });

@@ -3,13 +3,19 @@ import { TaskQueue, type TaskQueueProps } from '../../lib/constructs/task-queue'
 
 type Json = Record<string, any>;
 
-function synthQueue(props: Partial<TaskQueueProps> = {}, grants: string[] = []): { queue: Json; json: Json; construct: TaskQueue } {
+function synthQueue(
+  props: Partial<TaskQueueProps> = {},
+  grants: string[] = [],
+): { queue: Json; json: Json; construct: TaskQueue } {
   const stack = new TerraformStack(Testing.app(), 'test');
   const construct = new TaskQueue(stack, 'queue-train', {
     queueId: 'recsys-dev-train',
     project: 'ml-platform-dev',
     location: 'us-central1',
-    httpTarget: { url: 'https://train.example.com/run', serviceAccountEmail: 'inv@ml-platform-dev.iam.gserviceaccount.com' },
+    httpTarget: {
+      url: 'https://train.example.com/run',
+      serviceAccountEmail: 'inv@ml-platform-dev.iam.gserviceaccount.com',
+    },
     ...props,
   });
   for (const g of grants) construct.grantEnqueue(g);
@@ -23,7 +29,13 @@ describe('TaskQueue: queue configuration', () => {
   test('GIVEN rate limits and retry in seconds WHEN synthesized THEN durations are "Ns" strings and counts are numbers', () => {
     const { queue } = synthQueue({
       rateLimits: { maxDispatchesPerSecond: 10, maxConcurrentDispatches: 20 },
-      retry: { maxAttempts: 5, minBackoffSeconds: 10, maxBackoffSeconds: 600, maxDoublings: 3, maxRetryDurationSeconds: 3600 },
+      retry: {
+        maxAttempts: 5,
+        minBackoffSeconds: 10,
+        maxBackoffSeconds: 600,
+        maxDoublings: 3,
+        maxRetryDurationSeconds: 3600,
+      },
       logSamplingRatio: 0.25,
     });
     expect(queue.name).toBe('recsys-dev-train');
@@ -94,7 +106,10 @@ describe('TaskQueue: http_target', () => {
 
   test('GIVEN oidc (the default) THEN oidc_token has the account and the URL without query as audience', () => {
     const { queue } = synthQueue({
-      httpTarget: { url: 'https://w.example.com/a?x=1', serviceAccountEmail: 'inv@ml-platform-dev.iam.gserviceaccount.com' },
+      httpTarget: {
+        url: 'https://w.example.com/a?x=1',
+        serviceAccountEmail: 'inv@ml-platform-dev.iam.gserviceaccount.com',
+      },
     });
     expect(queue.http_target.oidc_token).toEqual({
       service_account_email: 'inv@ml-platform-dev.iam.gserviceaccount.com',
@@ -105,14 +120,22 @@ describe('TaskQueue: http_target', () => {
 
   test('GIVEN oidc with an explicit audience THEN that audience is used', () => {
     const { queue } = synthQueue({
-      httpTarget: { url: 'https://w.example.com/a', audience: 'https://w.example.com', serviceAccountEmail: 'inv@ml-platform-dev.iam.gserviceaccount.com' },
+      httpTarget: {
+        url: 'https://w.example.com/a',
+        audience: 'https://w.example.com',
+        serviceAccountEmail: 'inv@ml-platform-dev.iam.gserviceaccount.com',
+      },
     });
     expect(queue.http_target.oidc_token.audience).toBe('https://w.example.com');
   });
 
   test('GIVEN oauth to a googleapis.com host THEN oauth_token with the cloud-platform scope by default', () => {
     const { queue } = synthQueue({
-      httpTarget: { url: 'https://aiplatform.googleapis.com/v1/x:predict', auth: 'oauth', serviceAccountEmail: 'inv@ml-platform-dev.iam.gserviceaccount.com' },
+      httpTarget: {
+        url: 'https://aiplatform.googleapis.com/v1/x:predict',
+        auth: 'oauth',
+        serviceAccountEmail: 'inv@ml-platform-dev.iam.gserviceaccount.com',
+      },
     });
     expect(queue.http_target.oauth_token).toEqual({
       service_account_email: 'inv@ml-platform-dev.iam.gserviceaccount.com',
@@ -160,12 +183,15 @@ describe('TaskQueue: grantEnqueue', () => {
 
   test('GIVEN a bare e-mail instead of an IAM member THEN refused with the fix', () => {
     expect(() => synthQueue({}, ['w@ml-platform-dev.iam.gserviceaccount.com'])).toThrow(
-      /TaskQueue at test\/queue-train is invalid:\n  - grantEnqueue\(member\) = "w@ml-platform-dev\.iam\.gserviceaccount\.com": is not an IAM member; write serviceAccount:w@/,
+      /TaskQueue at test\/queue-train is invalid:\n {2}- grantEnqueue\(member\) = "w@ml-platform-dev\.iam\.gserviceaccount\.com": is not an IAM member; write serviceAccount:w@/,
     );
   });
 
   test('GIVEN the same member twice THEN one binding', () => {
-    const { json } = synthQueue({}, ['serviceAccount:w@p.iam.gserviceaccount.com', 'serviceAccount:w@p.iam.gserviceaccount.com']);
+    const { json } = synthQueue({}, [
+      'serviceAccount:w@p.iam.gserviceaccount.com',
+      'serviceAccount:w@p.iam.gserviceaccount.com',
+    ]);
     expect(Object.keys(json.resource.google_cloud_tasks_queue_iam_member)).toHaveLength(1);
   });
 });
@@ -175,43 +201,57 @@ describe('TaskQueue: prop validation (lib/cloud-tasks/rules.ts)', () => {
 
   test('GIVEN 900 dispatches per second THEN the error names the construct path, the field, the value and the limit', () => {
     expect(make({ rateLimits: { maxDispatchesPerSecond: 900 } })).toThrow(
-      /TaskQueue at test\/queue-train is invalid:\n  - rateLimits\.maxDispatchesPerSecond = 900: 900 exceeds Cloud Tasks' limit of 500 per queue/,
+      /TaskQueue at test\/queue-train is invalid:\n {2}- rateLimits\.maxDispatchesPerSecond = 900: 900 exceeds Cloud Tasks' limit of 500 per queue/,
     );
   });
 
   test('GIVEN minBackoff above maxBackoff THEN refused', () => {
-    expect(make({ retry: { minBackoffSeconds: 60, maxBackoffSeconds: 10 } })).toThrow(/retry\.minBackoffSeconds = 60: 60s is greater than maxBackoff 10s/);
+    expect(make({ retry: { minBackoffSeconds: 60, maxBackoffSeconds: 10 } })).toThrow(
+      /retry\.minBackoffSeconds = 60: 60s is greater than maxBackoff 10s/,
+    );
   });
 
   test('GIVEN a dispatch deadline of 5 s THEN refused with the 15 s to 30 min range', () => {
-    expect(make({ dispatchDeadlineSeconds: 5 })).toThrow(/dispatchDeadlineSeconds = 5: 5s is outside Cloud Tasks' range for HTTP dispatch deadlines, 15s to 1800s/);
+    expect(make({ dispatchDeadlineSeconds: 5 })).toThrow(
+      /dispatchDeadlineSeconds = 5: 5s is outside Cloud Tasks' range for HTTP dispatch deadlines, 15s to 1800s/,
+    );
   });
 
   test('GIVEN an invalid queue id THEN refused', () => {
-    expect(make({ queueId: 'recsys_dev' })).toThrow(/queueId = "recsys_dev": "recsys_dev" is not a valid Cloud Tasks queue id/);
+    expect(make({ queueId: 'recsys_dev' })).toThrow(
+      /queueId = "recsys_dev": "recsys_dev" is not a valid Cloud Tasks queue id/,
+    );
   });
 
   test('GIVEN an http URL THEN refused: tokens must not travel in clear text', () => {
-    expect(make({ httpTarget: { url: 'http://w.example.com/a', serviceAccountEmail: 'a@b.c' } })).toThrow(/httpTarget\.url = "http:\/\/w\.example\.com\/a": .*must use https/);
+    expect(make({ httpTarget: { url: 'http://w.example.com/a', serviceAccountEmail: 'a@b.c' } })).toThrow(
+      /httpTarget\.url = "http:\/\/w\.example\.com\/a": .*must use https/,
+    );
   });
 
   test('GIVEN oauth to a non-Google host THEN refused with the target.proto rule', () => {
-    expect(make({ httpTarget: { url: 'https://w.example.com/a', auth: 'oauth', serviceAccountEmail: 'a@b.c' } })).toThrow(
+    expect(
+      make({ httpTarget: { url: 'https://w.example.com/a', auth: 'oauth', serviceAccountEmail: 'a@b.c' } }),
+    ).toThrow(
       /httpTarget\.auth = "oauth": OAuth tokens are only for \*\.googleapis\.com targets .* not w\.example\.com; use oidc/,
     );
   });
 
   test('GIVEN oidc without a service account THEN refused', () => {
-    expect(make({ httpTarget: { url: 'https://w.example.com/a' } })).toThrow(/httpTarget\.serviceAccountEmail = undefined: is required with auth oidc/);
-  });
-
-  test('GIVEN a reserved header THEN refused', () => {
-    expect(make({ httpTarget: { url: 'https://w.example.com/a', auth: 'none', headers: { Authorization: 'Bearer x' } } })).toThrow(
-      /httpTarget\.headers\.Authorization = "Authorization": Authorization is set by Cloud Tasks/,
+    expect(make({ httpTarget: { url: 'https://w.example.com/a' } })).toThrow(
+      /httpTarget\.serviceAccountEmail = undefined: is required with auth oidc/,
     );
   });
 
+  test('GIVEN a reserved header THEN refused', () => {
+    expect(
+      make({ httpTarget: { url: 'https://w.example.com/a', auth: 'none', headers: { Authorization: 'Bearer x' } } }),
+    ).toThrow(/httpTarget\.headers\.Authorization = "Authorization": Authorization is set by Cloud Tasks/);
+  });
+
   test('GIVEN a bad sampling ratio and a bad project together THEN both are reported at once', () => {
-    expect(make({ logSamplingRatio: 2, project: 'X' })).toThrow(/project = "X": is not a Google Cloud project id[\s\S]*logSamplingRatio = 2: 2 is outside the sampling ratio range/);
+    expect(make({ logSamplingRatio: 2, project: 'X' })).toThrow(
+      /project = "X": is not a Google Cloud project id[\s\S]*logSamplingRatio = 2: 2 is outside the sampling ratio range/,
+    );
   });
 });

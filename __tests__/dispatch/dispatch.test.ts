@@ -104,25 +104,28 @@ test.concurrent('concurrency: never more than maxConcurrentDispatches in flight'
   expect(peak).toBe(3);
 });
 
-test.concurrent('backoff: retry gaps follow backoffSeconds (doubling, then linear, then capped) and the task is deleted after maxAttempts', async () => {
-  const { emulator, target, events } = await env();
-  const url = target.handle('backoff', fail(500));
-  const retry = { maxAttempts: 6, minBackoffSeconds: 0.1, maxBackoffSeconds: 0.5, maxDoublings: 1 };
-  const q = await queue('backoff', { retryConfig: retry });
-  const task = emulator.state.createTask(q, { name: taskName('backoff', 'b1'), httpRequest: { url } });
+test.concurrent(
+  'backoff: retry gaps follow backoffSeconds (doubling, then linear, then capped) and the task is deleted after maxAttempts',
+  async () => {
+    const { emulator, target, events } = await env();
+    const url = target.handle('backoff', fail(500));
+    const retry = { maxAttempts: 6, minBackoffSeconds: 0.1, maxBackoffSeconds: 0.5, maxDoublings: 1 };
+    const q = await queue('backoff', { retryConfig: retry });
+    const task = emulator.state.createTask(q, { name: taskName('backoff', 'b1'), httpRequest: { url } });
 
-  await waitUntil(() => eventsOf(events, 'backoff', 'gave-up').length === 1, 'the task to give up', 6000);
-  const at = target.requests('backoff').map((r) => r.at);
-  expect(at).toHaveLength(6);
-  const expected = [0, 1, 2, 3, 4].map((i) => backoffSeconds(retry, i) * 1000);
-  expect(expected).toEqual([100, 200, 400, 500, 500]);
-  gaps(at).forEach((gap, i) => {
-    expect(gap).toBeGreaterThanOrEqual(expected[i] - 5);
-    expect(gap).toBeLessThan(expected[i] + 120);
-  });
-  expect(() => emulator.state.getTask(task.name)).toThrow(/no longer exists/);
-  expect(eventsOf(events, 'backoff', 'retry-scheduled')).toHaveLength(5);
-});
+    await waitUntil(() => eventsOf(events, 'backoff', 'gave-up').length === 1, 'the task to give up', 6000);
+    const at = target.requests('backoff').map((r) => r.at);
+    expect(at).toHaveLength(6);
+    const expected = [0, 1, 2, 3, 4].map((i) => backoffSeconds(retry, i) * 1000);
+    expect(expected).toEqual([100, 200, 400, 500, 500]);
+    gaps(at).forEach((gap, i) => {
+      expect(gap).toBeGreaterThanOrEqual(expected[i] - 5);
+      expect(gap).toBeLessThan(expected[i] + 120);
+    });
+    expect(() => emulator.state.getTask(task.name)).toThrow(/no longer exists/);
+    expect(eventsOf(events, 'backoff', 'retry-scheduled')).toHaveLength(5);
+  },
+);
 
 test.concurrent('maxAttempts -1 keeps retrying past any count; a limited queue gives up', async () => {
   const { emulator, target, events } = await env();
@@ -143,7 +146,15 @@ test.concurrent('maxAttempts -1 keeps retrying past any count; a limited queue g
 test.concurrent('maxRetryDuration: attempts continue after maxAttempts until the duration has passed too', async () => {
   const { emulator, target, events } = await env();
   const url = target.handle('duration', fail(500));
-  const q = await queue('duration', { retryConfig: { maxAttempts: 2, maxRetryDurationSeconds: 0.5, minBackoffSeconds: 0.1, maxBackoffSeconds: 0.1, maxDoublings: 0 } });
+  const q = await queue('duration', {
+    retryConfig: {
+      maxAttempts: 2,
+      maxRetryDurationSeconds: 0.5,
+      minBackoffSeconds: 0.1,
+      maxBackoffSeconds: 0.1,
+      maxDoublings: 0,
+    },
+  });
   emulator.state.createTask(q, { httpRequest: { url } });
 
   await waitUntil(() => eventsOf(events, 'duration', 'gave-up').length === 1, 'the task to give up', 4000);
@@ -192,66 +203,110 @@ test.concurrent('scheduleTime: a task is not sent before its ETA, and soon after
   expect(Number(r.headers['x-cloudtasks-tasketa']) * 1000).toBeCloseTo(eta, 0);
 });
 
-test.concurrent('headers: User-Agent, every X-CloudTasks-* header, and the retry ones from the second attempt', async () => {
-  const { emulator, target } = await env();
-  const url = target.handle('headers', (_r, res, n) => res.writeHead(n === 1 ? 404 : n === 2 ? 503 : 200).end());
-  const q = await queue('headers', { retryConfig: fastRetries });
-  const task = emulator.state.createTask(q, {
-    name: taskName('headers', 'h-1'),
-    httpRequest: { url, headers: { 'X-Custom': 'yes', 'User-Agent': 'spoofed', 'X-CloudTasks-TaskRetryCount': '99' }, body: Buffer.from('{"k":1}') },
-  });
-  const firstEta = task.scheduleTimeMs;
-  await waitUntil(() => target.requests('headers').length === 3, 'three attempts');
-  const [first, second, third] = target.requests('headers');
-  expect(first.headers).toMatchObject({
-    'user-agent': 'Google-Cloud-Tasks',
-    'x-custom': 'yes',
-    'x-cloudtasks-queuename': 'headers',
-    'x-cloudtasks-taskname': 'h-1',
-    'x-cloudtasks-taskretrycount': '0',
-    'x-cloudtasks-taskexecutioncount': '0',
-    'x-cloudtasks-tasketa': (firstEta / 1000).toFixed(6),
-  });
-  expect(first.headers['x-cloudtasks-taskpreviousresponse']).toBeUndefined();
-  expect(first.body).toBe('{"k":1}');
-  expect(second.headers).toMatchObject({ 'x-cloudtasks-taskretrycount': '1', 'x-cloudtasks-taskexecutioncount': '1', 'x-cloudtasks-taskpreviousresponse': '404', 'x-cloudtasks-taskretryreason': 'HTTP 404' });
-  // A 5xx is not an execution (X-CloudTasks-TaskExecutionCount excludes 5xx responses).
-  expect(third.headers).toMatchObject({ 'x-cloudtasks-taskretrycount': '2', 'x-cloudtasks-taskexecutioncount': '1', 'x-cloudtasks-taskpreviousresponse': '503' });
-  // The ETA of a retry is its new schedule time.
-  expect(Number(third.headers['x-cloudtasks-tasketa'])).toBeGreaterThan(Number(first.headers['x-cloudtasks-tasketa']));
-});
+test.concurrent(
+  'headers: User-Agent, every X-CloudTasks-* header, and the retry ones from the second attempt',
+  async () => {
+    const { emulator, target } = await env();
+    const url = target.handle('headers', (_r, res, n) => res.writeHead(n === 1 ? 404 : n === 2 ? 503 : 200).end());
+    const q = await queue('headers', { retryConfig: fastRetries });
+    const task = emulator.state.createTask(q, {
+      name: taskName('headers', 'h-1'),
+      httpRequest: {
+        url,
+        headers: { 'X-Custom': 'yes', 'User-Agent': 'spoofed', 'X-CloudTasks-TaskRetryCount': '99' },
+        body: Buffer.from('{"k":1}'),
+      },
+    });
+    const firstEta = task.scheduleTimeMs;
+    await waitUntil(() => target.requests('headers').length === 3, 'three attempts');
+    const [first, second, third] = target.requests('headers');
+    expect(first.headers).toMatchObject({
+      'user-agent': 'Google-Cloud-Tasks',
+      'x-custom': 'yes',
+      'x-cloudtasks-queuename': 'headers',
+      'x-cloudtasks-taskname': 'h-1',
+      'x-cloudtasks-taskretrycount': '0',
+      'x-cloudtasks-taskexecutioncount': '0',
+      'x-cloudtasks-tasketa': (firstEta / 1000).toFixed(6),
+    });
+    expect(first.headers['x-cloudtasks-taskpreviousresponse']).toBeUndefined();
+    expect(first.body).toBe('{"k":1}');
+    expect(second.headers).toMatchObject({
+      'x-cloudtasks-taskretrycount': '1',
+      'x-cloudtasks-taskexecutioncount': '1',
+      'x-cloudtasks-taskpreviousresponse': '404',
+      'x-cloudtasks-taskretryreason': 'HTTP 404',
+    });
+    // A 5xx is not an execution (X-CloudTasks-TaskExecutionCount excludes 5xx responses).
+    expect(third.headers).toMatchObject({
+      'x-cloudtasks-taskretrycount': '2',
+      'x-cloudtasks-taskexecutioncount': '1',
+      'x-cloudtasks-taskpreviousresponse': '503',
+    });
+    // The ETA of a retry is its new schedule time.
+    expect(Number(third.headers['x-cloudtasks-tasketa'])).toBeGreaterThan(
+      Number(first.headers['x-cloudtasks-tasketa']),
+    );
+  },
+);
 
-test.concurrent('OIDC tokens verify with jose against the emulator JWKS; OAuth tokens are recognisable fakes', async () => {
-  const { emulator, target } = await env();
-  const url = target.handle('oidc', ok);
-  const q = await queue('oidc');
-  const email = 'invoker@demo-project.iam.gserviceaccount.com';
-  emulator.state.createTask(q, { httpRequest: { url, oidcToken: { serviceAccountEmail: email, audience: 'https://worker.example.com/tasks' } } });
-  emulator.state.createTask(q, { httpRequest: { url: `${url}/default-aud`, oidcToken: { serviceAccountEmail: email } } });
-  emulator.state.createTask(q, { httpRequest: { url: `${url}/oauth`, oauthToken: { serviceAccountEmail: email } } });
-  await waitUntil(() => target.requests('oidc').length === 3, 'three dispatches');
+test.concurrent(
+  'OIDC tokens verify with jose against the emulator JWKS; OAuth tokens are recognisable fakes',
+  async () => {
+    const { emulator, target } = await env();
+    const url = target.handle('oidc', ok);
+    const q = await queue('oidc');
+    const email = 'invoker@demo-project.iam.gserviceaccount.com';
+    emulator.state.createTask(q, {
+      httpRequest: { url, oidcToken: { serviceAccountEmail: email, audience: 'https://worker.example.com/tasks' } },
+    });
+    emulator.state.createTask(q, {
+      httpRequest: { url: `${url}/default-aud`, oidcToken: { serviceAccountEmail: email } },
+    });
+    emulator.state.createTask(q, { httpRequest: { url: `${url}/oauth`, oauthToken: { serviceAccountEmail: email } } });
+    await waitUntil(() => target.requests('oidc').length === 3, 'three dispatches');
 
-  const jose = await import('jose');
-  const tokens = emulator.tokens!;
-  const discovery = (await (await fetch(`${tokens.issuer}/.well-known/openid-configuration`)).json()) as { issuer: string; jwks_uri: string };
-  expect(discovery).toMatchObject({ issuer: tokens.issuer, jwks_uri: tokens.jwksUri });
-  const jwks = jose.createRemoteJWKSet(new URL(discovery.jwks_uri));
-  const byPath = (p: string) => target.requests('oidc').find((r) => r.path === p)!;
-  const bearer = (p: string) => String(byPath(p).headers.authorization).replace(/^Bearer /, '');
+    const jose = await import('jose');
+    const tokens = emulator.tokens!;
+    const discovery = (await (await fetch(`${tokens.issuer}/.well-known/openid-configuration`)).json()) as {
+      issuer: string;
+      jwks_uri: string;
+    };
+    expect(discovery).toMatchObject({ issuer: tokens.issuer, jwks_uri: tokens.jwksUri });
+    const jwks = jose.createRemoteJWKSet(new URL(discovery.jwks_uri));
+    const byPath = (p: string) => target.requests('oidc').find((r) => r.path === p)!;
+    const bearer = (p: string) => String(byPath(p).headers.authorization).replace(/^Bearer /, '');
 
-  const { payload, protectedHeader } = await jose.jwtVerify(bearer('/oidc'), jwks, { issuer: tokens.issuer, audience: 'https://worker.example.com/tasks', algorithms: ['RS256'] });
-  expect(protectedHeader.alg).toBe('RS256');
-  expect(payload).toMatchObject({ email, email_verified: true, iss: tokens.issuer, aud: 'https://worker.example.com/tasks' });
-  expect(payload.sub).toMatch(/^\d{21}$/);
-  expect(payload.exp! - payload.iat!).toBe(3600);
-  expect(Math.abs(payload.iat! * 1000 - Date.now())).toBeLessThan(10_000);
-  // Default audience: the URL the task is sent to.
-  const other = await jose.jwtVerify(bearer('/oidc/default-aud'), jwks, { issuer: tokens.issuer, audience: `${url}/default-aud` });
-  expect(other.payload.email).toBe(email);
-  // A wrong audience is refused, as a worker must.
-  await expect(jose.jwtVerify(bearer('/oidc'), jwks, { issuer: tokens.issuer, audience: 'https://other.example.com' })).rejects.toThrow(/aud/);
-  expect(bearer('/oidc/oauth')).toMatch(new RegExp(`^emulator-oauth-token\\.${Buffer.from(email).toString('base64url')}\\.[0-9a-f]{12}$`));
-});
+    const { payload, protectedHeader } = await jose.jwtVerify(bearer('/oidc'), jwks, {
+      issuer: tokens.issuer,
+      audience: 'https://worker.example.com/tasks',
+      algorithms: ['RS256'],
+    });
+    expect(protectedHeader.alg).toBe('RS256');
+    expect(payload).toMatchObject({
+      email,
+      email_verified: true,
+      iss: tokens.issuer,
+      aud: 'https://worker.example.com/tasks',
+    });
+    expect(payload.sub).toMatch(/^\d{21}$/);
+    expect(payload.exp! - payload.iat!).toBe(3600);
+    expect(Math.abs(payload.iat! * 1000 - Date.now())).toBeLessThan(10_000);
+    // Default audience: the URL the task is sent to.
+    const other = await jose.jwtVerify(bearer('/oidc/default-aud'), jwks, {
+      issuer: tokens.issuer,
+      audience: `${url}/default-aud`,
+    });
+    expect(other.payload.email).toBe(email);
+    // A wrong audience is refused, as a worker must.
+    await expect(
+      jose.jwtVerify(bearer('/oidc'), jwks, { issuer: tokens.issuer, audience: 'https://other.example.com' }),
+    ).rejects.toThrow(/aud/);
+    expect(bearer('/oidc/oauth')).toMatch(
+      new RegExp(`^emulator-oauth-token\\.${Buffer.from(email).toString('base64url')}\\.[0-9a-f]{12}$`),
+    );
+  },
+);
 
 test.concurrent('a name stays taken after its task ran: CreateTask with it is ALREADY_EXISTS', async () => {
   const { target, client, events } = await env();
@@ -267,7 +322,9 @@ test.concurrent('a name stays taken after its task ran: CreateTask with it is AL
 
 test.concurrent('Retry-After on 429/503 lengthens the wait beyond the backoff', async () => {
   const { emulator, target } = await env();
-  const url = target.handle('retry-after', (_r, res, n) => (n === 1 ? res.writeHead(503, { 'Retry-After': '1' }).end() : res.writeHead(200).end()));
+  const url = target.handle('retry-after', (_r, res, n) =>
+    n === 1 ? res.writeHead(503, { 'Retry-After': '1' }).end() : res.writeHead(200).end(),
+  );
   const q = await queue('retry-after', { retryConfig: fastRetries });
   emulator.state.createTask(q, { httpRequest: { url } });
   await waitUntil(() => target.requests('retry-after').length === 2, 'the retry', 4000);
@@ -286,60 +343,99 @@ test.concurrent('a queue http_target routes tasks created for production URLs to
   });
   emulator.state.createTask(q, { httpRequest: { url: 'https://preprocess-abc-uc.a.run.app/routed/tasks?shard=3' } });
   await waitUntil(() => target.requests('routed').length === 1, 'the routed dispatch');
-  expect(target.requests('routed')[0]).toMatchObject({ path: '/routed/tasks?shard=3', headers: expect.objectContaining({ 'x-pipeline': 'recsys' }) });
+  expect(target.requests('routed')[0]).toMatchObject({
+    path: '/routed/tasks?shard=3',
+    headers: expect.objectContaining({ 'x-pipeline': 'recsys' }),
+  });
 });
 
-test.concurrent('no response within the dispatch deadline is a failure, retried by the queue (manual clock)', async () => {
-  const { target } = await env();
-  const url = target.handle('deadline', (_r, res, n) => (n === 1 ? undefined : res.writeHead(200).end()));
-  const clock = new ManualClock();
-  const dir = mkdtempSync(path.join(tmpdir(), 'dispatch-events-'));
-  const log = new EventLogWriter(path.join(dir, 'events.jsonl'));
-  const emulator = await startEmulator({ port: 0, dispatch: true, clock, dispatchListeners: [log.listener] });
-  try {
-    const q = emulator.state.createQueue(PARENT, { name: queueName('deadline'), retryConfig: { ...fastRetries, maxBackoffSeconds: 2, minBackoffSeconds: 2 } }).name;
-    const task = emulator.state.createTask(q, { name: taskName('deadline', 'slow'), httpRequest: { url }, dispatchDeadlineSeconds: 15 });
-    await waitUntil(() => target.requests('deadline').length === 1, 'the first attempt');
+test.concurrent(
+  'no response within the dispatch deadline is a failure, retried by the queue (manual clock)',
+  async () => {
+    const { target } = await env();
+    const url = target.handle('deadline', (_r, res, n) => (n === 1 ? undefined : res.writeHead(200).end()));
+    const clock = new ManualClock();
+    const dir = mkdtempSync(path.join(tmpdir(), 'dispatch-events-'));
+    const log = new EventLogWriter(path.join(dir, 'events.jsonl'));
+    const emulator = await startEmulator({ port: 0, dispatch: true, clock, dispatchListeners: [log.listener] });
+    try {
+      const q = emulator.state.createQueue(PARENT, {
+        name: queueName('deadline'),
+        retryConfig: { ...fastRetries, maxBackoffSeconds: 2, minBackoffSeconds: 2 },
+      }).name;
+      const task = emulator.state.createTask(q, {
+        name: taskName('deadline', 'slow'),
+        httpRequest: { url },
+        dispatchDeadlineSeconds: 15,
+      });
+      await waitUntil(() => target.requests('deadline').length === 1, 'the first attempt');
 
-    clock.advance(14_999);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(emulator.state.getTask(task.name).lastAttempt?.responseStatus).toBeUndefined();
-    clock.advance(1);
-    await waitUntil(() => emulator.state.getTask(task.name).lastAttempt?.responseStatus !== undefined, 'the deadline to pass');
+      clock.advance(14_999);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(emulator.state.getTask(task.name).lastAttempt?.responseStatus).toBeUndefined();
+      clock.advance(1);
+      await waitUntil(
+        () => emulator.state.getTask(task.name).lastAttempt?.responseStatus !== undefined,
+        'the deadline to pass',
+      );
+      expect(emulator.state.getTask(task.name)).toMatchObject({
+        dispatchCount: 1,
+        responseCount: 0,
+        lastAttempt: { responseStatus: { code: status.DEADLINE_EXCEEDED, message: 'deadline exceeded' } },
+        scheduleTimeMs: clock.now() + 2000,
+      });
+
+      clock.advance(2000);
+      await waitUntil(() => target.requests('deadline').length === 2, 'the retry');
+      expect(target.requests('deadline')[1].headers['x-cloudtasks-taskretryreason']).toBe('DEADLINE_EXCEEDED');
+      await waitUntil(() => emulator.state.tasksOf(q).length === 0, 'the retry to succeed');
+    } finally {
+      await emulator.stop();
+      await log.close();
+    }
+    const lines = readFileSync(path.join(dir, 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as DispatchEvent);
+    rmSync(dir, { recursive: true, force: true });
+    expect(lines.map((e) => e.event)).toEqual([
+      'created',
+      'dispatched',
+      'failed',
+      'retry-scheduled',
+      'dispatched',
+      'succeeded',
+    ]);
+    expect(lines[2]).toMatchObject({
+      queue: queueName('deadline'),
+      task: 'slow',
+      attempt: 1,
+      reason: 'deadline exceeded',
+      latencyMs: 15_000,
+    });
+    expect(lines[2].status).toBeUndefined();
+    expect(lines[3].nextAttemptAt).toBe(new Date(Date.parse(lines[2].ts) + 2000).toISOString());
+    expect(lines[5]).toMatchObject({ attempt: 2, status: 200 });
+  },
+);
+
+test.concurrent(
+  'stop() does not wait a whole dispatch deadline for a hung worker: the attempt is cut and the task kept',
+  async () => {
+    const { target } = await env();
+    const url = target.handle('hung', () => undefined);
+    const emulator = await startEmulator({ port: 0, dispatch: true });
+    const q = emulator.state.createQueue(PARENT, { name: queueName('hung') }).name;
+    const task = emulator.state.createTask(q, { httpRequest: { url } });
+    await waitUntil(() => target.requests('hung').length === 1, 'the attempt');
+    const t0 = Date.now();
+    await emulator.dispatcher!.stop(100);
+    expect(Date.now() - t0).toBeLessThan(1000);
     expect(emulator.state.getTask(task.name)).toMatchObject({
       dispatchCount: 1,
       responseCount: 0,
-      lastAttempt: { responseStatus: { code: status.DEADLINE_EXCEEDED, message: 'deadline exceeded' } },
-      scheduleTimeMs: clock.now() + 2000,
+      lastAttempt: { responseStatus: { code: status.UNAVAILABLE } },
     });
-
-    clock.advance(2000);
-    await waitUntil(() => target.requests('deadline').length === 2, 'the retry');
-    expect(target.requests('deadline')[1].headers['x-cloudtasks-taskretryreason']).toBe('DEADLINE_EXCEEDED');
-    await waitUntil(() => emulator.state.tasksOf(q).length === 0, 'the retry to succeed');
-  } finally {
     await emulator.stop();
-    await log.close();
-  }
-  const lines = readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as DispatchEvent);
-  rmSync(dir, { recursive: true, force: true });
-  expect(lines.map((e) => e.event)).toEqual(['created', 'dispatched', 'failed', 'retry-scheduled', 'dispatched', 'succeeded']);
-  expect(lines[2]).toMatchObject({ queue: queueName('deadline'), task: 'slow', attempt: 1, reason: 'deadline exceeded', latencyMs: 15_000 });
-  expect(lines[2].status).toBeUndefined();
-  expect(lines[3].nextAttemptAt).toBe(new Date(Date.parse(lines[2].ts) + 2000).toISOString());
-  expect(lines[5]).toMatchObject({ attempt: 2, status: 200 });
-});
-
-test.concurrent('stop() does not wait a whole dispatch deadline for a hung worker: the attempt is cut and the task kept', async () => {
-  const { target } = await env();
-  const url = target.handle('hung', () => undefined);
-  const emulator = await startEmulator({ port: 0, dispatch: true });
-  const q = emulator.state.createQueue(PARENT, { name: queueName('hung') }).name;
-  const task = emulator.state.createTask(q, { httpRequest: { url } });
-  await waitUntil(() => target.requests('hung').length === 1, 'the attempt');
-  const t0 = Date.now();
-  await emulator.dispatcher!.stop(100);
-  expect(Date.now() - t0).toBeLessThan(1000);
-  expect(emulator.state.getTask(task.name)).toMatchObject({ dispatchCount: 1, responseCount: 0, lastAttempt: { responseStatus: { code: status.UNAVAILABLE } } });
-  await emulator.stop();
-});
+  },
+);

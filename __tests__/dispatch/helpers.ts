@@ -31,7 +31,13 @@ export class RecordingTarget {
       req.on('end', () => {
         const path = req.url ?? '/';
         const scenario = path.split('/')[1] ?? '';
-        const r: Received = { path, method: req.method ?? '', headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() };
+        const r: Received = {
+          path,
+          method: req.method ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString(),
+          at: Date.now(),
+        };
         const list = this.received.get(scenario) ?? [];
         list.push(r);
         this.received.set(scenario, list);

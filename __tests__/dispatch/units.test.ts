@@ -61,7 +61,13 @@ const queue = (httpTarget?: Queue['httpTarget']): Queue => ({
   location: 'projects/p/locations/us-central1',
   queueId: 'q',
   rateLimits: { maxDispatchesPerSecond: 500, maxBurstSize: 100, maxConcurrentDispatches: 1000 },
-  retryConfig: { maxAttempts: 100, minBackoffSeconds: 0.1, maxBackoffSeconds: 3600, maxDoublings: 16, maxRetryDurationSeconds: 0 },
+  retryConfig: {
+    maxAttempts: 100,
+    minBackoffSeconds: 0.1,
+    maxBackoffSeconds: 3600,
+    maxDoublings: 16,
+    maxRetryDurationSeconds: 0,
+  },
   state: 'RUNNING',
   createTimeMs: 0,
   ...(httpTarget ? { httpTarget } : {}),
@@ -72,7 +78,13 @@ const task = (httpRequest: Partial<Task['httpRequest']> = {}): Task => ({
   queueName: 'projects/p/locations/us-central1/queues/q',
   taskId: 't',
   seq: 1,
-  httpRequest: { url: 'https://prod.example.com/tasks?shard=1', httpMethod: 'POST', headers: {}, body: Buffer.from('{"a":1}'), ...httpRequest },
+  httpRequest: {
+    url: 'https://prod.example.com/tasks?shard=1',
+    httpMethod: 'POST',
+    headers: {},
+    body: Buffer.from('{"a":1}'),
+    ...httpRequest,
+  },
   scheduleTimeMs: 0,
   createTimeMs: 0,
   dispatchDeadlineSeconds: 600,
@@ -82,14 +94,31 @@ const task = (httpRequest: Partial<Task['httpRequest']> = {}): Task => ({
 
 describe('applyUriOverride (v2beta3 UriOverride)', () => {
   test('ALWAYS (the default) replaces each part it names and keeps the others', () => {
-    expect(applyUriOverride('https://prod.example.com/tasks?shard=1', { scheme: 'HTTP', host: '127.0.0.1', port: 8080 })).toBe('http://127.0.0.1:8080/tasks?shard=1');
-    expect(applyUriOverride('https://a.example.com:444/x?q=1', { pathOverride: { path: '/y' }, queryOverride: { queryParams: 'r=2' } })).toBe('https://a.example.com:444/y?r=2');
-    expect(applyUriOverride('https://a.example.com:444/x?q=1', { port: 0, queryOverride: { queryParams: '' } })).toBe('https://a.example.com/x');
-    expect(applyUriOverride('https://a.example.com/x', { host: '::1', port: 9000, scheme: 'HTTP' })).toBe('http://[::1]:9000/x');
+    expect(
+      applyUriOverride('https://prod.example.com/tasks?shard=1', { scheme: 'HTTP', host: '127.0.0.1', port: 8080 }),
+    ).toBe('http://127.0.0.1:8080/tasks?shard=1');
+    expect(
+      applyUriOverride('https://a.example.com:444/x?q=1', {
+        pathOverride: { path: '/y' },
+        queryOverride: { queryParams: 'r=2' },
+      }),
+    ).toBe('https://a.example.com:444/y?r=2');
+    expect(applyUriOverride('https://a.example.com:444/x?q=1', { port: 0, queryOverride: { queryParams: '' } })).toBe(
+      'https://a.example.com/x',
+    );
+    expect(applyUriOverride('https://a.example.com/x', { host: '::1', port: 9000, scheme: 'HTTP' })).toBe(
+      'http://[::1]:9000/x',
+    );
   });
 
   test('IF_NOT_EXISTS fills in only what the task URL lacks', () => {
-    const o = { uriOverrideEnforceMode: 'IF_NOT_EXISTS' as const, host: 'other.example.com', port: 8443, pathOverride: { path: '/p' }, queryOverride: { queryParams: 'a=1' } };
+    const o = {
+      uriOverrideEnforceMode: 'IF_NOT_EXISTS' as const,
+      host: 'other.example.com',
+      port: 8443,
+      pathOverride: { path: '/p' },
+      queryOverride: { queryParams: 'a=1' },
+    };
     expect(applyUriOverride('https://a.example.com/', o)).toBe('https://a.example.com:8443/p?a=1');
     expect(applyUriOverride('https://a.example.com:9/x?b=2', o)).toBe('https://a.example.com:9/x?b=2');
   });
@@ -97,24 +126,56 @@ describe('applyUriOverride (v2beta3 UriOverride)', () => {
 
 describe('resolveRequest', () => {
   test('without a queue target: the task as created, minus the headers Cloud Tasks sets', () => {
-    const r = resolveRequest(task({ headers: { 'X-Custom': '1', 'User-Agent': 'mine', 'X-CloudTasks-TaskName': 'fake', Host: 'h', Authorization: 'Basic x' } }), queue());
-    expect(r).toEqual({ url: 'https://prod.example.com/tasks?shard=1', method: 'POST', headers: { 'X-Custom': '1', Authorization: 'Basic x' }, body: Buffer.from('{"a":1}') });
+    const r = resolveRequest(
+      task({
+        headers: {
+          'X-Custom': '1',
+          'User-Agent': 'mine',
+          'X-CloudTasks-TaskName': 'fake',
+          Host: 'h',
+          Authorization: 'Basic x',
+        },
+      }),
+      queue(),
+    );
+    expect(r).toEqual({
+      url: 'https://prod.example.com/tasks?shard=1',
+      method: 'POST',
+      headers: { 'X-Custom': '1', Authorization: 'Basic x' },
+      body: Buffer.from('{"a":1}'),
+    });
   });
 
   test('the task OIDC token replaces a static Authorization header; its audience defaults to the URL', () => {
-    const r = resolveRequest(task({ headers: { authorization: 'Basic x' }, oidcToken: { serviceAccountEmail: 'sa@p.iam.gserviceaccount.com' } }), queue());
+    const r = resolveRequest(
+      task({
+        headers: { authorization: 'Basic x' },
+        oidcToken: { serviceAccountEmail: 'sa@p.iam.gserviceaccount.com' },
+      }),
+      queue(),
+    );
     expect(r.headers).toEqual({});
-    expect(r.token).toEqual({ kind: 'oidc', serviceAccountEmail: 'sa@p.iam.gserviceaccount.com', audience: 'https://prod.example.com/tasks?shard=1' });
+    expect(r.token).toEqual({
+      kind: 'oidc',
+      serviceAccountEmail: 'sa@p.iam.gserviceaccount.com',
+      audience: 'https://prod.example.com/tasks?shard=1',
+    });
   });
 
   test('a queue http_target overrides URL parts, method, headers (case-insensitively) and the token', () => {
     const r = resolveRequest(
-      task({ headers: { 'x-pipeline': 'task', Keep: 'me' }, oauthToken: { serviceAccountEmail: 'task@p.iam.gserviceaccount.com' } }),
+      task({
+        headers: { 'x-pipeline': 'task', Keep: 'me' },
+        oauthToken: { serviceAccountEmail: 'task@p.iam.gserviceaccount.com' },
+      }),
       queue({
         httpMethod: 'PUT',
         uriOverride: { scheme: 'HTTP', host: '127.0.0.1', port: 7000, uriOverrideEnforceMode: 'ALWAYS' },
         headerOverrides: [{ header: { key: 'X-Pipeline', value: 'queue' } }],
-        oidcToken: { serviceAccountEmail: 'invoker@p.iam.gserviceaccount.com', audience: 'https://prod.example.com/tasks' },
+        oidcToken: {
+          serviceAccountEmail: 'invoker@p.iam.gserviceaccount.com',
+          audience: 'https://prod.example.com/tasks',
+        },
       }),
     );
     expect(r).toEqual({
@@ -122,14 +183,25 @@ describe('resolveRequest', () => {
       method: 'PUT',
       headers: { Keep: 'me', 'X-Pipeline': 'queue' },
       body: Buffer.from('{"a":1}'),
-      token: { kind: 'oidc', serviceAccountEmail: 'invoker@p.iam.gserviceaccount.com', audience: 'https://prod.example.com/tasks' },
+      token: {
+        kind: 'oidc',
+        serviceAccountEmail: 'invoker@p.iam.gserviceaccount.com',
+        audience: 'https://prod.example.com/tasks',
+      },
     });
   });
 
   test('a GET method override drops the body; an OAuth token gets the default scope', () => {
-    const r = resolveRequest(task(), queue({ httpMethod: 'GET', oauthToken: { serviceAccountEmail: 'sa@p.iam.gserviceaccount.com' } }));
+    const r = resolveRequest(
+      task(),
+      queue({ httpMethod: 'GET', oauthToken: { serviceAccountEmail: 'sa@p.iam.gserviceaccount.com' } }),
+    );
     expect(r.body.byteLength).toBe(0);
-    expect(r.token).toEqual({ kind: 'oauth', serviceAccountEmail: 'sa@p.iam.gserviceaccount.com', scope: 'https://www.googleapis.com/auth/cloud-platform' });
+    expect(r.token).toEqual({
+      kind: 'oauth',
+      serviceAccountEmail: 'sa@p.iam.gserviceaccount.com',
+      scope: 'https://www.googleapis.com/auth/cloud-platform',
+    });
   });
 });
 
@@ -152,7 +224,15 @@ test('HTTP statuses map to google.rpc codes for last_attempt.response_status', (
 });
 
 test('event lines and log levels', () => {
-  const line = formatEvent({ ts: '2030-01-01T12:00:01.234Z', queue: 'projects/p/locations/l1/queues/q', task: 't', event: 'failed', attempt: 2, status: 503, latencyMs: 12.4 });
+  const line = formatEvent({
+    ts: '2030-01-01T12:00:01.234Z',
+    queue: 'projects/p/locations/l1/queues/q',
+    task: 't',
+    event: 'failed',
+    attempt: 2,
+    status: 503,
+    latencyMs: 12.4,
+  });
   expect(line).toBe('12:00:01.234 failed          q/t attempt 2 HTTP 503 in 12 ms');
   expect(shows('warn', 'error')).toBe(true);
   expect(shows('warn', 'info')).toBe(false);
@@ -169,18 +249,43 @@ describe('--route (queue-level routing from the CLI)', () => {
     expect(parseRoute('recsys-dev-train=http://127.0.0.1:8080')).toEqual(['recsys-dev-train', 'http://127.0.0.1:8080']);
     expect(() => parseRoute('train:8080')).toThrow(/expected <queue-id or \*>=<http\(s\) URL>/);
     expect(() => parseRoute('q=ftp://x')).toThrow(/expected/);
-    expect(uriOverrideFor('http://127.0.0.1:8080')).toEqual({ scheme: 'HTTP', host: '127.0.0.1', port: 8080, uriOverrideEnforceMode: 'ALWAYS' });
-    expect(uriOverrideFor('https://[::1]/w?x=1')).toEqual({ scheme: 'HTTPS', host: '::1', port: 443, pathOverride: { path: '/w' }, queryOverride: { queryParams: 'x=1' }, uriOverrideEnforceMode: 'ALWAYS' });
+    expect(uriOverrideFor('http://127.0.0.1:8080')).toEqual({
+      scheme: 'HTTP',
+      host: '127.0.0.1',
+      port: 8080,
+      uriOverrideEnforceMode: 'ALWAYS',
+    });
+    expect(uriOverrideFor('https://[::1]/w?x=1')).toEqual({
+      scheme: 'HTTPS',
+      host: '::1',
+      port: 443,
+      pathOverride: { path: '/w' },
+      queryOverride: { queryParams: 'x=1' },
+      uriOverrideEnforceMode: 'ALWAYS',
+    });
   });
 
   test('routes existing and new queues, a named route before *, keeping the queue token', () => {
     const state = new EmulatorState({ clock: new ManualClock() });
     const parent = 'projects/p/locations/us-central1';
     state.createQueue(parent, { name: `${parent}/queues/old` });
-    state.setQueueHttpTarget(`${parent}/queues/old`, { oidcToken: { serviceAccountEmail: 'sa@p.iam.gserviceaccount.com' } });
-    applyRoutes(state, new Map([['*', 'http://127.0.0.1:9000'], ['special', 'http://127.0.0.1:9001/x']]));
+    state.setQueueHttpTarget(`${parent}/queues/old`, {
+      oidcToken: { serviceAccountEmail: 'sa@p.iam.gserviceaccount.com' },
+    });
+    applyRoutes(
+      state,
+      new Map([
+        ['*', 'http://127.0.0.1:9000'],
+        ['special', 'http://127.0.0.1:9001/x'],
+      ]),
+    );
     state.createQueue(parent, { name: `${parent}/queues/special` });
-    expect(state.getQueue(`${parent}/queues/old`).httpTarget).toEqual({ oidcToken: { serviceAccountEmail: 'sa@p.iam.gserviceaccount.com' }, uriOverride: uriOverrideFor('http://127.0.0.1:9000') });
-    expect(state.getQueue(`${parent}/queues/special`).httpTarget?.uriOverride).toEqual(uriOverrideFor('http://127.0.0.1:9001/x'));
+    expect(state.getQueue(`${parent}/queues/old`).httpTarget).toEqual({
+      oidcToken: { serviceAccountEmail: 'sa@p.iam.gserviceaccount.com' },
+      uriOverride: uriOverrideFor('http://127.0.0.1:9000'),
+    });
+    expect(state.getQueue(`${parent}/queues/special`).httpTarget?.uriOverride).toEqual(
+      uriOverrideFor('http://127.0.0.1:9001/x'),
+    );
   });
 });

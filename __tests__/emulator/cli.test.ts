@@ -37,7 +37,8 @@ async function waitFor(r: Run, pattern: RegExp, timeoutMs = 20_000): Promise<Reg
   for (;;) {
     const m = pattern.exec(r.stdout);
     if (m) return m;
-    if (r.child.exitCode !== null || Date.now() > until) throw new Error(`no ${pattern} in output:\n${r.stdout}\n${r.stderr}`);
+    if (r.child.exitCode !== null || Date.now() > until)
+      throw new Error(`no ${pattern} in output:\n${r.stdout}\n${r.stderr}`);
     await new Promise((res) => setTimeout(res, 50));
   }
 }

@@ -64,12 +64,22 @@ describe('queues', () => {
   test('CreateQueue keeps the given rate limits, retry config and logging config', async () => {
     const created = await createQueue('custom', {
       rateLimits: { maxDispatchesPerSecond: 5, maxConcurrentDispatches: 20, maxBurstSize: 999 },
-      retryConfig: { maxAttempts: -1, minBackoff: { seconds: 10 }, maxBackoff: { seconds: 300 }, maxDoublings: 3, maxRetryDuration: { seconds: 7200 } },
+      retryConfig: {
+        maxAttempts: -1,
+        minBackoff: { seconds: 10 },
+        maxBackoff: { seconds: 300 },
+        maxDoublings: 3,
+        maxRetryDuration: { seconds: 7200 },
+      },
       stackdriverLoggingConfig: { samplingRatio: 0.5 },
     });
     expect(created.rateLimits).toEqual({ maxDispatchesPerSecond: 5, maxConcurrentDispatches: 20, maxBurstSize: 10 });
     expect(created.retryConfig).toMatchObject({ maxAttempts: -1, maxDoublings: 3 });
-    expect([created.retryConfig?.minBackoff, created.retryConfig?.maxBackoff, created.retryConfig?.maxRetryDuration].map(seconds)).toEqual([10, 300, 7200]);
+    expect(
+      [created.retryConfig?.minBackoff, created.retryConfig?.maxBackoff, created.retryConfig?.maxRetryDuration].map(
+        seconds,
+      ),
+    ).toEqual([10, 300, 7200]);
     expect(created.stackdriverLoggingConfig).toEqual({ samplingRatio: 0.5 });
   });
 
@@ -81,17 +91,60 @@ describe('queues', () => {
   });
 
   test.each([
-    ['a parent that is not projects/P/locations/L', { parent: 'projects/demo-project', queue: { name: queueName('x') } }, /parent = "projects\/demo-project": must be formatted "projects\/<PROJECT_ID>\/locations\/<LOCATION_ID>"/],
-    ['a queue outside its parent', { parent: 'projects/demo-project/locations/europe-west1', queue: { name: queueName('x') } }, /is not in parent/],
-    ['a queue id with an underscore', { parent: PARENT, queue: { name: queueName('bad_id') } }, /QUEUE_ID = "bad_id".*letters, digits and hyphens/],
+    [
+      'a parent that is not projects/P/locations/L',
+      { parent: 'projects/demo-project', queue: { name: queueName('x') } },
+      /parent = "projects\/demo-project": must be formatted "projects\/<PROJECT_ID>\/locations\/<LOCATION_ID>"/,
+    ],
+    [
+      'a queue outside its parent',
+      { parent: 'projects/demo-project/locations/europe-west1', queue: { name: queueName('x') } },
+      /is not in parent/,
+    ],
+    [
+      'a queue id with an underscore',
+      { parent: PARENT, queue: { name: queueName('bad_id') } },
+      /QUEUE_ID = "bad_id".*letters, digits and hyphens/,
+    ],
     ['no queue name', { parent: PARENT, queue: {} }, /queue.name is required/],
-    ['a rate above 500/s', { parent: PARENT, queue: { name: queueName('fast'), rateLimits: { maxDispatchesPerSecond: 900 } } }, /queue.rateLimits.maxDispatchesPerSecond = 900: 900 exceeds Cloud Tasks' limit of 500/],
-    ['a negative rate', { parent: PARENT, queue: { name: queueName('neg'), rateLimits: { maxDispatchesPerSecond: -1 } } }, /maxDispatchesPerSecond = -1: -1 must be greater than 0/],
-    ['concurrency above 5,000', { parent: PARENT, queue: { name: queueName('wide'), rateLimits: { maxConcurrentDispatches: 6000 } } }, /maxConcurrentDispatches = 6000: 6,000 exceeds Cloud Tasks' limit of 5,000/],
-    ['min backoff above max backoff', { parent: PARENT, queue: { name: queueName('bo'), retryConfig: { minBackoff: { seconds: 600 }, maxBackoff: { seconds: 60 } } } }, /queue.retryConfig.minBackoff = 600: .*minBackoff <= maxBackoff/],
-    ['min backoff above the default max backoff', { parent: PARENT, queue: { name: queueName('bo2'), retryConfig: { minBackoff: { seconds: 7200 } } } }, /minBackoff = 7200: 7200s is greater than maxBackoff 3600s/],
-    ['max attempts below -1', { parent: PARENT, queue: { name: queueName('att'), retryConfig: { maxAttempts: -2 } } }, /retryConfig.maxAttempts = -2/],
-    ['a sampling ratio above 1', { parent: PARENT, queue: { name: queueName('log'), stackdriverLoggingConfig: { samplingRatio: 1.5 } } }, /stackdriverLoggingConfig.samplingRatio = 1.5: 1.5 is outside the sampling ratio range/],
+    [
+      'a rate above 500/s',
+      { parent: PARENT, queue: { name: queueName('fast'), rateLimits: { maxDispatchesPerSecond: 900 } } },
+      /queue.rateLimits.maxDispatchesPerSecond = 900: 900 exceeds Cloud Tasks' limit of 500/,
+    ],
+    [
+      'a negative rate',
+      { parent: PARENT, queue: { name: queueName('neg'), rateLimits: { maxDispatchesPerSecond: -1 } } },
+      /maxDispatchesPerSecond = -1: -1 must be greater than 0/,
+    ],
+    [
+      'concurrency above 5,000',
+      { parent: PARENT, queue: { name: queueName('wide'), rateLimits: { maxConcurrentDispatches: 6000 } } },
+      /maxConcurrentDispatches = 6000: 6,000 exceeds Cloud Tasks' limit of 5,000/,
+    ],
+    [
+      'min backoff above max backoff',
+      {
+        parent: PARENT,
+        queue: { name: queueName('bo'), retryConfig: { minBackoff: { seconds: 600 }, maxBackoff: { seconds: 60 } } },
+      },
+      /queue.retryConfig.minBackoff = 600: .*minBackoff <= maxBackoff/,
+    ],
+    [
+      'min backoff above the default max backoff',
+      { parent: PARENT, queue: { name: queueName('bo2'), retryConfig: { minBackoff: { seconds: 7200 } } } },
+      /minBackoff = 7200: 7200s is greater than maxBackoff 3600s/,
+    ],
+    [
+      'max attempts below -1',
+      { parent: PARENT, queue: { name: queueName('att'), retryConfig: { maxAttempts: -2 } } },
+      /retryConfig.maxAttempts = -2/,
+    ],
+    [
+      'a sampling ratio above 1',
+      { parent: PARENT, queue: { name: queueName('log'), stackdriverLoggingConfig: { samplingRatio: 1.5 } } },
+      /stackdriverLoggingConfig.samplingRatio = 1.5: 1.5 is outside the sampling ratio range/,
+    ],
   ])('CreateQueue with %s is INVALID_ARGUMENT', async (_what, request, message) => {
     const err = await grpcError(client.createQueue(request));
     expect(err.code).toBe(status.INVALID_ARGUMENT);
@@ -115,7 +168,8 @@ describe('queues', () => {
 
   test('ListQueues pages in lexicographical order and filters by state', async () => {
     const parent = 'projects/demo-project/locations/asia-east1';
-    for (const id of ['q-e', 'q-b', 'q-d', 'q-a', 'q-c']) await client.createQueue({ parent, queue: { name: `${parent}/queues/${id}` } });
+    for (const id of ['q-e', 'q-b', 'q-d', 'q-a', 'q-c'])
+      await client.createQueue({ parent, queue: { name: `${parent}/queues/${id}` } });
     await client.pauseQueue({ name: `${parent}/queues/q-d` });
 
     const pages: string[][] = [];
@@ -144,10 +198,19 @@ describe('queues', () => {
   test('UpdateQueue changes only the fields in update_mask and ignores output-only fields', async () => {
     await createQueue('upd', { retryConfig: { maxAttempts: 5 } });
     const [updated] = await client.updateQueue({
-      queue: { name: queueName('upd'), rateLimits: { maxDispatchesPerSecond: 50 }, retryConfig: { maxAttempts: 9 }, state: 'PAUSED' },
+      queue: {
+        name: queueName('upd'),
+        rateLimits: { maxDispatchesPerSecond: 50 },
+        retryConfig: { maxAttempts: 9 },
+        state: 'PAUSED',
+      },
       updateMask: { paths: ['rate_limits.max_dispatches_per_second', 'state'] },
     });
-    expect(updated.rateLimits).toMatchObject({ maxDispatchesPerSecond: 50, maxBurstSize: 10, maxConcurrentDispatches: 1000 });
+    expect(updated.rateLimits).toMatchObject({
+      maxDispatchesPerSecond: 50,
+      maxBurstSize: 10,
+      maxConcurrentDispatches: 1000,
+    });
     expect(updated.retryConfig?.maxAttempts).toBe(5);
     expect(updated.state).toBe('RUNNING');
 
@@ -161,20 +224,31 @@ describe('queues', () => {
 
   test('UpdateQueue with an empty mask replaces every field, unset ones with the defaults', async () => {
     await createQueue('upd-all', { rateLimits: { maxDispatchesPerSecond: 1 }, retryConfig: { maxAttempts: 3 } });
-    const [updated] = await client.updateQueue({ queue: { name: queueName('upd-all'), retryConfig: { maxAttempts: 4 } } });
+    const [updated] = await client.updateQueue({
+      queue: { name: queueName('upd-all'), retryConfig: { maxAttempts: 4 } },
+    });
     expect(updated.rateLimits?.maxDispatchesPerSecond).toBe(500);
     expect(updated.retryConfig?.maxAttempts).toBe(4);
   });
 
   test('UpdateQueue creates a missing queue, validates, and refuses unknown mask paths', async () => {
-    const [created] = await client.updateQueue({ queue: { name: queueName('upsert'), rateLimits: { maxConcurrentDispatches: 7 } } });
+    const [created] = await client.updateQueue({
+      queue: { name: queueName('upsert'), rateLimits: { maxConcurrentDispatches: 7 } },
+    });
     expect(created).toMatchObject({ state: 'RUNNING', rateLimits: { maxConcurrentDispatches: 7 } });
     const [got] = await client.getQueue({ name: queueName('upsert') });
     expect(got.rateLimits?.maxConcurrentDispatches).toBe(7);
 
-    const tooFast = await grpcError(client.updateQueue({ queue: { name: queueName('upsert'), rateLimits: { maxDispatchesPerSecond: 501 } }, updateMask: { paths: ['rate_limits'] } }));
+    const tooFast = await grpcError(
+      client.updateQueue({
+        queue: { name: queueName('upsert'), rateLimits: { maxDispatchesPerSecond: 501 } },
+        updateMask: { paths: ['rate_limits'] },
+      }),
+    );
     expect(tooFast.code).toBe(status.INVALID_ARGUMENT);
-    const badPath = await grpcError(client.updateQueue({ queue: { name: queueName('upsert') }, updateMask: { paths: ['http_target'] } }));
+    const badPath = await grpcError(
+      client.updateQueue({ queue: { name: queueName('upsert') }, updateMask: { paths: ['http_target'] } }),
+    );
     expect(badPath.code).toBe(status.INVALID_ARGUMENT);
     expect(badPath.details).toMatch(/update_mask path "http_target" is not a Queue field/);
   });
@@ -229,7 +303,11 @@ describe('tasks', () => {
     const now = clock.now();
     const task = await createTask('work', {
       name: taskName('work', 'named-1'),
-      httpRequest: { url: 'https://worker.example.com/run', headers: { 'Content-Type': 'application/json' }, body: Buffer.from('{"n":1}') },
+      httpRequest: {
+        url: 'https://worker.example.com/run',
+        headers: { 'Content-Type': 'application/json' },
+        body: Buffer.from('{"n":1}'),
+      },
     });
     expect(task).toMatchObject({
       name: taskName('work', 'named-1'),
@@ -238,7 +316,11 @@ describe('tasks', () => {
       firstAttempt: null,
       lastAttempt: null,
       view: 'BASIC',
-      httpRequest: { url: 'https://worker.example.com/run', httpMethod: 'POST', headers: { 'Content-Type': 'application/json' } },
+      httpRequest: {
+        url: 'https://worker.example.com/run',
+        httpMethod: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+      },
     });
     expect(task.httpRequest?.body?.length ?? 0).toBe(0);
     expect(seconds(task.scheduleTime) * 1000 + (task.scheduleTime?.nanos ?? 0) / 1e6).toBe(now);
@@ -246,13 +328,20 @@ describe('tasks', () => {
     expect(task.createTime?.nanos ?? 0).toBe(0);
     expect(seconds(task.dispatchDeadline)).toBe(600);
 
-    const full = await createTask('work', { name: taskName('work', 'named-2'), httpRequest: { url: 'http://127.0.0.1:8080/', body: Buffer.from('hi') } }, 'FULL');
+    const full = await createTask(
+      'work',
+      { name: taskName('work', 'named-2'), httpRequest: { url: 'http://127.0.0.1:8080/', body: Buffer.from('hi') } },
+      'FULL',
+    );
     expect(full.view).toBe('FULL');
     expect(Buffer.from(full.httpRequest!.body!).toString()).toBe('hi');
   });
 
   test('GetTask returns the body only in the FULL view', async () => {
-    await createTask('work', { name: taskName('work', 'viewed'), httpRequest: { url: 'http://127.0.0.1:8080/', body: Buffer.from('secret payload'), headers: { 'X-Trace': '1' } } });
+    await createTask('work', {
+      name: taskName('work', 'viewed'),
+      httpRequest: { url: 'http://127.0.0.1:8080/', body: Buffer.from('secret payload'), headers: { 'X-Trace': '1' } },
+    });
     const [basic] = await client.getTask({ name: taskName('work', 'viewed') });
     expect(basic.view).toBe('BASIC');
     expect(basic.httpRequest?.body?.length ?? 0).toBe(0);
@@ -276,14 +365,23 @@ describe('tasks', () => {
         url: 'https://worker.example.com/x',
         httpMethod: 'PUT',
         body: Buffer.from('b'),
-        oidcToken: { serviceAccountEmail: 'invoker@demo-project.iam.gserviceaccount.com', audience: 'https://worker.example.com' },
+        oidcToken: {
+          serviceAccountEmail: 'invoker@demo-project.iam.gserviceaccount.com',
+          audience: 'https://worker.example.com',
+        },
       },
       scheduleTime: { seconds: Math.floor(inAnHour / 1000) },
       dispatchDeadline: { seconds: 900 },
     });
     expect(seconds(task.scheduleTime)).toBe(Math.floor(inAnHour / 1000));
     expect(seconds(task.dispatchDeadline)).toBe(900);
-    expect(task.httpRequest).toMatchObject({ httpMethod: 'PUT', oidcToken: { serviceAccountEmail: 'invoker@demo-project.iam.gserviceaccount.com', audience: 'https://worker.example.com' } });
+    expect(task.httpRequest).toMatchObject({
+      httpMethod: 'PUT',
+      oidcToken: {
+        serviceAccountEmail: 'invoker@demo-project.iam.gserviceaccount.com',
+        audience: 'https://worker.example.com',
+      },
+    });
 
     const past = await createTask('work', { ...httpTask(), scheduleTime: { seconds: 1000 } });
     expect(seconds(past.scheduleTime)).toBe(Math.floor(clock.now() / 1000));
@@ -328,28 +426,72 @@ describe('tasks', () => {
 
   const big = Buffer.alloc(1024 * 1024 + 1, 'a');
   test.each([
-    ['a name in another queue', { name: taskName('other', 't'), ...httpTask() }, /the queue name from request \('.*queues\/work'\) must be the same as the queue name in the named task \('.*queues\/other'\)/],
-    ['a task id with a dot', { name: taskName('work', 'bad.id'), ...httpTask() }, /TASK_ID = "bad.id".*letters, digits, hyphens and underscores/],
+    [
+      'a name in another queue',
+      { name: taskName('other', 't'), ...httpTask() },
+      /the queue name from request \('.*queues\/work'\) must be the same as the queue name in the named task \('.*queues\/other'\)/,
+    ],
+    [
+      'a task id with a dot',
+      { name: taskName('work', 'bad.id'), ...httpTask() },
+      /TASK_ID = "bad.id".*letters, digits, hyphens and underscores/,
+    ],
     ['a malformed task name', { name: `${queueName('work')}/t/x`, ...httpTask() }, /task.name = .*must be formatted/],
     ['no HTTP request', {}, /task.httpRequest is required/],
     ['no URL', { httpRequest: { body: Buffer.from('x') } }, /task.httpRequest.url = "": is required/],
     ['an ftp URL', httpTask('ftp://example.com/file'), /url = "ftp:\/\/example.com\/file": .*http:\/\/ or https:\/\//],
-    ['a URL over 2,083 characters', httpTask(`https://example.com/${'p'.repeat(2100)}`), /Cloud Tasks URLs are at most 2083/],
-    ['a body with GET', { httpRequest: { url: 'http://127.0.0.1/', httpMethod: 'GET', body: Buffer.from('x') } }, /task.httpRequest.body = "1 bytes": a body is not allowed with GET/],
-    ['a task over 1 MB', { httpRequest: { url: 'http://127.0.0.1/', body: big } }, /task = "1,048,5\d\d bytes": the task is 1,048,5\d\d bytes; Cloud Tasks' limit for an HTTP task is 1 MB/],
-    ['headers of 80 KB', { httpRequest: { url: 'http://127.0.0.1/', headers: { 'X-Big': 'v'.repeat(80 * 1024) } } }, /headers total 81,925 bytes; Cloud Tasks requires under 80 KB/],
-    ['a schedule time 31 days ahead', { ...httpTask(), scheduleTime: { seconds: Math.floor(Date.UTC(2030, 1, 15) / 1000) } }, /task.scheduleTime = .*days ahead; Cloud Tasks schedules at most 30 days in the future/],
-    ['a dispatch deadline of 10 s', { ...httpTask(), dispatchDeadline: { seconds: 10 } }, /task.dispatchDeadline = 10: 10s is outside Cloud Tasks' range for HTTP dispatch deadlines, 15s to 1800s/],
-    ['a dispatch deadline of 31 min', { ...httpTask(), dispatchDeadline: { seconds: 31 * 60 } }, /dispatchDeadline = 1860/],
-    ['an OIDC token without a service account', { httpRequest: { url: 'https://a.example.com/', oidcToken: { audience: 'x' } } }, /oidcToken.serviceAccountEmail is required/],
+    [
+      'a URL over 2,083 characters',
+      httpTask(`https://example.com/${'p'.repeat(2100)}`),
+      /Cloud Tasks URLs are at most 2083/,
+    ],
+    [
+      'a body with GET',
+      { httpRequest: { url: 'http://127.0.0.1/', httpMethod: 'GET', body: Buffer.from('x') } },
+      /task.httpRequest.body = "1 bytes": a body is not allowed with GET/,
+    ],
+    [
+      'a task over 1 MB',
+      { httpRequest: { url: 'http://127.0.0.1/', body: big } },
+      /task = "1,048,5\d\d bytes": the task is 1,048,5\d\d bytes; Cloud Tasks' limit for an HTTP task is 1 MB/,
+    ],
+    [
+      'headers of 80 KB',
+      { httpRequest: { url: 'http://127.0.0.1/', headers: { 'X-Big': 'v'.repeat(80 * 1024) } } },
+      /headers total 81,925 bytes; Cloud Tasks requires under 80 KB/,
+    ],
+    [
+      'a schedule time 31 days ahead',
+      { ...httpTask(), scheduleTime: { seconds: Math.floor(Date.UTC(2030, 1, 15) / 1000) } },
+      /task.scheduleTime = .*days ahead; Cloud Tasks schedules at most 30 days in the future/,
+    ],
+    [
+      'a dispatch deadline of 10 s',
+      { ...httpTask(), dispatchDeadline: { seconds: 10 } },
+      /task.dispatchDeadline = 10: 10s is outside Cloud Tasks' range for HTTP dispatch deadlines, 15s to 1800s/,
+    ],
+    [
+      'a dispatch deadline of 31 min',
+      { ...httpTask(), dispatchDeadline: { seconds: 31 * 60 } },
+      /dispatchDeadline = 1860/,
+    ],
+    [
+      'an OIDC token without a service account',
+      { httpRequest: { url: 'https://a.example.com/', oidcToken: { audience: 'x' } } },
+      /oidcToken.serviceAccountEmail is required/,
+    ],
   ])('CreateTask with %s is INVALID_ARGUMENT', async (_what, task, message) => {
-    const err = await grpcError(client.createTask({ parent: queueName('work'), task: task as protos.google.cloud.tasks.v2.ITask }));
+    const err = await grpcError(
+      client.createTask({ parent: queueName('work'), task: task as protos.google.cloud.tasks.v2.ITask }),
+    );
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(err.details).toMatch(message);
   });
 
   test('CreateTask with an App Engine request is UNIMPLEMENTED', async () => {
-    const err = await grpcError(client.createTask({ parent: queueName('work'), task: { appEngineHttpRequest: { relativeUri: '/x' } } }));
+    const err = await grpcError(
+      client.createTask({ parent: queueName('work'), task: { appEngineHttpRequest: { relativeUri: '/x' } } }),
+    );
     expect(err.code).toBe(status.UNIMPLEMENTED);
     expect(err.details).toMatch(/App Engine tasks are not emulated/);
   });
@@ -384,13 +526,19 @@ describe('tasks', () => {
   test('ListTasks pages in creation order, stable while tasks are added, with BASIC and FULL views', async () => {
     await createQueue('list');
     const first = [];
-    for (let i = 0; i < 25; i++) first.push((await createTask('list', { httpRequest: { url: 'http://127.0.0.1/', body: Buffer.from(`b${i}`) } })).name);
+    for (let i = 0; i < 25; i++)
+      first.push(
+        (await createTask('list', { httpRequest: { url: 'http://127.0.0.1/', body: Buffer.from(`b${i}`) } })).name,
+      );
 
     const seen: string[] = [];
     let pageToken: string | undefined;
     let added = 0;
     do {
-      const [tasks, , response] = await client.listTasks({ parent: queueName('list'), pageSize: 10, pageToken }, { autoPaginate: false });
+      const [tasks, , response] = await client.listTasks(
+        { parent: queueName('list'), pageSize: 10, pageToken },
+        { autoPaginate: false },
+      );
       seen.push(...tasks.map((t) => t.name!));
       expect(tasks.every((t) => t.view === 'BASIC' && (t.httpRequest?.body?.length ?? 0) === 0)).toBe(true);
       // Tasks created mid-listing come after the ones already listed: no duplicates, nothing skipped.
@@ -402,12 +550,17 @@ describe('tasks', () => {
     } while (pageToken);
     expect(seen).toEqual(first);
 
-    const [full] = await client.listTasks({ parent: queueName('list'), responseView: 'FULL', pageSize: 3 }, { autoPaginate: false });
+    const [full] = await client.listTasks(
+      { parent: queueName('list'), responseView: 'FULL', pageSize: 3 },
+      { autoPaginate: false },
+    );
     expect(full.map((t) => Buffer.from(t.httpRequest!.body!).toString())).toEqual(['b0', 'b1', 'b2']);
 
     const missing = await grpcError(client.listTasks({ parent: queueName('nope') }));
     expect(missing.code).toBe(status.NOT_FOUND);
-    const badToken = await grpcError(client.listTasks({ parent: queueName('list'), pageToken: 'eyJ4IjoxfQ' }, { autoPaginate: false }));
+    const badToken = await grpcError(
+      client.listTasks({ parent: queueName('list'), pageToken: 'eyJ4IjoxfQ' }, { autoPaginate: false }),
+    );
     expect(badToken.code).toBe(status.INVALID_ARGUMENT);
   });
 });

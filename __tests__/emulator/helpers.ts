@@ -29,7 +29,9 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** Resolves to the gRPC error a promise rejects with (fails the test if it resolves). */
-export async function grpcError(promise: Promise<unknown>): Promise<{ code: number; details: string; message: string }> {
+export async function grpcError(
+  promise: Promise<unknown>,
+): Promise<{ code: number; details: string; message: string }> {
   try {
     await promise;
   } catch (err) {
@@ -38,4 +40,6 @@ export async function grpcError(promise: Promise<unknown>): Promise<{ code: numb
   throw new Error('expected the call to fail, but it succeeded');
 }
 
-export const httpTask = (url = 'http://127.0.0.1:9/work', extra: Record<string, unknown> = {}) => ({ httpRequest: { url, ...extra } });
+export const httpTask = (url = 'http://127.0.0.1:9/work', extra: Record<string, unknown> = {}) => ({
+  httpRequest: { url, ...extra },
+});

@@ -18,9 +18,18 @@ afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 test('GIVEN a data dir WHEN the emulator restarts THEN queues, pending tasks and reserved names are still there', async () => {
   const first = await startEmulator({ dataDir });
   let client = officialClient(first.port);
-  await client.createQueue({ parent: PARENT, queue: { name: queueName('kept'), rateLimits: { maxDispatchesPerSecond: 7 } } });
+  await client.createQueue({
+    parent: PARENT,
+    queue: { name: queueName('kept'), rateLimits: { maxDispatchesPerSecond: 7 } },
+  });
   await client.pauseQueue({ name: queueName('kept') });
-  await client.createTask({ parent: queueName('kept'), task: { name: taskName('kept', 'pending'), httpRequest: { url: 'http://127.0.0.1:9/', body: Buffer.from('{"x":1}') } } });
+  await client.createTask({
+    parent: queueName('kept'),
+    task: {
+      name: taskName('kept', 'pending'),
+      httpRequest: { url: 'http://127.0.0.1:9/', body: Buffer.from('{"x":1}') },
+    },
+  });
   await client.createTask({ parent: queueName('kept'), task: { name: taskName('kept', 'deleted'), ...httpTask() } });
   await client.deleteTask({ name: taskName('kept', 'deleted') });
   await client.createQueue({ parent: PARENT, queue: { name: queueName('dropped') } });
@@ -41,7 +50,9 @@ test('GIVEN a data dir WHEN the emulator restarts THEN queues, pending tasks and
     const [tasks] = await client.listTasks({ parent: queueName('kept') });
     expect(tasks.map((t) => t.name)).toEqual([taskName('kept', 'pending')]);
 
-    const dedup = await grpcError(client.createTask({ parent: queueName('kept'), task: { name: taskName('kept', 'deleted'), ...httpTask() } }));
+    const dedup = await grpcError(
+      client.createTask({ parent: queueName('kept'), task: { name: taskName('kept', 'deleted'), ...httpTask() } }),
+    );
     expect(dedup.code).toBe(status.ALREADY_EXISTS);
     const reuse = await grpcError(client.createQueue({ parent: PARENT, queue: { name: queueName('dropped') } }));
     expect(reuse.code).toBe(status.FAILED_PRECONDITION);
@@ -67,5 +78,7 @@ test('changes reach the disk while the emulator runs, not only on stop', async (
 
 test('a corrupt snapshot stops the start with the file to fix', async () => {
   writeFileSync(path.join(dataDir, SNAPSHOT_FILE), '{"format": "cloud-tasks-emu');
-  await expect(startEmulator({ dataDir })).rejects.toThrow(new RegExp(`${SNAPSHOT_FILE} is not valid JSON .*move it away`));
+  await expect(startEmulator({ dataDir })).rejects.toThrow(
+    new RegExp(`${SNAPSHOT_FILE} is not valid JSON .*move it away`),
+  );
 });

@@ -55,7 +55,10 @@ describe('EmulatorState', () => {
       'queue-purged',
       'queue-deleted',
     ]);
-    expect(events.filter((e) => e.type === 'task-removed').map((e) => (e as { reason: string }).reason)).toEqual(['deleted', 'purged']);
+    expect(events.filter((e) => e.type === 'task-removed').map((e) => (e as { reason: string }).reason)).toEqual([
+      'deleted',
+      'purged',
+    ]);
     expect(events[2]).toMatchObject({ queue: { state: 'PAUSED' } });
   });
 
@@ -83,7 +86,12 @@ describe('EmulatorState', () => {
       dispatchCount: 1,
       responseCount: 1,
       firstAttempt: { dispatchTimeMs: scheduled + 1000 },
-      lastAttempt: { scheduleTimeMs: scheduled, dispatchTimeMs: scheduled + 1000, responseTimeMs: scheduled + 1200, responseStatus: { code: 14, message: 'HTTP 503' } },
+      lastAttempt: {
+        scheduleTimeMs: scheduled,
+        dispatchTimeMs: scheduled + 1000,
+        responseTimeMs: scheduled + 1200,
+        responseStatus: { code: 14, message: 'HTTP 503' },
+      },
     });
     expect(state.getTask(task.name).firstAttempt).toEqual({ dispatchTimeMs: scheduled + 1000 });
 
@@ -120,7 +128,11 @@ describe('EmulatorState', () => {
 
   test('ListTasks paging survives deletions (including array compaction) and concurrent creates', () => {
     const { state } = setup();
-    const names = Array.from({ length: 3000 }, (_, i) => state.createTask(queueName('q'), { name: taskName('q', `t${String(i).padStart(4, '0')}`), ...http }).name);
+    const names = Array.from(
+      { length: 3000 },
+      (_, i) =>
+        state.createTask(queueName('q'), { name: taskName('q', `t${String(i).padStart(4, '0')}`), ...http }).name,
+    );
     const page1 = state.listTasks(queueName('q'), { pageSize: 1000 });
     expect(page1.tasks.map((t) => t.name)).toEqual(names.slice(0, 1000));
     // Delete 2,000 tasks, most of them ahead of the cursor, forcing a compaction; add 5 more.
@@ -152,7 +164,9 @@ describe('EmulatorState', () => {
     state.createQueue(PARENT, { name: queueName('q2') });
     for (let i = 0; i < 3; i++) state.createTask(queueName('q'), http);
     const { nextPageToken } = state.listTasks(queueName('q'), { pageSize: 1 });
-    expect(() => state.listTasks(queueName('q2'), { pageToken: nextPageToken })).toThrow(/issued for a different queue/);
+    expect(() => state.listTasks(queueName('q2'), { pageToken: nextPageToken })).toThrow(
+      /issued for a different queue/,
+    );
   });
 
   test('generated ids that collide with a live or reserved name are drawn again', () => {
@@ -176,8 +190,14 @@ describe('EmulatorState', () => {
       return undefined;
     })();
     expect(err?.code).toBe(status.RESOURCE_EXHAUSTED);
-    expect(err?.message).toMatch(/already has 1000 queues; the Cloud Tasks quota is 1000 queues per project per region/);
-    expect(state.createQueue('projects/demo-project/locations/europe-west1', { name: 'projects/demo-project/locations/europe-west1/queues/q0' }).state).toBe('RUNNING');
+    expect(err?.message).toMatch(
+      /already has 1000 queues; the Cloud Tasks quota is 1000 queues per project per region/,
+    );
+    expect(
+      state.createQueue('projects/demo-project/locations/europe-west1', {
+        name: 'projects/demo-project/locations/europe-west1/queues/q0',
+      }).state,
+    ).toBe('RUNNING');
   });
 
   test('max_burst_size follows the documented heuristic: 100 for the default 500/s, at least 10', () => {
@@ -186,21 +206,29 @@ describe('EmulatorState', () => {
 
   test('setQueueHttpTarget attaches a queue-level HTTP target (not in the v2 gRPC Queue), and removes it', () => {
     const { state } = setup();
-    const target = { uriOverride: { host: '127.0.0.1', port: 8080, scheme: 'HTTP' as const }, oidcToken: { serviceAccountEmail: 'a@b.iam.gserviceaccount.com' } };
+    const target = {
+      uriOverride: { host: '127.0.0.1', port: 8080, scheme: 'HTTP' as const },
+      oidcToken: { serviceAccountEmail: 'a@b.iam.gserviceaccount.com' },
+    };
     expect(state.setQueueHttpTarget(queueName('q'), target).httpTarget).toEqual(target);
     expect(state.getQueue(queueName('q')).httpTarget).toEqual(target);
     // UpdateQueue keeps it: it cannot arrive over gRPC, so gRPC updates must not wipe it.
     state.updateQueue({ name: queueName('q'), rateLimits: { maxDispatchesPerSecond: 3 } });
     expect(state.getQueue(queueName('q')).httpTarget).toEqual(target);
     expect(state.setQueueHttpTarget(queueName('q'), undefined).httpTarget).toBeUndefined();
-    expect(() => state.setQueueHttpTarget(queueName('q'), { httpMethod: 'TRACE' as never })).toThrow(/httpTarget.httpMethod = "TRACE"/);
+    expect(() => state.setQueueHttpTarget(queueName('q'), { httpMethod: 'TRACE' as never })).toThrow(
+      /httpTarget.httpMethod = "TRACE"/,
+    );
   });
 
   test('snapshot and restore keep queues, tasks (with bodies and counters), reserved names and the creation order', () => {
     const { clock, state } = setup();
     state.pauseQueue(queueName('q'));
     state.setQueueHttpTarget(queueName('q'), { uriOverride: { host: 'localhost' } });
-    const kept = state.createTask(queueName('q'), { name: taskName('q', 'kept'), httpRequest: { url: 'http://x.test/', body: Buffer.from('payload') } });
+    const kept = state.createTask(queueName('q'), {
+      name: taskName('q', 'kept'),
+      httpRequest: { url: 'http://x.test/', body: Buffer.from('payload') },
+    });
     state.recordDispatch(kept.name);
     state.createTask(queueName('q'), { name: taskName('q', 'gone'), ...http });
     state.deleteTask(taskName('q', 'gone'));
@@ -214,7 +242,9 @@ describe('EmulatorState', () => {
     expect(restored.getQueue(queueName('q'))).toEqual(state.getQueue(queueName('q')));
     expect(restored.getTask(kept.name)).toEqual(state.getTask(kept.name));
     expect(restored.getTask(kept.name).httpRequest.body.toString()).toBe('payload');
-    expect(codeOf(() => restored.createTask(queueName('q'), { name: taskName('q', 'gone'), ...http }))).toBe('ALREADY_EXISTS');
+    expect(codeOf(() => restored.createTask(queueName('q'), { name: taskName('q', 'gone'), ...http }))).toBe(
+      'ALREADY_EXISTS',
+    );
     expect(codeOf(() => restored.createQueue(PARENT, { name: queueName('dropped') }))).toBe('FAILED_PRECONDITION');
     const later = restored.createTask(queueName('q'), http);
     expect(later.seq).toBeGreaterThan(kept.seq);
@@ -233,7 +263,10 @@ test('a snapshot taken after a task changes shows the change (the per-task JSON 
   state.recordDispatch(name);
   expect(taskIn(state.snapshotJson())).toMatchObject({ dispatchCount: 1 });
   state.recordResponse(name, { code: 0, message: 'OK' });
-  expect(taskIn(state.snapshotJson())).toMatchObject({ responseCount: 1, lastAttempt: { responseStatus: { code: 0 } } });
+  expect(taskIn(state.snapshotJson())).toMatchObject({
+    responseCount: 1,
+    lastAttempt: { responseStatus: { code: 0 } },
+  });
   state.rescheduleTask(name, 42);
   expect(taskIn(state.snapshotJson()).scheduleTimeMs).toBe(42);
   state.runTask(name);
@@ -251,7 +284,10 @@ describe('ManualClock', () => {
     clock.advance(150);
     expect(fired).toEqual([['a', 100]]);
     clock.advance(100);
-    expect(fired).toEqual([['a', 100], ['b', 200]]);
+    expect(fired).toEqual([
+      ['a', 100],
+      ['b', 200],
+    ]);
     expect(clock.now()).toBe(250);
     expect(() => clock.advance(-1)).toThrow(/does not go back/);
   });

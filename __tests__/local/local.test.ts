@@ -23,10 +23,23 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('npm run local runs the example pipeline to the end without terraform on PATH and writes the report', async () => {
   const report = path.join(dir, 'report.json');
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'bin/local.ts', '--spec', 'pipelines/recsys-dev.yaml', '--report', report, '--timeout', '60s'], {
-    cwd: ROOT,
-    env: { ...process.env, PATH: '/usr/bin:/bin' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      require.resolve('tsx/cli'),
+      'bin/local.ts',
+      '--spec',
+      'pipelines/recsys-dev.yaml',
+      '--report',
+      report,
+      '--timeout',
+      '60s',
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, PATH: '/usr/bin:/bin' },
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -99,7 +112,12 @@ pipeline:
     expect(report).toMatchObject({
       ok: true,
       tasks: 10,
-      steps: { split: { succeeded: 2 }, left: { succeeded: 2 }, right: { succeeded: 2 }, join: { succeeded: 4, attempts: 4 } },
+      steps: {
+        split: { succeeded: 2 },
+        left: { succeeded: 2 },
+        right: { succeeded: 2 },
+        join: { succeeded: 4, attempts: 4 },
+      },
     });
     expect(report.runs['run-a'].find((s) => s.step === 'join')?.tasks).toBe(2);
     expect(received).toHaveLength(4);
@@ -108,7 +126,9 @@ pipeline:
       expect(r.headers['user-agent']).toBe('Google-Cloud-Tasks');
       expect(r.headers.authorization).toMatch(/^Bearer ey/);
     }
-    const lineages = received.map((r) => (JSON.parse(r.body) as { runId: string; lineage: string[] })).map((m) => `${m.runId}:${m.lineage.join('>')}`);
+    const lineages = received
+      .map((r) => JSON.parse(r.body) as { runId: string; lineage: string[] })
+      .map((m) => `${m.runId}:${m.lineage.join('>')}`);
     expect(lineages.sort()).toEqual(['run-a:split>left', 'run-a:split>right', 'run-b:split>left', 'run-b:split>right']);
   } finally {
     own.close();
@@ -131,14 +151,32 @@ describe('reading the synthesized stack', () => {
               retry_config: { max_attempts: 3, min_backoff: '60s', max_backoff: '1800s', max_doublings: 2 },
               http_target: {
                 http_method: 'POST',
-                uri_override: { host: 'train.example.com', scheme: 'HTTPS', path_override: { path: '/tasks' }, uri_override_enforce_mode: 'ALWAYS' },
+                uri_override: {
+                  host: 'train.example.com',
+                  scheme: 'HTTPS',
+                  path_override: { path: '/tasks' },
+                  uri_override_enforce_mode: 'ALWAYS',
+                },
                 header_overrides: [{ header: { key: 'X-Pipeline', value: 'p' } }],
-                oidc_token: { service_account_email: 'inv@acme.iam.gserviceaccount.com', audience: 'https://train.example.com/tasks' },
+                oidc_token: {
+                  service_account_email: 'inv@acme.iam.gserviceaccount.com',
+                  audience: 'https://train.example.com/tasks',
+                },
               },
             },
           },
           terraform_data: {
-            seed_1: { provisioner: [{ 'local-exec': { interpreter: ['node', 'assets/s/seeder.cjs'], command: 'assets/m/seed-manifest.json', working_dir: '${path.module}' } }] },
+            seed_1: {
+              provisioner: [
+                {
+                  'local-exec': {
+                    interpreter: ['node', 'assets/s/seeder.cjs'],
+                    command: 'assets/m/seed-manifest.json',
+                    working_dir: '${path.module}',
+                  },
+                },
+              ],
+            },
           },
         },
       }),
@@ -159,23 +197,46 @@ describe('reading the synthesized stack', () => {
         input: {
           name: 'projects/acme/locations/us-central1/queues/p-dev-train',
           rateLimits: { maxConcurrentDispatches: 1, maxDispatchesPerSecond: undefined },
-          retryConfig: { maxAttempts: 3, minBackoffSeconds: 60, maxBackoffSeconds: 1800, maxDoublings: 2, maxRetryDurationSeconds: undefined },
+          retryConfig: {
+            maxAttempts: 3,
+            minBackoffSeconds: 60,
+            maxBackoffSeconds: 1800,
+            maxDoublings: 2,
+            maxRetryDurationSeconds: undefined,
+          },
         },
         httpTarget: {
           httpMethod: 'POST',
-          uriOverride: { scheme: 'HTTPS', host: 'train.example.com', pathOverride: { path: '/tasks' }, uriOverrideEnforceMode: 'ALWAYS' },
+          uriOverride: {
+            scheme: 'HTTPS',
+            host: 'train.example.com',
+            pathOverride: { path: '/tasks' },
+            uriOverrideEnforceMode: 'ALWAYS',
+          },
           headerOverrides: [{ header: { key: 'X-Pipeline', value: 'p' } }],
-          oidcToken: { serviceAccountEmail: 'inv@acme.iam.gserviceaccount.com', audience: 'https://train.example.com/tasks' },
+          oidcToken: {
+            serviceAccountEmail: 'inv@acme.iam.gserviceaccount.com',
+            audience: 'https://train.example.com/tasks',
+          },
         },
       },
     ]);
-    expect(stack.seedCommands).toEqual([{ address: 'terraform_data.seed_1', argv: ['node', 'assets/s/seeder.cjs', 'assets/m/seed-manifest.json'], cwd: d, environment: {} }]);
+    expect(stack.seedCommands).toEqual([
+      {
+        address: 'terraform_data.seed_1',
+        argv: ['node', 'assets/s/seeder.cjs', 'assets/m/seed-manifest.json'],
+        cwd: d,
+        environment: {},
+      },
+    ]);
   });
 
   test('durations and the routing rule', () => {
     expect(parseTerraformDuration('600s', 'x')).toBe(600);
     expect(parseTerraformDuration('0.5s', 'x')).toBe(0.5);
-    expect(() => parseTerraformDuration('10m', 'retry_config.min_backoff')).toThrow('retry_config.min_backoff = "10m" is not a duration in seconds');
+    expect(() => parseTerraformDuration('10m', 'retry_config.min_backoff')).toThrow(
+      'retry_config.min_backoff = "10m" is not a duration in seconds',
+    );
     const q = readSynthesizedStack(stackDir()).queues[0];
     // The example worker: its origin, the synthesized path.
     expect(localHttpTarget(q, { url: 'http://127.0.0.1:4000', own: false }).uriOverride).toEqual({
@@ -187,7 +248,14 @@ describe('reading the synthesized stack', () => {
     });
     // A local.url with its own path and query keeps them; token and headers stay as synthesized.
     const own = localHttpTarget(q, { url: 'https://localhost/work?x=1', own: true });
-    expect(own.uriOverride).toEqual({ scheme: 'HTTPS', host: 'localhost', port: 443, pathOverride: { path: '/work' }, queryOverride: { queryParams: 'x=1' }, uriOverrideEnforceMode: 'ALWAYS' });
+    expect(own.uriOverride).toEqual({
+      scheme: 'HTTPS',
+      host: 'localhost',
+      port: 443,
+      pathOverride: { path: '/work' },
+      queryOverride: { queryParams: 'x=1' },
+      uriOverrideEnforceMode: 'ALWAYS',
+    });
     expect(own.oidcToken).toEqual(q.httpTarget!.oidcToken);
   });
 });
@@ -196,16 +264,30 @@ test('RunRecorder: per-step counts, latency percentiles and the per-run timeline
   const queue = 'projects/p/locations/l1/queues/p-dev-a';
   const rec = new RunRecorder(new Map([[queue, 'a']]));
   rec.start(Date.parse('2030-01-01T00:00:00.000Z'));
-  const task = { name: `${queue}/tasks/0123456789abcdef-seed1`, taskId: '0123456789abcdef-seed1', httpRequest: { body: Buffer.from('{"x":1}') } } as unknown as Task;
-  const ev = (event: DispatchEvent['event'], ts: string, extra: Partial<DispatchEvent> = {}): DispatchEvent => ({ ts, queue, task: task.taskId, event, ...extra });
+  const task = {
+    name: `${queue}/tasks/0123456789abcdef-seed1`,
+    taskId: '0123456789abcdef-seed1',
+    httpRequest: { body: Buffer.from('{"x":1}') },
+  } as unknown as Task;
+  const ev = (event: DispatchEvent['event'], ts: string, extra: Partial<DispatchEvent> = {}): DispatchEvent => ({
+    ts,
+    queue,
+    task: task.taskId,
+    event,
+    ...extra,
+  });
   rec.listener(ev('created', '2030-01-01T00:00:00.000Z'), task);
   rec.listener(ev('dispatched', '2030-01-01T00:00:00.100Z', { attempt: 1 }), task);
   rec.listener(ev('failed', '2030-01-01T00:00:00.150Z', { latencyMs: 50, status: 503 }), task);
   rec.listener(ev('dispatched', '2030-01-01T00:00:01.150Z', { attempt: 2 }), task);
   rec.listener(ev('succeeded', '2030-01-01T00:00:01.160Z', { latencyMs: 10, status: 200 }), task);
-  expect(rec.stepStats()).toEqual({ a: { succeeded: 1, failed: 0, attempts: 2, tasks: 1, failedAttempts: 1, p50LatencyMs: 10, p95LatencyMs: 50 } });
+  expect(rec.stepStats()).toEqual({
+    a: { succeeded: 1, failed: 0, attempts: 2, tasks: 1, failedAttempts: 1, p50LatencyMs: 10, p95LatencyMs: 50 },
+  });
   expect(rec.timeline()).toEqual({ seed1: [{ step: 'a', tasks: 1, startSeconds: 0.1, endSeconds: 1.16 }] });
-  expect(formatStepTable(rec.stepStats())).toBe('STEP  TASKS  SUCCEEDED  FAILED  ATTEMPTS  P50 MS  P95 MS\na     1      1          0       2         10      50');
+  expect(formatStepTable(rec.stepStats())).toBe(
+    'STEP  TASKS  SUCCEEDED  FAILED  ATTEMPTS  P50 MS  P95 MS\na     1      1          0       2         10      50',
+  );
   expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95)).toBe(10);
   expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)).toBe(5);
   expect(percentile([], 50)).toBeNull();
@@ -218,7 +300,10 @@ test('the CLI refuses a bad option or an invalid spec with exit code 2, before r
   expect(await main(['node', 'local', '--timeout', '5x'], io)).toBe(2);
   expect(stderr).toContain('expected a whole number followed by s, m or h');
   const bad = path.join(dir, 'bad.yaml');
-  writeFileSync(bad, 'project: demo-local-1\nregion: us-central1\nenvironment: test\npipeline:\n  name: bad\n  steps:\n    - name: a\n      target: { url: "http://plain.example.com" }\n');
+  writeFileSync(
+    bad,
+    'project: demo-local-1\nregion: us-central1\nenvironment: test\npipeline:\n  name: bad\n  steps:\n    - name: a\n      target: { url: "http://plain.example.com" }\n',
+  );
   stderr = '';
   expect(await main(['node', 'local', '--spec', bad], io)).toBe(2);
   expect(stderr).toMatch(/bad\.yaml:8:\d+: pipeline\.steps\[0\]\.target\.url: .*https[\s\S]*Nothing ran/);

@@ -31,26 +31,43 @@ function synthJson(s: PipelineSpec): { resource: Record<string, Record<string, R
 }
 
 const alertPolicies = (j: ReturnType<typeof synthJson>) => j.resource.google_monitoring_alert_policy ?? {};
-const byName = (j: ReturnType<typeof synthJson>, part: string) => Object.entries(alertPolicies(j)).find(([k]) => k.includes(part))![1];
+const byName = (j: ReturnType<typeof synthJson>, part: string) =>
+  Object.entries(alertPolicies(j)).find(([k]) => k.includes(part))![1];
 
 test('snapshot: one queue-depth and one failed-attempts policy per queue, plus the Monitoring API', () => {
   const j = synthJson(presetSpec({ notificationChannels: [CHANNEL] }));
-  expect({ alerts: alertPolicies(j), api: j.resource.google_project_service['monitoring_api-monitoring_2ACD1973'] }).toMatchSnapshot();
+  expect({
+    alerts: alertPolicies(j),
+    api: j.resource.google_project_service['monitoring_api-monitoring_2ACD1973'],
+  }).toMatchSnapshot();
 });
 
 test('without a monitoring block: no alert policies and no Monitoring API', () => {
   const j = synthJson(presetSpec());
   expect(j.resource.google_monitoring_alert_policy).toBeUndefined();
-  expect(Object.values(j.resource.google_project_service).map((s) => s.service)).not.toContain('monitoring.googleapis.com');
+  expect(Object.values(j.resource.google_project_service).map((s) => s.service)).not.toContain(
+    'monitoring.googleapis.com',
+  );
 });
 
 test('each preset gets its default thresholds (ALERT_DEFAULTS); a step without preset gets `none`', () => {
   const j = synthJson(presetSpec({ notificationChannels: [] }));
-  for (const [stepName, preset] of [['preprocess', 'preprocess'], ['train', 'train'], ['infer', 'infer'], ['report', 'none']] as const) {
+  for (const [stepName, preset] of [
+    ['preprocess', 'preprocess'],
+    ['train', 'train'],
+    ['infer', 'infer'],
+    ['report', 'none'],
+  ] as const) {
     const depth = byName(j, `${stepName}-queue-depth`).conditions[0].condition_threshold;
     const failed = byName(j, `${stepName}-failed-attempts`).conditions[0].condition_threshold;
-    expect([depth.threshold_value, depth.duration]).toEqual([ALERT_DEFAULTS[preset].queueDepth.threshold, `${ALERT_DEFAULTS[preset].queueDepth.durationSeconds}s`]);
-    expect([failed.threshold_value, failed.duration]).toEqual([ALERT_DEFAULTS[preset].failedAttempts.threshold, `${ALERT_DEFAULTS[preset].failedAttempts.durationSeconds}s`]);
+    expect([depth.threshold_value, depth.duration]).toEqual([
+      ALERT_DEFAULTS[preset].queueDepth.threshold,
+      `${ALERT_DEFAULTS[preset].queueDepth.durationSeconds}s`,
+    ]);
+    expect([failed.threshold_value, failed.duration]).toEqual([
+      ALERT_DEFAULTS[preset].failedAttempts.threshold,
+      `${ALERT_DEFAULTS[preset].failedAttempts.durationSeconds}s`,
+    ]);
   }
 });
 
@@ -61,32 +78,73 @@ test('filters select the queue on the cloud_tasks_queue resource; failed attempt
     'resource.type = "cloud_tasks_queue" AND resource.label.project_id = "acme-ml-dev" AND resource.label.location = "us-central1" AND resource.label.queue_id = "recsys-dev-train" AND metric.type = "cloudtasks.googleapis.com/queue/task_attempt_count" AND metric.label.response_code != "ok"',
   );
   expect(failed.conditions[0].condition_threshold.aggregations).toEqual([
-    { alignment_period: '300s', per_series_aligner: 'ALIGN_SUM', cross_series_reducer: 'REDUCE_SUM', group_by_fields: ['resource.label.queue_id'] },
+    {
+      alignment_period: '300s',
+      per_series_aligner: 'ALIGN_SUM',
+      cross_series_reducer: 'REDUCE_SUM',
+      group_by_fields: ['resource.label.queue_id'],
+    },
   ]);
   expect(failed.notification_channels).toEqual([CHANNEL]);
-  expect(failed.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^google_project_service\.monitoring_api-monitoring/), expect.stringMatching(/^google_cloud_tasks_queue\.queue-train/)]));
-  expect(byName(j, 'infer-queue-depth').conditions[0].condition_threshold.filter).toMatch(/queue_id = "recsys-dev-infer" AND metric\.type = "cloudtasks\.googleapis\.com\/queue\/depth"$/);
-  expect(failed.user_labels).toMatchObject({ team: 'ml', 'cost-center': 'cc-42', pipeline: 'recsys', environment: 'dev' });
+  expect(failed.depends_on).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^google_project_service\.monitoring_api-monitoring/),
+      expect.stringMatching(/^google_cloud_tasks_queue\.queue-train/),
+    ]),
+  );
+  expect(byName(j, 'infer-queue-depth').conditions[0].condition_threshold.filter).toMatch(
+    /queue_id = "recsys-dev-infer" AND metric\.type = "cloudtasks\.googleapis\.com\/queue\/depth"$/,
+  );
+  expect(failed.user_labels).toMatchObject({
+    team: 'ml',
+    'cost-center': 'cc-42',
+    pipeline: 'recsys',
+    environment: 'dev',
+  });
 });
 
 test('spec settings override every queue; enabled: false removes that alert; all disabled removes the API too', () => {
-  const j = synthJson(presetSpec({ notificationChannels: [], queueDepth: { threshold: 7, durationSeconds: 120 }, failedAttempts: { enabled: false } }));
+  const j = synthJson(
+    presetSpec({
+      notificationChannels: [],
+      queueDepth: { threshold: 7, durationSeconds: 120 },
+      failedAttempts: { enabled: false },
+    }),
+  );
   const names = Object.keys(alertPolicies(j));
   expect(names.filter((n) => n.includes('failed-attempts'))).toEqual([]);
   expect(names.filter((n) => n.includes('queue-depth'))).toHaveLength(4);
-  expect(byName(j, 'train-queue-depth').conditions[0].condition_threshold).toMatchObject({ threshold_value: 7, duration: '120s' });
-  expect(byName(j, 'train-queue-depth').display_name).toBe('Cloud Tasks recsys-dev-train: more than 7 tasks waiting for 2m');
+  expect(byName(j, 'train-queue-depth').conditions[0].condition_threshold).toMatchObject({
+    threshold_value: 7,
+    duration: '120s',
+  });
+  expect(byName(j, 'train-queue-depth').display_name).toBe(
+    'Cloud Tasks recsys-dev-train: more than 7 tasks waiting for 2m',
+  );
 
-  const none = synthJson(presetSpec({ notificationChannels: [], queueDepth: { enabled: false }, failedAttempts: { enabled: false } }));
+  const none = synthJson(
+    presetSpec({ notificationChannels: [], queueDepth: { enabled: false }, failedAttempts: { enabled: false } }),
+  );
   expect(none.resource.google_monitoring_alert_policy).toBeUndefined();
-  expect(Object.values(none.resource.google_project_service).map((s) => s.service)).not.toContain('monitoring.googleapis.com');
+  expect(Object.values(none.resource.google_project_service).map((s) => s.service)).not.toContain(
+    'monitoring.googleapis.com',
+  );
 });
 
 test('a duration that is not whole minutes, or a negative threshold, is a SpecError naming file, path, value and rule', () => {
-  const bad = presetSpec({ notificationChannels: [], queueDepth: { durationSeconds: 90 }, failedAttempts: { threshold: -1 } });
+  const bad = presetSpec({
+    notificationChannels: [],
+    queueDepth: { durationSeconds: 90 },
+    failedAttempts: { threshold: -1 },
+  });
   let error: unknown;
   try {
-    new PipelineStack(Testing.app(), 'recsys-dev', { spec: bad, source: 'pipelines/recsys-dev.yaml', now: NOW, seeder: fakeSeeder() });
+    new PipelineStack(Testing.app(), 'recsys-dev', {
+      spec: bad,
+      source: 'pipelines/recsys-dev.yaml',
+      now: NOW,
+      seeder: fakeSeeder(),
+    });
   } catch (e) {
     error = e;
   }
@@ -103,10 +161,17 @@ test('a duration that is not whole minutes, or a negative threshold, is a SpecEr
 test('QueueAlerts on its own, from TypeScript', () => {
   const stack = new TerraformStack(Testing.app(), 'custom');
   new GoogleProvider(stack, 'google', { project: 'acme-ml-dev' });
-  const alerts = new QueueAlerts(stack, 'alerts', { project: 'acme-ml-dev', location: 'europe-west1', queues: [{ step: 'ingest', queueId: 'ingest-q' }] });
+  const alerts = new QueueAlerts(stack, 'alerts', {
+    project: 'acme-ml-dev',
+    location: 'europe-west1',
+    queues: [{ step: 'ingest', queueId: 'ingest-q' }],
+  });
   expect(Object.keys(alerts.policies)).toEqual(['ingest']);
   expect(alerts.policies.ingest?.queueDepth).toBeDefined();
-  expect(() => new QueueAlerts(stack, 'bad', { project: 'p', location: 'l', queues: [], queueDepth: { durationSeconds: 30 } })).toThrow(
+  expect(
+    () =>
+      new QueueAlerts(stack, 'bad', { project: 'p', location: 'l', queues: [], queueDepth: { durationSeconds: 30 } }),
+  ).toThrow(
     'QueueAlerts at custom/bad is invalid:\n  - monitoring.queueDepth.duration = "30s": 30s is not a whole number of minutes',
   );
   expect(effectiveAlerts('train', { failedAttempts: { threshold: 3 } })).toEqual({
@@ -129,11 +194,15 @@ test('from YAML: durations in the monitoring block reach the alert policies in s
   const text = readFileSync(resolve(root, 'pipelines', 'recsys-prod.yaml'), 'utf8');
   const from = 'monitoring:\n  notificationChannels:';
   expect(text).toContain(from);
-  const yaml = text.replace(from, 'monitoring:\n  queueDepth: { threshold: 2000, duration: 15m }\n  failedAttempts: { enabled: false }\n  notificationChannels:');
+  const yaml = text.replace(
+    from,
+    'monitoring:\n  queueDepth: { threshold: 2000, duration: 15m }\n  failedAttempts: { enabled: false }\n  notificationChannels:',
+  );
   const parsed = parsePipelineSpec(parseYaml(yaml), { file: 'pipelines/recsys-prod.yaml' }, { now: NOW });
   const j = synthJson(parsed);
   const depth = Object.entries(alertPolicies(j)).filter(([k]) => k.includes('queue-depth'));
   expect(depth).toHaveLength(3);
-  for (const [, p] of depth) expect(p.conditions[0].condition_threshold).toMatchObject({ threshold_value: 2000, duration: '900s' });
+  for (const [, p] of depth)
+    expect(p.conditions[0].condition_threshold).toMatchObject({ threshold_value: 2000, duration: '900s' });
   expect(Object.keys(alertPolicies(j)).some((k) => k.includes('failed-attempts'))).toBe(false);
 });

@@ -32,7 +32,13 @@ export function spec(overrides: Partial<PipelineSpec> = {}, steps?: StepSpec[]):
     pipeline: {
       name: 'recsys',
       steps: steps ?? [step('preprocess', { next: ['train'] }), step('train')],
-      seedTasks: [{ step: 'preprocess', id: 'ingest-1', payload: { dataset: 'gs://acme-raw/2026-11/', max_tokens: 512, pad_token: '[PAD]' } }],
+      seedTasks: [
+        {
+          step: 'preprocess',
+          id: 'ingest-1',
+          payload: { dataset: 'gs://acme-raw/2026-11/', max_tokens: 512, pad_token: '[PAD]' },
+        },
+      ],
     },
     ...overrides,
   };

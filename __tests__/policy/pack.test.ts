@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { App, TerraformStack } from '../../lib/cdktf/core';
 import { CloudTasksQueue, GoogleProvider } from '../../lib/cdktf/google';
 import { PipelineStack } from '../../lib/constructs/pipeline-stack';
-import { enforcePolicy, formatFinding, orgPolicyConfig, POLICY_CONTEXT_KEY, PolicyPack, suppressPolicyRule } from '../../lib/policy/pack';
+import {
+  enforcePolicy,
+  formatFinding,
+  orgPolicyConfig,
+  POLICY_CONTEXT_KEY,
+  PolicyPack,
+  suppressPolicyRule,
+} from '../../lib/policy/pack';
 import type { PipelineSpec } from '../../lib/spec/types';
 import { fakeSeeder, NOW, SECRET_MARKER, spec, step, withStep } from './fixtures';
 
@@ -20,7 +27,12 @@ afterEach(() => rmSync(outdir, { recursive: true, force: true }));
 
 function pipelineStack(s: PipelineSpec, context: Record<string, unknown> = {}) {
   const app = new App({ outdir, context });
-  const stack = new PipelineStack(app, 'recsys-dev', { spec: s, source: 'pipelines/recsys-dev.yaml', now: NOW, seeder: fakeSeeder() });
+  const stack = new PipelineStack(app, 'recsys-dev', {
+    spec: s,
+    source: 'pipelines/recsys-dev.yaml',
+    now: NOW,
+    seeder: fakeSeeder(),
+  });
   return { app, stack };
 }
 
@@ -68,19 +80,29 @@ describe('warnings print and synth goes on', () => {
     const { app } = pipelineStack(unbounded);
     const { ok, lines } = collect(app);
     expect(ok).toBe(true);
-    expect(lines).toEqual([expect.stringMatching(/^warning: pipelines\/recsys-dev\.yaml: \[CTP004\] pipeline\.steps\[1\]\.retry\.maxAttempts: -1 with no maxRetryDuration/)]);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^warning: pipelines\/recsys-dev\.yaml: \[CTP004\] pipeline\.steps\[1\]\.retry\.maxAttempts: -1 with no maxRetryDuration/,
+      ),
+    ]);
     app.synth();
     expect(existsSync(stackFile())).toBe(true);
     const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8'));
     expect(manifest.stacks['recsys-dev'].annotations).toEqual([
-      expect.objectContaining({ level: '@cdktf/warn', message: expect.stringContaining('[CTP004] pipeline.steps[1].retry.maxAttempts') }),
+      expect.objectContaining({
+        level: '@cdktf/warn',
+        message: expect.stringContaining('[CTP004] pipeline.steps[1].retry.maxAttempts'),
+      }),
     ]);
   });
 });
 
 describe('suppressions', () => {
   test('policy.suppress in the spec silences the rule and keeps the reason in the report', () => {
-    const s: PipelineSpec = { ...unauthenticated, policy: { suppress: [{ rule: 'CTP001', reason: 'worker sits behind IAP, which checks identity' }] } };
+    const s: PipelineSpec = {
+      ...unauthenticated,
+      policy: { suppress: [{ rule: 'CTP001', reason: 'worker sits behind IAP, which checks identity' }] },
+    };
     const { app, stack } = pipelineStack(s);
     expect(collect(app).ok).toBe(true);
     const f = stack.policy.report(stack).findings.find((x) => x.ruleId === 'CTP001' && x.result === 'NON_COMPLIANT');
@@ -101,7 +123,10 @@ describe('suppressions', () => {
   });
 
   test('suppressing an unknown rule id is an error that lists the known rules', () => {
-    const s: PipelineSpec = { ...spec(), policy: { suppress: [{ rule: 'CT001', reason: 'copied from an old spec by mistake' }] } };
+    const s: PipelineSpec = {
+      ...spec(),
+      policy: { suppress: [{ rule: 'CT001', reason: 'copied from an old spec by mistake' }] },
+    };
     const { app } = pipelineStack(s);
     const { ok, lines } = collect(app);
     expect(ok).toBe(false);
@@ -141,9 +166,15 @@ describe('plain TerraformStack built from provider classes (TypeScript users)', 
     const { ok, lines } = collect(app);
     expect(ok).toBe(false);
     expect(lines).toEqual([
-      expect.stringMatching(/^warning: custom\/inbox: \[CTP004\] google_cloud_tasks_queue\.inbox\.retry_config\.max_attempts: -1 with no max_retry_duration/),
-      expect.stringMatching(/^error: custom\/inbox: \[CTP002\] google_cloud_tasks_queue\.inbox\.http_target\.header_overrides\[0\]\.header\.value: key name "X-Api-Key"/),
-      expect.stringMatching(/^error: custom\/inbox: \[CTP005\] google_cloud_tasks_queue\.inbox\.http_target\.oauth_token: sends a Google access token to hooks\.example\.com/),
+      expect.stringMatching(
+        /^warning: custom\/inbox: \[CTP004\] google_cloud_tasks_queue\.inbox\.retry_config\.max_attempts: -1 with no max_retry_duration/,
+      ),
+      expect.stringMatching(
+        /^error: custom\/inbox: \[CTP002\] google_cloud_tasks_queue\.inbox\.http_target\.header_overrides\[0\]\.header\.value: key name "X-Api-Key"/,
+      ),
+      expect.stringMatching(
+        /^error: custom\/inbox: \[CTP005\] google_cloud_tasks_queue\.inbox\.http_target\.oauth_token: sends a Google access token to hooks\.example\.com/,
+      ),
       'policy: 2 errors; nothing was synthesized (docs/policy.md)',
     ]);
     expect(lines.join('\n')).not.toContain(SECRET_MARKER);
@@ -171,7 +202,9 @@ describe('plain TerraformStack built from provider classes (TypeScript users)', 
     suppressPolicyRule(queue, 'CTP005', 'hooks.example.com is a Google-operated proxy here');
     const { ok, lines } = collect(app);
     expect(ok).toBe(false);
-    expect(lines).toContain("error: custom/google: [CTP006] provider.google.default_labels: missing required label team; add it to the provider's defaultLabels");
+    expect(lines).toContain(
+      "error: custom/google: [CTP006] provider.google.default_labels: missing required label team; add it to the provider's defaultLabels",
+    );
   });
 });
 
@@ -180,15 +213,25 @@ describe('organisation-wide settings', () => {
     const { app } = pipelineStack(spec(), { [POLICY_CONTEXT_KEY]: { requiredLabels: ['team', 'owner'] } });
     const { ok, lines } = collect(app);
     expect(ok).toBe(false);
-    expect(lines[0]).toBe('error: pipelines/recsys-dev.yaml: [CTP006] labels: missing required label owner (required: team, owner); add it under labels');
+    expect(lines[0]).toBe(
+      'error: pipelines/recsys-dev.yaml: [CTP006] labels: missing required label owner (required: team, owner); add it under labels',
+    );
   });
 
   test('without App context, cdktf.json in the working directory is read (plain `tsx main.ts`)', () => {
-    writeFileSync(join(outdir, 'cdktf.json'), JSON.stringify({ app: 'x', context: { [POLICY_CONTEXT_KEY]: { requiredLabels: ['team', 'cost-center'] } } }));
+    writeFileSync(
+      join(outdir, 'cdktf.json'),
+      JSON.stringify({ app: 'x', context: { [POLICY_CONTEXT_KEY]: { requiredLabels: ['team', 'cost-center'] } } }),
+    );
     const app = new App({ outdir: join(outdir, 'out') });
     expect(orgPolicyConfig(app, outdir)).toEqual({ requiredLabels: ['team', 'cost-center'] });
-    writeFileSync(join(outdir, 'cdktf.json'), JSON.stringify({ context: { [POLICY_CONTEXT_KEY]: { requiredLabels: 'team' } } }));
-    expect(() => orgPolicyConfig(app, outdir)).toThrow(`cdktf.json context.${POLICY_CONTEXT_KEY}.requiredLabels: must be a list of label keys, e.g. ["team", "cost-center"]`);
+    writeFileSync(
+      join(outdir, 'cdktf.json'),
+      JSON.stringify({ context: { [POLICY_CONTEXT_KEY]: { requiredLabels: 'team' } } }),
+    );
+    expect(() => orgPolicyConfig(app, outdir)).toThrow(
+      `cdktf.json context.${POLICY_CONTEXT_KEY}.requiredLabels: must be a list of label keys, e.g. ["team", "cost-center"]`,
+    );
   });
 });
 
@@ -197,7 +240,16 @@ describe('secrets are never printed', () => {
     const s = withStep(0, { target: { ...step('preprocess').target, headers: { 'X-Token': SECRET_MARKER } } });
     const withPayload: PipelineSpec = {
       ...s,
-      pipeline: { ...s.pipeline, seedTasks: [{ step: 'preprocess', id: 'a', payload: { creds: { password: SECRET_MARKER }, pem: `-----BEGIN PRIVATE KEY-----\n${SECRET_MARKER}` } }] },
+      pipeline: {
+        ...s.pipeline,
+        seedTasks: [
+          {
+            step: 'preprocess',
+            id: 'a',
+            payload: { creds: { password: SECRET_MARKER }, pem: `-----BEGIN PRIVATE KEY-----\n${SECRET_MARKER}` },
+          },
+        ],
+      },
     };
     const { app, stack } = pipelineStack(withPayload);
     const { ok, lines } = collect(app);
@@ -207,7 +259,11 @@ describe('secrets are never printed', () => {
       'error: pipelines/recsys-dev.yaml: [CTP003] pipeline.seedTasks[0].payload.creds.password',
       'error: pipelines/recsys-dev.yaml: [CTP003] pipeline.seedTasks[0].payload.pem',
     ]);
-    const everything = [lines.join('\n'), JSON.stringify(stack.policy.report(stack)), stack.policy.report(stack).findings.map(formatFinding).join('\n')].join('\n');
+    const everything = [
+      lines.join('\n'),
+      JSON.stringify(stack.policy.report(stack)),
+      stack.policy.report(stack).findings.map(formatFinding).join('\n'),
+    ].join('\n');
     let synthError = '';
     try {
       app.synth();

@@ -14,13 +14,25 @@ import type { PipelineSpec } from '../../lib/spec/types';
 import { SECRET_MARKER, spec, step, withStep } from './fixtures';
 
 const noLabels: PolicyConfig = { requiredLabels: [] };
-const checkSpec = (rule: PolicyRule, s: PipelineSpec, config: PolicyConfig = noLabels) => rule.checkSpec!({ spec: s, config });
-const checkBlock = (rule: PolicyRule, block: TerraformBlock, config: PolicyConfig = noLabels) => rule.checkBlock!({ block, config });
+const checkSpec = (rule: PolicyRule, s: PipelineSpec, config: PolicyConfig = noLabels) =>
+  rule.checkSpec!({ spec: s, config });
+const checkBlock = (rule: PolicyRule, block: TerraformBlock, config: PolicyConfig = noLabels) =>
+  rule.checkBlock!({ block, config });
 
 function queueBlock(config: Record<string, unknown>): TerraformBlock {
-  return { kind: 'resource', type: 'google_cloud_tasks_queue', address: 'google_cloud_tasks_queue.q', constructPath: 'stack/q', config: { name: 'q', location: 'us-central1', ...config } };
+  return {
+    kind: 'resource',
+    type: 'google_cloud_tasks_queue',
+    address: 'google_cloud_tasks_queue.q',
+    constructPath: 'stack/q',
+    config: { name: 'q', location: 'us-central1', ...config },
+  };
 }
-const oidcTarget = { http_method: 'POST', uri_override: { scheme: 'HTTPS', host: 'w.run.app' }, oidc_token: { service_account_email: 'i@p.iam.gserviceaccount.com' } };
+const oidcTarget = {
+  http_method: 'POST',
+  uri_override: { scheme: 'HTTPS', host: 'w.run.app' },
+  oidc_token: { service_account_email: 'i@p.iam.gserviceaccount.com' },
+};
 
 describe('the rule set', () => {
   test('ids are unique, stable CTPnnn, and each rule says what it protects against', () => {
@@ -43,7 +55,12 @@ describe('CTP001 unauthenticated-target (error)', () => {
     const s = withStep(1, { target: { ...step('train').target, auth: 'none' } });
     expect(checkSpec(CTP001, s)).toEqual({
       result: 'NON_COMPLIANT',
-      violations: [{ path: 'pipeline.steps[1].target.auth', message: '"none" sends tasks without an identity token; use oidc, or suppress with a reason' }],
+      violations: [
+        {
+          path: 'pipeline.steps[1].target.auth',
+          message: '"none" sends tasks without an identity token; use oidc, or suppress with a reason',
+        },
+      ],
     });
   });
   test('oidc and oauth are COMPLIANT', () => {
@@ -53,7 +70,10 @@ describe('CTP001 unauthenticated-target (error)', () => {
     const { oidc_token: _dropped, ...noToken } = oidcTarget;
     const r = checkBlock(CTP001, queueBlock({ http_target: noToken }));
     expect(r.result).toBe('NON_COMPLIANT');
-    expect(r.violations[0]).toMatchObject({ path: 'google_cloud_tasks_queue.q.http_target', message: expect.stringContaining('neither oidc_token nor oauth_token') });
+    expect(r.violations[0]).toMatchObject({
+      path: 'google_cloud_tasks_queue.q.http_target',
+      message: expect.stringContaining('neither oidc_token nor oauth_token'),
+    });
     expect(checkBlock(CTP001, queueBlock({ http_target: oidcTarget })).result).toBe('COMPLIANT');
     expect(checkBlock(CTP001, queueBlock({})).result).toBe('NOT_APPLICABLE');
   });
@@ -61,7 +81,9 @@ describe('CTP001 unauthenticated-target (error)', () => {
 
 describe('CTP002 secret-in-headers (error)', () => {
   test('a header named like a credential is NON_COMPLIANT by path, and the value is never in the message', () => {
-    const s = withStep(0, { target: { ...step('preprocess').target, headers: { 'X-Pipeline': 'recsys', 'X-Api-Key': SECRET_MARKER } } });
+    const s = withStep(0, {
+      target: { ...step('preprocess').target, headers: { 'X-Pipeline': 'recsys', 'X-Api-Key': SECRET_MARKER } },
+    });
     const r = checkSpec(CTP002, s);
     expect(r.result).toBe('NON_COMPLIANT');
     expect(r.violations.map((v) => v.path)).toEqual(['pipeline.steps[0].target.headers.X-Api-Key']);
@@ -71,16 +93,27 @@ describe('CTP002 secret-in-headers (error)', () => {
   test('a header whose value is a PEM private key is NON_COMPLIANT whatever its name', () => {
     const pem = `-----BEGIN PRIVATE KEY-----${SECRET_MARKER}`;
     const r = checkSpec(CTP002, withStep(0, { target: { ...step('preprocess').target, headers: { 'X-Blob': pem } } }));
-    expect(r.violations).toEqual([{ path: 'pipeline.steps[0].target.headers.X-Blob', message: expect.stringContaining('PEM private key') }]);
+    expect(r.violations).toEqual([
+      { path: 'pipeline.steps[0].target.headers.X-Blob', message: expect.stringContaining('PEM private key') },
+    ]);
     expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
   });
   test('header_overrides in a queue block are checked by key and value', () => {
     const block = queueBlock({
-      http_target: { ...oidcTarget, header_overrides: [{ header: { key: 'X-Pipeline', value: 'recsys' } }, { header: { key: 'X-Auth-Token', value: SECRET_MARKER } }] },
+      http_target: {
+        ...oidcTarget,
+        header_overrides: [
+          { header: { key: 'X-Pipeline', value: 'recsys' } },
+          { header: { key: 'X-Auth-Token', value: SECRET_MARKER } },
+        ],
+      },
     });
     const r = checkBlock(CTP002, block);
     expect(r.violations).toEqual([
-      { path: 'google_cloud_tasks_queue.q.http_target.header_overrides[1].header.value', message: expect.stringContaining('(header X-Auth-Token)') },
+      {
+        path: 'google_cloud_tasks_queue.q.http_target.header_overrides[1].header.value',
+        message: expect.stringContaining('(header X-Auth-Token)'),
+      },
     ]);
     expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
     expect(checkBlock(CTP002, queueBlock({ http_target: oidcTarget })).result).toBe('COMPLIANT');
@@ -88,23 +121,46 @@ describe('CTP002 secret-in-headers (error)', () => {
 });
 
 describe('CTP003 secret-in-seed-payload (error)', () => {
-  const withPayload = (payload: unknown): PipelineSpec => ({ ...spec(), pipeline: { ...spec().pipeline, seedTasks: [{ step: 'preprocess', id: 'a', payload }] } });
+  const withPayload = (payload: unknown): PipelineSpec => ({
+    ...spec(),
+    pipeline: { ...spec().pipeline, seedTasks: [{ step: 'preprocess', id: 'a', payload }] },
+  });
   test('credential keys and token shapes anywhere in a payload, by path, never by value', () => {
-    const r = checkSpec(CTP003, withPayload({ dataset: 'gs://x', hf: { token: SECRET_MARKER }, keys: [`-----BEGIN RSA PRIVATE KEY-----${SECRET_MARKER}`] }));
-    expect(r.violations.map((v) => v.path)).toEqual(['pipeline.seedTasks[0].payload.hf.token', 'pipeline.seedTasks[0].payload.keys[0]']);
+    const r = checkSpec(
+      CTP003,
+      withPayload({
+        dataset: 'gs://x',
+        hf: { token: SECRET_MARKER },
+        keys: [`-----BEGIN RSA PRIVATE KEY-----${SECRET_MARKER}`],
+      }),
+    );
+    expect(r.violations.map((v) => v.path)).toEqual([
+      'pipeline.seedTasks[0].payload.hf.token',
+      'pipeline.seedTasks[0].payload.keys[0]',
+    ]);
     expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
   });
   test('tokenizer settings and Secret Manager references are COMPLIANT', () => {
-    expect(checkSpec(CTP003, withPayload({ max_tokens: 512, pad_token: '[PAD]', api_key_secret: 'projects/acme/secrets/hf-token' })).result).toBe('COMPLIANT');
+    expect(
+      checkSpec(
+        CTP003,
+        withPayload({ max_tokens: 512, pad_token: '[PAD]', api_key_secret: 'projects/acme/secrets/hf-token' }),
+      ).result,
+    ).toBe('COMPLIANT');
   });
   test('no seed tasks: NOT_APPLICABLE', () => {
-    expect(checkSpec(CTP003, { ...spec(), pipeline: { ...spec().pipeline, seedTasks: [] } }).result).toBe('NOT_APPLICABLE');
+    expect(checkSpec(CTP003, { ...spec(), pipeline: { ...spec().pipeline, seedTasks: [] } }).result).toBe(
+      'NOT_APPLICABLE',
+    );
   });
 });
 
 describe('CTP004 unbounded-retries (warning)', () => {
   test('maxAttempts -1 without maxRetryDuration warns with the worst case', () => {
-    const r = checkSpec(CTP004, withStep(1, { retry: { maxAttempts: -1, minBackoffSeconds: 10, maxBackoffSeconds: 300, maxDoublings: 3 } }));
+    const r = checkSpec(
+      CTP004,
+      withStep(1, { retry: { maxAttempts: -1, minBackoffSeconds: 10, maxBackoffSeconds: 300, maxDoublings: 3 } }),
+    );
     expect(CTP004.level).toBe('warning');
     expect(r.violations).toEqual([
       {
@@ -115,35 +171,62 @@ describe('CTP004 unbounded-retries (warning)', () => {
     ]);
   });
   test('maxAttempts -1 with a maxRetryDuration, or a finite maxAttempts, is COMPLIANT', () => {
-    expect(checkSpec(CTP004, withStep(1, { retry: { maxAttempts: -1, maxRetryDurationSeconds: 86400 } })).result).toBe('COMPLIANT');
+    expect(checkSpec(CTP004, withStep(1, { retry: { maxAttempts: -1, maxRetryDurationSeconds: 86400 } })).result).toBe(
+      'COMPLIANT',
+    );
     expect(checkSpec(CTP004, spec()).result).toBe('COMPLIANT');
   });
   test('worst case follows the Cloud Tasks backoff: 10, 20, 40, 80, 160, 240, then 300s, for 31 days', () => {
     // Attempts 2-7 wait 10+20+40+80+160+240 = 550 s (doubling, then linear); then one every 300 s until 31 days (2,678,400 s).
-    expect(attemptsWithinRetention({ minBackoffSeconds: 10, maxBackoffSeconds: 300, maxDoublings: 3 })).toBe(7 + Math.floor((2678400 - 550) / 300));
+    expect(attemptsWithinRetention({ minBackoffSeconds: 10, maxBackoffSeconds: 300, maxDoublings: 3 })).toBe(
+      7 + Math.floor((2678400 - 550) / 300),
+    );
     expect(attemptsWithinRetention({ minBackoffSeconds: 0, maxBackoffSeconds: 0 })).toBeUndefined();
   });
   test('queue blocks: max_attempts -1 with max_retry_duration "0s" warns; "3600s" is COMPLIANT', () => {
-    const r = checkBlock(CTP004, queueBlock({ retry_config: { max_attempts: -1, max_retry_duration: '0s', max_backoff: '60s', min_backoff: '60s' } }));
-    expect(r.violations).toEqual([{ path: 'google_cloud_tasks_queue.q.retry_config.max_attempts', message: expect.stringContaining('one every 60s at most') }]);
-    expect(checkBlock(CTP004, queueBlock({ retry_config: { max_attempts: -1, max_retry_duration: '3600s' } })).result).toBe('COMPLIANT');
+    const r = checkBlock(
+      CTP004,
+      queueBlock({
+        retry_config: { max_attempts: -1, max_retry_duration: '0s', max_backoff: '60s', min_backoff: '60s' },
+      }),
+    );
+    expect(r.violations).toEqual([
+      {
+        path: 'google_cloud_tasks_queue.q.retry_config.max_attempts',
+        message: expect.stringContaining('one every 60s at most'),
+      },
+    ]);
+    expect(
+      checkBlock(CTP004, queueBlock({ retry_config: { max_attempts: -1, max_retry_duration: '3600s' } })).result,
+    ).toBe('COMPLIANT');
   });
 });
 
 describe('CTP005 oauth-non-google-host (error)', () => {
   test('oauth towards a non-Google host is NON_COMPLIANT and names the host', () => {
-    const s = withStep(0, { target: { ...step('preprocess').target, auth: 'oauth', url: 'https://api.example.com/tasks' } });
+    const s = withStep(0, {
+      target: { ...step('preprocess').target, auth: 'oauth', url: 'https://api.example.com/tasks' },
+    });
     expect(checkSpec(CTP005, s).violations).toEqual([
-      { path: 'pipeline.steps[0].target.auth', message: expect.stringContaining('to api.example.com, which is not a *.googleapis.com API') },
+      {
+        path: 'pipeline.steps[0].target.auth',
+        message: expect.stringContaining('to api.example.com, which is not a *.googleapis.com API'),
+      },
     ]);
   });
   test('oauth towards *.googleapis.com is COMPLIANT; no oauth step is NOT_APPLICABLE', () => {
-    const s = withStep(0, { target: { ...step('preprocess').target, auth: 'oauth', url: 'https://aiplatform.googleapis.com/v1/x:predict' } });
+    const s = withStep(0, {
+      target: { ...step('preprocess').target, auth: 'oauth', url: 'https://aiplatform.googleapis.com/v1/x:predict' },
+    });
     expect(checkSpec(CTP005, s).result).toBe('COMPLIANT');
     expect(checkSpec(CTP005, spec()).result).toBe('NOT_APPLICABLE');
   });
   test('queue blocks with oauth_token: the uri_override host decides', () => {
-    const target = (host: string) => ({ http_method: 'POST', uri_override: { host }, oauth_token: { service_account_email: 'i@p.iam.gserviceaccount.com' } });
+    const target = (host: string) => ({
+      http_method: 'POST',
+      uri_override: { host },
+      oauth_token: { service_account_email: 'i@p.iam.gserviceaccount.com' },
+    });
     expect(checkBlock(CTP005, queueBlock({ http_target: target('evil.example.com') })).violations[0]).toMatchObject({
       path: 'google_cloud_tasks_queue.q.http_target.oauth_token',
     });
@@ -155,7 +238,10 @@ describe('CTP006 required-labels (error, when configured)', () => {
   const required: PolicyConfig = { requiredLabels: ['team', 'cost-center', 'owner'] };
   test('missing labels are listed', () => {
     expect(checkSpec(CTP006, spec(), required).violations).toEqual([
-      { path: 'labels', message: 'missing required label owner (required: team, cost-center, owner); add it under labels' },
+      {
+        path: 'labels',
+        message: 'missing required label owner (required: team, cost-center, owner); add it under labels',
+      },
     ]);
   });
   test('not configured: NOT_APPLICABLE; all present: COMPLIANT', () => {
@@ -163,9 +249,18 @@ describe('CTP006 required-labels (error, when configured)', () => {
     expect(checkSpec(CTP006, spec(), { requiredLabels: ['team'] }).result).toBe('COMPLIANT');
   });
   test('provider blocks: default_labels', () => {
-    const provider: TerraformBlock = { kind: 'provider', type: 'google', address: 'provider.google', constructPath: 's/google', config: { default_labels: { team: 'ml' } } };
+    const provider: TerraformBlock = {
+      kind: 'provider',
+      type: 'google',
+      address: 'provider.google',
+      constructPath: 's/google',
+      config: { default_labels: { team: 'ml' } },
+    };
     expect(checkBlock(CTP006, provider, required).violations).toEqual([
-      { path: 'provider.google.default_labels', message: "missing required labels cost-center, owner; add them to the provider's defaultLabels" },
+      {
+        path: 'provider.google.default_labels',
+        message: "missing required labels cost-center, owner; add them to the provider's defaultLabels",
+      },
     ]);
   });
 });

@@ -10,19 +10,42 @@ describe('secret detection', () => {
     expect(keyWords(key)).toEqual(words);
   });
 
-  test.each(['password', 'dbPassword', 'api_key', 'apikey', 'X-Api-Key', 'private_key', 'privateKey', 'token', 'access_token', 'id_token', 'refreshToken', 'credentials', 'client_secret', 'AWS_ACCESS_KEY'])(
-    'key %s looks like it holds a credential',
-    (key) => {
-      expect(secretKeyReason(key)).toEqual(expect.stringContaining(`"${key}"`));
-    },
-  );
+  test.each([
+    'password',
+    'dbPassword',
+    'api_key',
+    'apikey',
+    'X-Api-Key',
+    'private_key',
+    'privateKey',
+    'token',
+    'access_token',
+    'id_token',
+    'refreshToken',
+    'credentials',
+    'client_secret',
+    'AWS_ACCESS_KEY',
+  ])('key %s looks like it holds a credential', (key) => {
+    expect(secretKeyReason(key)).toEqual(expect.stringContaining(`"${key}"`));
+  });
 
-  test.each(['max_tokens', 'maxTokens', 'pad_token', 'eos_token', 'tokenizer', 'token_count', 'num_tokens', 'dataset', 'X-Pipeline', 'secret_name', 'api_key_secret_id', 'password_file', 'keyword'])(
-    'key %s is not a credential',
-    (key) => {
-      expect(secretKeyReason(key)).toBeUndefined();
-    },
-  );
+  test.each([
+    'max_tokens',
+    'maxTokens',
+    'pad_token',
+    'eos_token',
+    'tokenizer',
+    'token_count',
+    'num_tokens',
+    'dataset',
+    'X-Pipeline',
+    'secret_name',
+    'api_key_secret_id',
+    'password_file',
+    'keyword',
+  ])('key %s is not a credential', (key) => {
+    expect(secretKeyReason(key)).toBeUndefined();
+  });
 
   test.each([
     ['-----BEGIN RSA PRIVATE KEY-----\nMIIE...\n-----END RSA PRIVATE KEY-----', 'PEM private key'],
@@ -38,12 +61,14 @@ describe('secret detection', () => {
     expect(secretValueReason(value)).toEqual(expect.stringContaining(kind));
   });
 
-  test.each(['gs://acme-raw/2026-11/', 'https://preprocess-abc123-uc.a.run.app/tasks', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'projects/p/secrets/s/versions/1'])(
-    'ordinary value %s is not a secret',
-    (value) => {
-      expect(secretValueReason(value)).toBeUndefined();
-    },
-  );
+  test.each([
+    'gs://acme-raw/2026-11/',
+    'https://preprocess-abc123-uc.a.run.app/tasks',
+    'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    'projects/p/secrets/s/versions/1',
+  ])('ordinary value %s is not a secret', (value) => {
+    expect(secretValueReason(value)).toBeUndefined();
+  });
 
   test('findSecrets reports paths and reasons, never values', () => {
     const payload = {
@@ -56,7 +81,11 @@ describe('secret detection', () => {
       max_tokens: 512,
     };
     const found = findSecrets(payload, 'payload');
-    expect(found.map((f) => f.path)).toEqual(['payload.auth.api_key', 'payload.list[0].note', 'payload["odd key"].password']);
+    expect(found.map((f) => f.path)).toEqual([
+      'payload.auth.api_key',
+      'payload.list[0].note',
+      'payload["odd key"].password',
+    ]);
     expect(JSON.stringify(found)).not.toMatch(/VALUE-\d/);
   });
 

@@ -28,7 +28,11 @@ function devSpecWith(from: string, to: string, name: string): string {
 }
 
 test('GIVEN a spec with a secret header WHEN `npx tsx main.ts` THEN exit 1, rule messages on stderr without the secret, and no output folder', () => {
-  const spec = devSpecWith('headers: { X-Pipeline: recsys }', `headers: { X-Pipeline: recsys, X-Api-Key: ${SECRET_MARKER} }`, 'secret.yaml');
+  const spec = devSpecWith(
+    'headers: { X-Pipeline: recsys }',
+    `headers: { X-Pipeline: recsys, X-Api-Key: ${SECRET_MARKER} }`,
+    'secret.yaml',
+  );
   const outdir = join(temp, 'out-secret');
   const r = spawnSync('/usr/bin/npx', ['tsx', 'main.ts'], {
     cwd: ROOT,
@@ -37,7 +41,9 @@ test('GIVEN a spec with a secret header WHEN `npx tsx main.ts` THEN exit 1, rule
     timeout: 60_000,
   });
   expect(r.status).toBe(1);
-  expect(r.stderr).toMatch(/secret\.yaml: \[CTP002\] pipeline\.steps\[\d\]\.target\.headers\.X-Api-Key: key name "X-Api-Key" says it holds an api key/);
+  expect(r.stderr).toMatch(
+    /secret\.yaml: \[CTP002\] pipeline\.steps\[\d\]\.target\.headers\.X-Api-Key: key name "X-Api-Key" says it holds an api key/,
+  );
   expect(r.stderr).toContain('Nothing was written.');
   expect(r.stderr + r.stdout).not.toContain(SECRET_MARKER);
   expect(existsSync(outdir)).toBe(false);
@@ -48,7 +54,10 @@ test('GIVEN two specs, one compliant and one not THEN synthPipelines throws Poli
   mkdirSync(dir);
   cpSync(join(ROOT, 'pipelines', 'recsys-dev.yaml'), join(dir, 'recsys-dev.yaml'));
   const url = 'url: https://preprocess-def456-uc.a.run.app/tasks';
-  const staging = readFileSync(devSpecWith(url, `${url}\n        auth: none`, 'staging.yaml'), 'utf8').replace('environment: dev', 'environment: staging');
+  const staging = readFileSync(devSpecWith(url, `${url}\n        auth: none`, 'staging.yaml'), 'utf8').replace(
+    'environment: dev',
+    'environment: staging',
+  );
   writeFileSync(join(dir, 'recsys-staging.yaml'), staging);
   const outdir = join(temp, 'out-two');
   let error: unknown;
@@ -58,6 +67,8 @@ test('GIVEN two specs, one compliant and one not THEN synthPipelines throws Poli
     error = e;
   }
   expect(error).toBeInstanceOf(PolicyError);
-  expect((error as PolicyError).lines[0]).toMatch(/recsys-staging\.yaml: \[CTP001\] pipeline\.steps\[0\]\.target\.auth: "none"/);
+  expect((error as PolicyError).lines[0]).toMatch(
+    /recsys-staging\.yaml: \[CTP001\] pipeline\.steps\[0\]\.target\.auth: "none"/,
+  );
   expect(existsSync(outdir)).toBe(false);
 });

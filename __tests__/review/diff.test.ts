@@ -3,11 +3,18 @@ import { configEntries, diffEntries, normalizeConfig } from '../../lib/review/di
 import { renderAttribute } from '../../lib/review/markdown';
 import { mermaidFlowchart } from '../../lib/review/graph';
 
-const changes = (before: Record<string, unknown>, after: Record<string, unknown>) => diffEntries(configEntries(before), configEntries(after));
+const changes = (before: Record<string, unknown>, after: Record<string, unknown>) =>
+  diffEntries(configEntries(before), configEntries(after));
 
 test('cdktf `//` metadata and asset hash folders are not changes', () => {
-  const a = { '//': { metadata: { version: '0.21.0' } }, output: { m: { value: 'assets/seed_Manifest_1/3453AB2665C2CC4A/seed-manifest.json' } } };
-  const b = { '//': { metadata: { version: '0.22.0' } }, output: { m: { value: 'assets/seed_Manifest_1/4CEBBCB31E08AA20/seed-manifest.json' } } };
+  const a = {
+    '//': { metadata: { version: '0.21.0' } },
+    output: { m: { value: 'assets/seed_Manifest_1/3453AB2665C2CC4A/seed-manifest.json' } },
+  };
+  const b = {
+    '//': { metadata: { version: '0.22.0' } },
+    output: { m: { value: 'assets/seed_Manifest_1/4CEBBCB31E08AA20/seed-manifest.json' } },
+  };
   expect(changes(a, b)).toEqual([]);
   expect(normalizeConfig(a.output.m.value)).toBe('assets/seed_Manifest_1/<hash>/seed-manifest.json');
 });
@@ -16,11 +23,30 @@ test('lists of blocks match by natural key; ForceNew attributes mark a replaceme
   const q = (headers: Array<[string, string]>, location: string) => ({
     resource: {
       google_cloud_tasks_queue: {
-        q: { location, http_target: { header_overrides: headers.map(([key, value]) => ({ header: { key, value } })) }, depends_on: ['a'] },
+        q: {
+          location,
+          http_target: { header_overrides: headers.map(([key, value]) => ({ header: { key, value } })) },
+          depends_on: ['a'],
+        },
       },
     },
   });
-  const [c] = changes(q([['X-A', '1'], ['X-B', '2']], 'us-central1'), q([['X-B', '3'], ['X-C', '4']], 'europe-west1'));
+  const [c] = changes(
+    q(
+      [
+        ['X-A', '1'],
+        ['X-B', '2'],
+      ],
+      'us-central1',
+    ),
+    q(
+      [
+        ['X-B', '3'],
+        ['X-C', '4'],
+      ],
+      'europe-west1',
+    ),
+  );
   expect(c).toMatchObject({ address: 'google_cloud_tasks_queue.q', status: 'changed', replacedBy: ['location'] });
   expect(c!.attributes.map(renderAttribute)).toEqual([
     'http_target.header_overrides[X-A].header.key: "X-A" -> (none)',
@@ -34,8 +60,14 @@ test('lists of blocks match by natural key; ForceNew attributes mark a replaceme
 
 test('sensitive outputs, secret-named keys and secret-shaped values are redacted', () => {
   const pem = '-----BEGIN PRIVATE KEY-----\nAAAA';
-  const a = { output: { o: { value: 'one', sensitive: true } }, resource: { x_thing: { t: { password: 'p1', note: 'plain', blob: 'fine' } } } };
-  const b = { output: { o: { value: 'two', sensitive: true } }, resource: { x_thing: { t: { password: 'p2', note: 'plain2', blob: pem } } } };
+  const a = {
+    output: { o: { value: 'one', sensitive: true } },
+    resource: { x_thing: { t: { password: 'p1', note: 'plain', blob: 'fine' } } },
+  };
+  const b = {
+    output: { o: { value: 'two', sensitive: true } },
+    resource: { x_thing: { t: { password: 'p2', note: 'plain2', blob: pem } } },
+  };
   const lines = changes(a, b).flatMap((c) => c.attributes.map((x) => `${c.address} ${renderAttribute(x)}`));
   expect(lines).toEqual([
     'output.o value: (redacted) -> (redacted)',
@@ -46,8 +78,22 @@ test('sensitive outputs, secret-named keys and secret-shaped values are redacted
 });
 
 test('the Mermaid graph escapes labels and draws removed edges dashed', () => {
-  const head = { pipeline: 'p', environment: 'dev', steps: [{ name: 'a-1', next: [] as string[] }, { name: 'b"x', next: ['a-1'] }] };
-  const base = { pipeline: 'p', environment: 'dev', steps: [{ name: 'a-1', next: ['b"x'] }, { name: 'b"x', next: [] as string[] }] };
+  const head = {
+    pipeline: 'p',
+    environment: 'dev',
+    steps: [
+      { name: 'a-1', next: [] as string[] },
+      { name: 'b"x', next: ['a-1'] },
+    ],
+  };
+  const base = {
+    pipeline: 'p',
+    environment: 'dev',
+    steps: [
+      { name: 'a-1', next: ['b"x'] },
+      { name: 'b"x', next: [] as string[] },
+    ],
+  };
   expect(mermaidFlowchart(head, base)).toBe(
     [
       'flowchart LR',

@@ -62,21 +62,31 @@ test('GIVEN identical inputs THEN "No changes." and exit 0', async () => {
 
 test('GIVEN a changed rate THEN the queue is updated in place with `attr: old -> new`', async () => {
   const head = synth({
-    'recsys-dev.yaml': edit(DEV, 'rateLimits: { maxDispatchesPerSecond: 5, maxConcurrentDispatches: 10 }', 'rateLimits: { maxDispatchesPerSecond: 20, maxConcurrentDispatches: 10 }'),
+    'recsys-dev.yaml': edit(
+      DEV,
+      'rateLimits: { maxDispatchesPerSecond: 5, maxConcurrentDispatches: 10 }',
+      'rateLimits: { maxDispatchesPerSecond: 20, maxConcurrentDispatches: 10 }',
+    ),
     'recsys-prod.yaml': PROD,
   });
   const { code, stdout } = await review(base, head);
   expect(code).toBe(0);
   expect(stdout).toContain('| `recsys-dev` | changed | +0 ~1 -0 | +0 ~0 -0 |');
   expect(stdout).toContain('| `recsys-prod` | no change | +0 ~0 -0 | +0 ~0 -0 |');
-  expect(stdout).toMatch(/- update `google_cloud_tasks_queue\.queue-preprocess_[0-9A-F]+`\n {2}```text\n {2}rate_limits\.max_dispatches_per_second: 5 -> 20\n {2}```/);
+  expect(stdout).toMatch(
+    /- update `google_cloud_tasks_queue\.queue-preprocess_[0-9A-F]+`\n {2}```text\n {2}rate_limits\.max_dispatches_per_second: 5 -> 20\n {2}```/,
+  );
   // The summary table comes before the details.
   expect(stdout.indexOf('| Stack |')).toBeLessThan(stdout.indexOf('<details>'));
 });
 
 test('GIVEN an added step THEN its queue and IAM are added, and the diagram highlights the new step and edge', async () => {
   const withEvaluate = edit(
-    edit(DEV, "      rateLimits: { maxDispatchesPerSecond: 20, maxConcurrentDispatches: 20 }\n", "      rateLimits: { maxDispatchesPerSecond: 20, maxConcurrentDispatches: 20 }\n      next: [evaluate]\n"),
+    edit(
+      DEV,
+      '      rateLimits: { maxDispatchesPerSecond: 20, maxConcurrentDispatches: 20 }\n',
+      '      rateLimits: { maxDispatchesPerSecond: 20, maxConcurrentDispatches: 20 }\n      next: [evaluate]\n',
+    ),
     '  # Created at deploy time.',
     [
       '    - name: evaluate',
@@ -102,16 +112,26 @@ test('GIVEN an added step THEN its queue and IAM are added, and the diagram high
 test('GIVEN a changed seed payload THEN the seed task is reported by step and id with summaries, never the payload, and the asset hash move is not noise', async () => {
   const marker = 'PAYLOAD-VALUE-MARKER-7f3a';
   const head = synth({
-    'recsys-dev.yaml': edit(DEV, 'payload: { dataset: gs://acme-ml-dev-raw/sample/2026-11/, shards: 4 }', `payload: { dataset: gs://acme-ml-dev-raw/sample/2026-11/, shards: 8, note: ${marker} }`),
+    'recsys-dev.yaml': edit(
+      DEV,
+      'payload: { dataset: gs://acme-ml-dev-raw/sample/2026-11/, shards: 4 }',
+      `payload: { dataset: gs://acme-ml-dev-raw/sample/2026-11/, shards: 8, note: ${marker} }`,
+    ),
     'recsys-prod.yaml': PROD,
   });
   const { stdout } = await review(base, head);
   expect(stdout).toContain('| `recsys-dev` | changed | +0 ~0 ±1 replaced -0 | +0 ~1 -0 |');
-  expect(stdout).toMatch(/\| preprocess \| `sample-2026-11` \| changed \| \d+ bytes, object \{dataset, shards, note\}, sha256 [0-9a-f]{12} \|/);
-  expect(stdout).toMatch(/payload: \d+ bytes, object \{dataset, shards\}, sha256 [0-9a-f]{12} -> \d+ bytes, object \{dataset, shards, note\}, sha256 [0-9a-f]{12}/);
+  expect(stdout).toMatch(
+    /\| preprocess \| `sample-2026-11` \| changed \| \d+ bytes, object \{dataset, shards, note\}, sha256 [0-9a-f]{12} \|/,
+  );
+  expect(stdout).toMatch(
+    /payload: \d+ bytes, object \{dataset, shards\}, sha256 [0-9a-f]{12} -> \d+ bytes, object \{dataset, shards, note\}, sha256 [0-9a-f]{12}/,
+  );
   expect(stdout).toContain('`preprocess/sample-2026-11`: the task id is unchanged');
   // The seeding resource is replaced because the manifest hash changed (the seeder runs again) ...
-  expect(stdout).toMatch(/- replace \(forced by `triggers_replace\.manifest_sha256`\) `terraform_data\.seed-tasks_[0-9A-F]+`/);
+  expect(stdout).toMatch(
+    /- replace \(forced by `triggers_replace\.manifest_sha256`\) `terraform_data\.seed-tasks_[0-9A-F]+`/,
+  );
   // ... but the moved asset folder is not a change of its own.
   expect(stdout).not.toMatch(/provisioner/);
   expect(stdout).not.toContain(marker);
@@ -134,7 +154,13 @@ test('GIVEN an added stack (first pull request) with --allow-missing-base THEN e
   expect(r.code).toBe(0);
   const json = JSON.parse(r.stdout);
   expect(json.stacksToDeploy).toEqual(['recsys-dev', 'recsys-prod']);
-  expect(json.stacks[0]).toMatchObject({ name: 'recsys-dev', status: 'added', environment: 'dev', backend: 'local', seedTasks: { add: 3, change: 0, remove: 0 } });
+  expect(json.stacks[0]).toMatchObject({
+    name: 'recsys-dev',
+    status: 'added',
+    environment: 'dev',
+    backend: 'local',
+    seedTasks: { add: 3, change: 0, remove: 0 },
+  });
   expect(json.stacks[1]).toMatchObject({ name: 'recsys-prod', environment: 'prod', backend: 'gcs' });
 });
 
@@ -150,7 +176,9 @@ describe('bad inputs exit 2 with a message that says what to do', () => {
   test('missing directory', async () => {
     const r = await review(join(temp, 'missing'), base);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`review: ${join(temp, 'missing')}: no such directory; pass the cdktf output directory (run \`npm run synth\` first)\n`);
+    expect(r.stderr).toBe(
+      `review: ${join(temp, 'missing')}: no such directory; pass the cdktf output directory (run \`npm run synth\` first)\n`,
+    );
   });
   test('a directory that is not a cdktf output', async () => {
     const dir = join(temp, 'not-cdktf');
@@ -196,7 +224,16 @@ test('GIVEN a review too long for a PR comment THEN added resources lose their a
         big: {
           name: 'big',
           assets: {},
-          config: { resource: { google_cloud_tasks_queue: Object.fromEntries(Array.from({ length: n }, (_, i) => [`q${i}`, { name: `queue-${i}`, location: 'us-central1', description: 'x'.repeat(70) }])) } },
+          config: {
+            resource: {
+              google_cloud_tasks_queue: Object.fromEntries(
+                Array.from({ length: n }, (_, i) => [
+                  `q${i}`,
+                  { name: `queue-${i}`, location: 'us-central1', description: 'x'.repeat(70) },
+                ]),
+              ),
+            },
+          },
         },
       },
     }) as const;

@@ -19,7 +19,11 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function runNode(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function runNode(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) =>
     execFile('/usr/bin/node', args, { cwd, env: { PATH: '/usr/bin:/bin', ...env } }, (err, stdout, stderr) =>
       done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -43,7 +47,12 @@ test('the bundle is self-contained: no require of a file path, no path of this c
 
 test('GIVEN only the bundle in an empty folder and plain node THEN it seeds the emulator, and a re-run adds nothing', async () => {
   const emulator = await startEmulator({ port: 0 });
-  const client = new CloudTasksClient({ servicePath: emulator.host, port: emulator.port, sslCreds: grpc.credentials.createInsecure(), universeDomain: 'googleapis.com' });
+  const client = new CloudTasksClient({
+    servicePath: emulator.host,
+    port: emulator.port,
+    sslCreds: grpc.credentials.createInsecure(),
+    universeDomain: 'googleapis.com',
+  });
   try {
     const queue = queueName('demo-dev-bundle');
     await client.createQueue({ parent: `projects/${PROJECT}/locations/${LOCATION}`, queue: { name: queue } });
@@ -57,15 +66,25 @@ test('GIVEN only the bundle in an empty folder and plain node THEN it seeds the 
     expect(readdirSync(assets).sort()).toEqual(['seed-manifest.json', 'seeder.cjs']);
 
     // As the provisioner runs it: interpreter ['node', seeder], command = manifest, working dir = the stack folder.
-    const first = await runNode(['assets/seeder.cjs', 'assets/seed-manifest.json'], stackDir, { CLOUD_TASKS_EMULATOR_HOST: emulator.address });
+    const first = await runNode(['assets/seeder.cjs', 'assets/seed-manifest.json'], stackDir, {
+      CLOUD_TASKS_EMULATOR_HOST: emulator.address,
+    });
     expect(first.stderr).not.toMatch(/Error|Cannot find module/);
-    expect(first).toMatchObject({ code: 0, stdout: expect.stringMatching(/: 20 created, 0 already present, 0 failed\.\n$/) });
+    expect(first).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/: 20 created, 0 already present, 0 failed\.\n$/),
+    });
 
     const [listed] = await client.listTasks({ parent: queue });
     expect(listed.map((t) => t.name).sort()).toEqual(tasks.map((t) => `${queue}/tasks/${t.taskId}`).sort());
 
-    const again = await runNode(['assets/seeder.cjs', 'assets/seed-manifest.json'], stackDir, { CLOUD_TASKS_EMULATOR_HOST: emulator.address });
-    expect(again).toMatchObject({ code: 0, stdout: expect.stringMatching(/: 0 created, 20 already present, 0 failed\.\n$/) });
+    const again = await runNode(['assets/seeder.cjs', 'assets/seed-manifest.json'], stackDir, {
+      CLOUD_TASKS_EMULATOR_HOST: emulator.address,
+    });
+    expect(again).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/: 0 created, 20 already present, 0 failed\.\n$/),
+    });
     expect((await client.listTasks({ parent: queue }))[0]).toHaveLength(20);
   } finally {
     await client.close();
@@ -78,13 +97,18 @@ test('GIVEN an invalid manifest THEN the bundle exits 2 naming the file and path
   require('node:fs').mkdirSync(folder);
   copyFileSync(seederBundle().path, join(folder, 'seeder.cjs'));
   const bad = manifestOf(manyTasks(1));
-  writeFileSync(join(folder, 'm.json'), JSON.stringify({ ...bad, tasks: [{ ...bad.tasks[0], dispatchDeadlineSeconds: 3600 }] }));
+  writeFileSync(
+    join(folder, 'm.json'),
+    JSON.stringify({ ...bad, tasks: [{ ...bad.tasks[0], dispatchDeadlineSeconds: 3600 }] }),
+  );
 
   // Port 9 (discard) on loopback: nothing listens there, and nothing must try.
   const result = await runNode(['seeder.cjs', 'm.json'], folder, { CLOUD_TASKS_EMULATOR_HOST: '127.0.0.1:9' });
 
   expect(result.code).toBe(2);
-  expect(result.stderr).toContain("m.json: tasks[0].dispatchDeadlineSeconds: 3600s is outside Cloud Tasks' range for HTTP dispatch deadlines");
+  expect(result.stderr).toContain(
+    "m.json: tasks[0].dispatchDeadlineSeconds: 3600s is outside Cloud Tasks' range for HTTP dispatch deadlines",
+  );
   expect(result.stderr).toContain('nothing was created');
 });
 
@@ -133,5 +157,11 @@ test('the bundled v2 client creates its LocationsClient on first use, and close(
     })().catch((e) => { console.error(e); process.exit(1); });`;
   const r = await runNode(['-e', script], dir, {});
   expect(r.stderr).toBe('');
-  expect(JSON.parse(r.stdout)).toEqual({ before: true, type: 'LocationsClient', getLocation: 'function', same: true, after: true });
+  expect(JSON.parse(r.stdout)).toEqual({
+    before: true,
+    type: 'LocationsClient',
+    getLocation: 'function',
+    same: true,
+    after: true,
+  });
 });

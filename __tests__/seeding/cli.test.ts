@@ -35,7 +35,12 @@ function writeManifest(name: string, content: unknown): string {
 async function run(args: string[], env: NodeJS.ProcessEnv = { CLOUD_TASKS_EMULATOR_HOST: listenerAddress }) {
   const stdout = captureStream();
   const stderr = captureStream();
-  const code = await main(['node', 'seed', ...args], { stdout, stderr, env, now: () => new Date('2030-01-01T00:00:00Z') });
+  const code = await main(['node', 'seed', ...args], {
+    stdout,
+    stderr,
+    env,
+    now: () => new Date('2030-01-01T00:00:00Z'),
+  });
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
 
@@ -43,7 +48,11 @@ describe('seed --dry-run', () => {
   const SECRET_BODY = '{"apiKey":"do-not-print-me"}';
   const manifest = manifestOf([
     seedTask('first', { httpRequest: { body: SECRET_BODY } }),
-    seedTask('later', { queue: queueName('demo-dev-train'), scheduleTime: '2030-01-02T00:00:00Z', httpRequest: { httpMethod: 'GET', body: undefined } }),
+    seedTask('later', {
+      queue: queueName('demo-dev-train'),
+      scheduleTime: '2030-01-02T00:00:00Z',
+      httpRequest: { httpMethod: 'GET', body: undefined },
+    }),
   ]);
 
   test('GIVEN a valid manifest THEN it lists queue, task id, method, url, schedule and body size, and contacts nothing', async () => {
@@ -55,10 +64,26 @@ describe('seed --dry-run', () => {
     expect(code).toBe(EXIT_OK);
     expect(stderr).toBe('');
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toBe('Dry run: would create 2 task(s) in 2 queue(s) of project demo-project, us-central1. Nothing was contacted.');
+    expect(lines[0]).toBe(
+      'Dry run: would create 2 task(s) in 2 queue(s) of project demo-project, us-central1. Nothing was contacted.',
+    );
     expect(lines[1].split(/\s{2,}/)).toEqual(['QUEUE', 'TASK ID', 'METHOD', 'URL', 'SCHEDULE', 'BODY']);
-    expect(lines[2].split(/\s{2,}/)).toEqual(['demo-dev-ingest', manifest.tasks[0].taskId, 'POST', 'https://worker.example.com/ingest', 'now', `${Buffer.byteLength(SECRET_BODY)} B`]);
-    expect(lines[3].split(/\s{2,}/)).toEqual(['demo-dev-train', manifest.tasks[1].taskId, 'GET', 'https://worker.example.com/ingest', '2030-01-02T00:00:00Z', '0 B']);
+    expect(lines[2].split(/\s{2,}/)).toEqual([
+      'demo-dev-ingest',
+      manifest.tasks[0].taskId,
+      'POST',
+      'https://worker.example.com/ingest',
+      'now',
+      `${Buffer.byteLength(SECRET_BODY)} B`,
+    ]);
+    expect(lines[3].split(/\s{2,}/)).toEqual([
+      'demo-dev-train',
+      manifest.tasks[1].taskId,
+      'GET',
+      'https://worker.example.com/ingest',
+      '2030-01-02T00:00:00Z',
+      '0 B',
+    ]);
     expect(stdout).not.toContain('do-not-print-me');
     expect(stdout).not.toContain('invoker@');
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -66,7 +91,13 @@ describe('seed --dry-run', () => {
   });
 
   test('GIVEN an invalid manifest THEN the dry run fails like a real run: exit 2, every problem on stderr', async () => {
-    const file = writeManifest('bad.json', manifestOf([seedTask('a', { httpRequest: { url: 'http://x.example.com' } }), seedTask('b', { taskId: 'no spaces' })]));
+    const file = writeManifest(
+      'bad.json',
+      manifestOf([
+        seedTask('a', { httpRequest: { url: 'http://x.example.com' } }),
+        seedTask('b', { taskId: 'no spaces' }),
+      ]),
+    );
 
     const { code, stdout, stderr } = await run([file, '--dry-run']);
 
@@ -96,9 +127,13 @@ describe('seed: input errors exit 2 before anything is contacted', () => {
 
   test('a malformed CLOUD_TASKS_EMULATOR_HOST', async () => {
     const before = connections;
-    const { code, stderr } = await run([writeManifest('ok2.json', manifestOf([seedTask('a')]))], { CLOUD_TASKS_EMULATOR_HOST: 'localhost' });
+    const { code, stderr } = await run([writeManifest('ok2.json', manifestOf([seedTask('a')]))], {
+      CLOUD_TASKS_EMULATOR_HOST: 'localhost',
+    });
     expect(code).toBe(EXIT_INVALID);
-    expect(stderr).toBe('CLOUD_TASKS_EMULATOR_HOST="localhost" is not host:port (e.g. 127.0.0.1:8123 or [::1]:8123); nothing was created.\n');
+    expect(stderr).toBe(
+      'CLOUD_TASKS_EMULATOR_HOST="localhost" is not host:port (e.g. 127.0.0.1:8123 or [::1]:8123); nothing was created.\n',
+    );
     expect(connections).toBe(before);
   });
 
@@ -110,7 +145,9 @@ describe('seed: input errors exit 2 before anything is contacted', () => {
       expect(code).toBe(EXIT_INVALID);
       expect(stdout).toBe('');
       expect(stderr).toMatch(/via Cloud Tasks \(cloudtasks.googleapis.com, Application Default Credentials\)/);
-      expect(stderr).toMatch(/no Google Cloud credentials \(Application Default Credentials: .*no-such-key\.json.*\)\. Run `gcloud auth application-default login`/);
+      expect(stderr).toMatch(
+        /no Google Cloud credentials \(Application Default Credentials: .*no-such-key\.json.*\)\. Run `gcloud auth application-default login`/,
+      );
       expect(stderr).toMatch(/nothing was created\.\n$/);
     } finally {
       if (saved === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
@@ -137,13 +174,16 @@ test('failureReport groups failures by status and message, with example task ids
   const a = seedTask('a');
   const b = seedTask('b');
   const c = seedTask('c');
-  const report = failureReport({
-    failures: [
-      { task: a, code: 7, message: 'caller lacks cloudtasks.tasks.create', attempts: 1 },
-      { task: b, code: 7, message: 'caller lacks cloudtasks.tasks.create', attempts: 1 },
-      { task: c, code: 14, message: 'connection refused', attempts: 8 },
-    ],
-  }, 1);
+  const report = failureReport(
+    {
+      failures: [
+        { task: a, code: 7, message: 'caller lacks cloudtasks.tasks.create', attempts: 1 },
+        { task: b, code: 7, message: 'caller lacks cloudtasks.tasks.create', attempts: 1 },
+        { task: c, code: 14, message: 'connection refused', attempts: 8 },
+      ],
+    },
+    1,
+  );
   expect(report.split('\n')).toEqual([
     `  2 task(s) failed with PERMISSION_DENIED (7): caller lacks cloudtasks.tasks.create (after up to 1 attempt(s)); e.g. demo-dev-ingest/${a.taskId}, and 1 more`,
     `  1 task(s) failed with UNAVAILABLE (14): connection refused (after up to 8 attempt(s)); e.g. demo-dev-ingest/${c.taskId}`,

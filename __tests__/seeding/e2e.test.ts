@@ -51,7 +51,11 @@ async function seed(emulator: RunningEmulator, manifest: SeedManifest, flags: st
   writeFileSync(file, JSON.stringify(manifest));
   const stdout = captureStream();
   const stderr = captureStream();
-  const code = await main(['node', 'seed', file, ...flags], { stdout, stderr, env: { CLOUD_TASKS_EMULATOR_HOST: emulator.address } });
+  const code = await main(['node', 'seed', file, ...flags], {
+    stdout,
+    stderr,
+    env: { CLOUD_TASKS_EMULATOR_HOST: emulator.address },
+  });
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
 
@@ -63,7 +67,9 @@ test('GIVEN a manifest THEN every task is created with its name; a re-run finds 
 
     const first = await seed(emulator, manifestOf(tasks));
     expect(first.code).toBe(EXIT_OK);
-    expect(first.stdout).toMatch(/^Seeded 40 task\(s\) in [\d.]+ s \([\d,]+ tasks\/s\): 40 created, 0 already present, 0 failed\.\n$/);
+    expect(first.stdout).toMatch(
+      /^Seeded 40 task\(s\) in [\d.]+ s \([\d,]+ tasks\/s\): 40 created, 0 already present, 0 failed\.\n$/,
+    );
     expect(await taskNames(client, queues)).toEqual(expectedNames(tasks));
 
     const again = await seed(emulator, manifestOf(tasks));
@@ -79,7 +85,7 @@ test('GIVEN an emulator that fails calls with UNAVAILABLE THEN retries still cre
   // A seeded generator for the emulator's failures; about 30% of calls fail (higher rates make long retry streaks,
   // and with them slow tests, likely).
   let state = 42;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const { emulator, client, stop } = await emulatorWith(['demo-dev-ingest'], { failRate: 0.3, random });
   try {
     const tasks = manyTasks(30);
@@ -94,7 +100,7 @@ test('GIVEN an emulator that fails calls with UNAVAILABLE THEN retries still cre
 
 test('GIVEN too few attempts for a flaky service THEN it exits 1 with a summary, and a re-run completes without duplicates', async () => {
   let state = 7;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const { emulator, client, stop } = await emulatorWith(['demo-dev-ingest'], { failRate: 0.25, random });
   try {
     const tasks = manyTasks(30);
@@ -103,8 +109,14 @@ test('GIVEN too few attempts for a flaky service THEN it exits 1 with a summary,
     expect(partial.code).toBe(EXIT_INCOMPLETE);
     const failed = Number(/, (\d+) failed\./.exec(partial.stdout)?.[1]);
     expect(failed).toBeGreaterThan(0);
-    expect(partial.stderr).toMatch(new RegExp(`${failed} task\\(s\\) failed with UNAVAILABLE \\(14\\): .+ \\(after up to 1 attempt\\(s\\)\\); e\\.g\\. demo-dev-ingest/`));
-    expect(partial.stderr).toMatch(new RegExp(`${failed} task\\(s\\) were not created\\. Fix the cause above and run the seeder again`));
+    expect(partial.stderr).toMatch(
+      new RegExp(
+        `${failed} task\\(s\\) failed with UNAVAILABLE \\(14\\): .+ \\(after up to 1 attempt\\(s\\)\\); e\\.g\\. demo-dev-ingest/`,
+      ),
+    );
+    expect(partial.stderr).toMatch(
+      new RegExp(`${failed} task\\(s\\) were not created\\. Fix the cause above and run the seeder again`),
+    );
     expect(await taskNames(client, ['demo-dev-ingest'])).toHaveLength(30 - failed);
 
     const rerun = await seed(emulator, manifestOf(tasks));
@@ -128,7 +140,9 @@ test('GIVEN a payload full of shell metacharacters THEN it arrives byte for byte
       lines: 'one\ntwo\r\nthree\ttab\u0000nul',
       unicode: 'naïve café 日本語 🚀 \u202e',
     });
-    const task = seedTask('hostile', { httpRequest: { body, headers: { 'Content-Type': 'application/json', 'X-Note': '$(id) `id` ;|&' } } });
+    const task = seedTask('hostile', {
+      httpRequest: { body, headers: { 'Content-Type': 'application/json', 'X-Note': '$(id) `id` ;|&' } },
+    });
 
     expect((await seed(emulator, manifestOf([task]))).code).toBe(EXIT_OK);
 

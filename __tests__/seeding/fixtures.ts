@@ -1,5 +1,11 @@
 /** Small manifests for the seeder tests, built with the same helpers synth uses (deterministic task ids). */
-import { MANIFEST_VERSION, queueNameFor, taskIdFor, type ManifestTask, type SeedManifest } from '../../lib/seeding/manifest';
+import {
+  MANIFEST_VERSION,
+  queueNameFor,
+  taskIdFor,
+  type ManifestTask,
+  type SeedManifest,
+} from '../../lib/seeding/manifest';
 
 export const PROJECT = 'demo-project';
 export const LOCATION = 'us-central1';
@@ -8,7 +14,9 @@ export function queueName(queueId = 'demo-dev-ingest'): string {
   return queueNameFor(PROJECT, LOCATION, queueId);
 }
 
-type TaskOverrides = Omit<Partial<ManifestTask>, 'httpRequest'> & { httpRequest?: Partial<ManifestTask['httpRequest']> };
+type TaskOverrides = Omit<Partial<ManifestTask>, 'httpRequest'> & {
+  httpRequest?: Partial<ManifestTask['httpRequest']>;
+};
 
 export function seedTask(seedId: string, overrides: TaskOverrides = {}): ManifestTask {
   const queue = overrides.queue ?? queueName();
@@ -25,7 +33,10 @@ export function seedTask(seedId: string, overrides: TaskOverrides = {}): Manifes
       httpMethod: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ seedId }),
-      oidcToken: { serviceAccountEmail: `invoker@${PROJECT}.iam.gserviceaccount.com`, audience: 'https://worker.example.com/ingest' },
+      oidcToken: {
+        serviceAccountEmail: `invoker@${PROJECT}.iam.gserviceaccount.com`,
+        audience: 'https://worker.example.com/ingest',
+      },
       ...httpRequest,
     },
   };
@@ -37,11 +48,17 @@ export function manifestOf(tasks: readonly ManifestTask[]): SeedManifest {
 
 /** `count` tasks spread over `queues` queue ids. */
 export function manyTasks(count: number, queues: readonly string[] = ['demo-dev-ingest']): ManifestTask[] {
-  return Array.from({ length: count }, (_, i) => seedTask(`item-${i}`, { queue: queueName(queues[i % queues.length]) }));
+  return Array.from({ length: count }, (_, i) =>
+    seedTask(`item-${i}`, { queue: queueName(queues[i % queues.length]) }),
+  );
 }
 
 /** A writable that keeps what was written (stdout/stderr of the CLI under test). */
-export function captureStream(isTTY = false): { write(chunk: string): boolean; readonly isTTY: boolean; text(): string } {
+export function captureStream(isTTY = false): {
+  write(chunk: string): boolean;
+  readonly isTTY: boolean;
+  text(): string;
+} {
   let buf = '';
   return {
     isTTY,

@@ -3,7 +3,13 @@ import type { SeedCounts } from '../../lib/seeding/seeder';
 import { seedTargetFromEnv } from '../../lib/seeding/target';
 import { captureStream } from './fixtures';
 
-const counts = (created: number, failed = 0): SeedCounts => ({ total: 100, created, alreadyPresent: 0, failed, retries: 0 });
+const counts = (created: number, failed = 0): SeedCounts => ({
+  total: 100,
+  created,
+  alreadyPresent: 0,
+  failed,
+  retries: 0,
+});
 
 describe('plain progress (stderr is not a terminal)', () => {
   test('prints a line per tenth of the tasks and a last line, with counts and rate', () => {
@@ -41,7 +47,9 @@ test('on a terminal it draws a cli-progress bar', () => {
   const progress = createProgress(out, 100);
   progress.update(counts(50, 1));
   progress.finish(counts(99, 1));
-  expect(out.text()).toMatch(/seeding \[[^\]]+\] 100% 100\/100 \| [\d,]+ tasks\/s \| created 99, already present 0, failed 1/);
+  expect(out.text()).toMatch(
+    /seeding \[[^\]]+\] 100% 100\/100 \| [\d,]+ tasks\/s \| created 99, already present 0, failed 1/,
+  );
 });
 
 describe('seedTargetFromEnv', () => {

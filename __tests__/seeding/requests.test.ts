@@ -23,7 +23,10 @@ describe('createTaskRequest', () => {
           httpMethod: 'POST',
           headers: { 'Content-Type': 'application/json', 'X-Run': 'r1' },
           body: Buffer.from('{"a":1}', 'utf8'),
-          oidcToken: { serviceAccountEmail: 'invoker@demo-project.iam.gserviceaccount.com', audience: 'https://worker.example.com/ingest' },
+          oidcToken: {
+            serviceAccountEmail: 'invoker@demo-project.iam.gserviceaccount.com',
+            audience: 'https://worker.example.com/ingest',
+          },
         },
         scheduleTime: { seconds: Date.UTC(2030, 0, 2, 3, 4, 5) / 1000, nanos: 0 },
         dispatchDeadline: { seconds: 900, nanos: 0 },
@@ -37,23 +40,35 @@ describe('createTaskRequest', () => {
       httpRequest: {
         url: 'https://pubsub.googleapis.com/v1/projects/p/topics/t:publish',
         oidcToken: undefined,
-        oauthToken: { serviceAccountEmail: 'sa@demo-project.iam.gserviceaccount.com', scope: 'https://www.googleapis.com/auth/cloud-platform' },
+        oauthToken: {
+          serviceAccountEmail: 'sa@demo-project.iam.gserviceaccount.com',
+          scope: 'https://www.googleapis.com/auth/cloud-platform',
+        },
       },
     });
 
     const http = createTaskRequest(task).task?.httpRequest;
 
-    expect(http?.oauthToken).toEqual({ serviceAccountEmail: 'sa@demo-project.iam.gserviceaccount.com', scope: 'https://www.googleapis.com/auth/cloud-platform' });
+    expect(http?.oauthToken).toEqual({
+      serviceAccountEmail: 'sa@demo-project.iam.gserviceaccount.com',
+      scope: 'https://www.googleapis.com/auth/cloud-platform',
+    });
     expect(http).not.toHaveProperty('oidcToken');
   });
 
   test('GIVEN a GET task without body or schedule time THEN neither is sent (Cloud Tasks dispatches now)', () => {
-    const task = seedTask('get', { httpRequest: { httpMethod: 'GET', body: undefined, oidcToken: undefined, headers: {} } });
+    const task = seedTask('get', {
+      httpRequest: { httpMethod: 'GET', body: undefined, oidcToken: undefined, headers: {} },
+    });
 
     const request = createTaskRequest(task);
 
     expect(request.task).not.toHaveProperty('scheduleTime');
-    expect(request.task?.httpRequest).toEqual({ url: 'https://worker.example.com/ingest', httpMethod: 'GET', headers: {} });
+    expect(request.task?.httpRequest).toEqual({
+      url: 'https://worker.example.com/ingest',
+      httpMethod: 'GET',
+      headers: {},
+    });
   });
 
   test('GIVEN a body with shell metacharacters, quotes, newlines and unicode THEN the bytes are exactly its UTF-8 encoding', () => {
@@ -70,10 +85,13 @@ describe('createTaskRequest', () => {
   test('the request survives the protobuf encoding the client applies (fromObject, encode, decode)', () => {
     const request = createTaskRequest(seedTask('valid', { scheduleTime: '2030-01-01T00:00:00.123456789Z' }));
 
-    const decoded = CreateTaskRequest.toObject(CreateTaskRequest.decode(CreateTaskRequest.encode(CreateTaskRequest.fromObject(request)).finish()), {
-      enums: String,
-      longs: Number,
-    });
+    const decoded = CreateTaskRequest.toObject(
+      CreateTaskRequest.decode(CreateTaskRequest.encode(CreateTaskRequest.fromObject(request)).finish()),
+      {
+        enums: String,
+        longs: Number,
+      },
+    );
     expect(decoded.task.httpRequest.httpMethod).toBe('POST');
     expect(decoded.task.scheduleTime).toEqual({ seconds: Date.UTC(2030, 0, 1) / 1000, nanos: 123456789 });
     expect(decoded.task.dispatchDeadline).toEqual({ seconds: 600, nanos: 0 });

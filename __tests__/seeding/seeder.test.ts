@@ -21,7 +21,8 @@ class ScriptedClient implements TaskCreator {
     await new Promise((resolve) => setImmediate(resolve));
     this.inFlight--;
     const code = this.script(name, attempt);
-    if (code !== undefined) throw Object.assign(new Error(`${code} ${statusName(code)}: scripted`), { code, details: `scripted ${code}` });
+    if (code !== undefined)
+      throw Object.assign(new Error(`${code} ${statusName(code)}: scripted`), { code, details: `scripted ${code}` });
     return [{ name }];
   }
 }
@@ -56,15 +57,18 @@ describe('seedTasks', () => {
     },
   );
 
-  test.each([status.INVALID_ARGUMENT, status.PERMISSION_DENIED, status.NOT_FOUND, status.FAILED_PRECONDITION, status.UNKNOWN])(
-    'non-retryable status %i fails the task at once (no propagation wait)',
-    async (code) => {
-      const client = new ScriptedClient(() => code);
-      const result = await seedTasks([seedTask('a')], [client], { ...fast, propagationWaitMs: 0 });
-      expect(result).toMatchObject({ created: 0, failed: 1, retries: 0 });
-      expect(result.failures[0]).toMatchObject({ code, message: `scripted ${code}`, attempts: 1 });
-    },
-  );
+  test.each([
+    status.INVALID_ARGUMENT,
+    status.PERMISSION_DENIED,
+    status.NOT_FOUND,
+    status.FAILED_PRECONDITION,
+    status.UNKNOWN,
+  ])('non-retryable status %i fails the task at once (no propagation wait)', async (code) => {
+    const client = new ScriptedClient(() => code);
+    const result = await seedTasks([seedTask('a')], [client], { ...fast, propagationWaitMs: 0 });
+    expect(result).toMatchObject({ created: 0, failed: 1, retries: 0 });
+    expect(result.failures[0]).toMatchObject({ code, message: `scripted ${code}`, attempts: 1 });
+  });
 
   test.each([status.PERMISSION_DENIED, status.NOT_FOUND])(
     'status %i is retried while IAM/queue changes may still be propagating, outside the maxAttempts budget',
@@ -103,7 +107,12 @@ describe('seedTasks', () => {
 
   test('no retry starts after the run deadline', async () => {
     const client = new ScriptedClient(() => status.UNAVAILABLE);
-    const result = await seedTasks([seedTask('a')], [client], { initialBackoffMs: 50, maxBackoffMs: 50, deadlineMs: 10, random: () => 1 });
+    const result = await seedTasks([seedTask('a')], [client], {
+      initialBackoffMs: 50,
+      maxBackoffMs: 50,
+      deadlineMs: 10,
+      random: () => 1,
+    });
     expect(result).toMatchObject({ failed: 1, retries: 0 });
     expect(client.calls).toHaveLength(1);
   });
@@ -119,7 +128,10 @@ describe('seedTasks', () => {
 
   test('onSettled reports growing counts, ending with all settled', async () => {
     const seen: number[] = [];
-    await seedTasks(manyTasks(5), [new ScriptedClient()], { ...fast, onSettled: (c) => seen.push(c.created + c.alreadyPresent + c.failed) });
+    await seedTasks(manyTasks(5), [new ScriptedClient()], {
+      ...fast,
+      onSettled: (c) => seen.push(c.created + c.alreadyPresent + c.failed),
+    });
     expect(seen).toEqual([1, 2, 3, 4, 5]);
   });
 });

@@ -19,10 +19,17 @@ describe('validateManifest', () => {
     const manifest = manifestOf([
       seedTask('ok'),
       seedTask('bad-url', { httpRequest: { url: 'http://worker.example.com/x' } }),
-      seedTask('bad-ids', { taskId: 'has space', queue: 'projects/demo-project/locations/us-central1/queues/under_score' }),
+      seedTask('bad-ids', {
+        taskId: 'has space',
+        queue: 'projects/demo-project/locations/us-central1/queues/under_score',
+      }),
       seedTask('bad-http', {
         dispatchDeadlineSeconds: 5,
-        httpRequest: { httpMethod: 'GET', body: 'x', headers: { 'X-CloudTasks-TaskName': 'forged', Authorization: 'Bearer secret' } },
+        httpRequest: {
+          httpMethod: 'GET',
+          body: 'x',
+          headers: { 'X-CloudTasks-TaskName': 'forged', Authorization: 'Bearer secret' },
+        },
       }),
     ]);
 
@@ -61,25 +68,41 @@ describe('validateManifest', () => {
       { path: 'tasks[0].step', message: 'is missing; the seed manifest requires it' },
       { path: 'tasks[0].dispatchDeadlineSeconds', message: '"600" must be integer' },
       { path: 'tasks[0].httpRequest.bodyy', message: expect.stringMatching(/is not a field of the seed manifest/) },
-      { path: 'tasks[0].httpRequest.httpMethod', message: '"FETCH" is not one of POST, GET, HEAD, PUT, DELETE, PATCH, OPTIONS' },
+      {
+        path: 'tasks[0].httpRequest.httpMethod',
+        message: '"FETCH" is not one of POST, GET, HEAD, PUT, DELETE, PATCH, OPTIONS',
+      },
       { path: 'tasks[0].httpRequest.headers.X-Count', message: '3 must be string' },
-      { path: 'tasks[0].httpRequest.url', message: expect.stringMatching(/"ftp:\/\/worker.example.com" must use https/) },
+      {
+        path: 'tasks[0].httpRequest.url',
+        message: expect.stringMatching(/"ftp:\/\/worker.example.com" must use https/),
+      },
     ]);
   });
 
   test('GIVEN another manifest version THEN only that is reported, with what to do', () => {
     expect(problemsOf({ ...manifestOf([seedTask('a')]), version: 2 })).toEqual([
-      { path: 'version', message: expect.stringMatching(/^2 is not a manifest version this seeder reads \(it reads version 1\); synthesize the stack again/) },
+      {
+        path: 'version',
+        message: expect.stringMatching(
+          /^2 is not a manifest version this seeder reads \(it reads version 1\); synthesize the stack again/,
+        ),
+      },
     ]);
   });
 
   test('GIVEN top-level fields missing or wrong THEN each is reported', () => {
-    expect(problemsOf({ version: 1, stack: '', project: 'Bad_Project', tasks: {} }).map((p) => `${p.path}: ${p.message}`)).toEqual([
+    expect(
+      problemsOf({ version: 1, stack: '', project: 'Bad_Project', tasks: {} }).map((p) => `${p.path}: ${p.message}`),
+    ).toEqual([
       'location: is missing; the seed manifest requires it',
       'stack: must not be empty',
       'tasks: {} must be array',
     ]);
-    expect(problemsOf({ ...manifestOf([]), project: 'Bad_Project', location: 'mars' }).map((p) => p.path)).toEqual(['project', 'location']);
+    expect(problemsOf({ ...manifestOf([]), project: 'Bad_Project', location: 'mars' }).map((p) => p.path)).toEqual([
+      'project',
+      'location',
+    ]);
   });
 
   test('schedule time: in the past is fine (dispatch now); exactly 30 days ahead is fine; later is refused', () => {
@@ -87,17 +110,26 @@ describe('validateManifest', () => {
     expect(problemsOf(manifestOf([at(-365 * DAY), at(30 * DAY)]))).toEqual([]);
 
     expect(problemsOf(manifestOf([at(30 * DAY + 1000)]))).toEqual([
-      { path: 'tasks[0].scheduleTime', message: expect.stringMatching(/is 30.0 days ahead; Cloud Tasks schedules at most 30 days in the future/) },
+      {
+        path: 'tasks[0].scheduleTime',
+        message: expect.stringMatching(/is 30.0 days ahead; Cloud Tasks schedules at most 30 days in the future/),
+      },
     ]);
     expect(problemsOf(manifestOf([seedTask('x', { scheduleTime: 'tomorrow' })]))).toEqual([
-      { path: 'tasks[0].scheduleTime', message: '"tomorrow" is not an RFC 3339 timestamp such as 2025-01-31T12:00:00Z' },
+      {
+        path: 'tasks[0].scheduleTime',
+        message: '"tomorrow" is not an RFC 3339 timestamp such as 2025-01-31T12:00:00Z',
+      },
     ]);
   });
 
   test('a task over 1 MB is refused with its size', () => {
     const big = seedTask('big', { httpRequest: { body: 'x'.repeat(1024 * 1024) } });
     expect(problemsOf(manifestOf([big]))).toEqual([
-      { path: 'tasks[0].httpRequest', message: expect.stringMatching(/the task is 1,048,\d{3} bytes; Cloud Tasks' limit for an HTTP task is 1 MB/) },
+      {
+        path: 'tasks[0].httpRequest',
+        message: expect.stringMatching(/the task is 1,048,\d{3} bytes; Cloud Tasks' limit for an HTTP task is 1 MB/),
+      },
     ]);
   });
 
@@ -106,22 +138,34 @@ describe('validateManifest', () => {
     const otherQueue = seedTask('a', { queue: queueName('demo-dev-train'), taskId: a.taskId });
     expect(problemsOf(manifestOf([a, otherQueue]))).toEqual([]);
     expect(problemsOf(manifestOf([a, seedTask('b'), { ...a, seedId: 'c' }]))).toEqual([
-      { path: 'tasks[2].taskId', message: `"${a.taskId}" is also the id of tasks[0] in the same queue; Cloud Tasks would create only one of them` },
+      {
+        path: 'tasks[2].taskId',
+        message: `"${a.taskId}" is also the id of tasks[0] in the same queue; Cloud Tasks would create only one of them`,
+      },
     ]);
   });
 
   test('a queue outside the manifest project/location, or not a queue name, is refused', () => {
     const problems = problemsOf(
-      manifestOf([seedTask('a', { queue: 'projects/other-project/locations/us-central1/queues/q' }), seedTask('b', { queue: 'demo-dev-ingest' })]),
+      manifestOf([
+        seedTask('a', { queue: 'projects/other-project/locations/us-central1/queues/q' }),
+        seedTask('b', { queue: 'demo-dev-ingest' }),
+      ]),
     );
     expect(problems.map((p) => p.path)).toEqual(['tasks[0].queue', 'tasks[1].queue']);
-    expect(problems[0].message).toMatch(/not in the manifest's project and location \(projects\/demo-project\/locations\/us-central1\)/);
+    expect(problems[0].message).toMatch(
+      /not in the manifest's project and location \(projects\/demo-project\/locations\/us-central1\)/,
+    );
     expect(problems[1].message).toMatch(/is not a queue name of the form projects\/\{project\}/);
   });
 
   test('both an OIDC and an OAuth token on one request is refused', () => {
-    const t = seedTask('two', { httpRequest: { oauthToken: { serviceAccountEmail: 'a@demo-project.iam.gserviceaccount.com', scope: 's' } } });
-    expect(problemsOf(manifestOf([t]))).toEqual([{ path: 'tasks[0].httpRequest', message: expect.stringMatching(/both oidcToken and oauthToken/) }]);
+    const t = seedTask('two', {
+      httpRequest: { oauthToken: { serviceAccountEmail: 'a@demo-project.iam.gserviceaccount.com', scope: 's' } },
+    });
+    expect(problemsOf(manifestOf([t]))).toEqual([
+      { path: 'tasks[0].httpRequest', message: expect.stringMatching(/both oidcToken and oauthToken/) },
+    ]);
   });
 });
 
@@ -129,7 +173,10 @@ describe('parseManifest and formatProblems', () => {
   test('GIVEN text that is not JSON THEN the problem says so', () => {
     const result = parseManifest('{"version": 1,', NOW);
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(formatProblems('m.json', result.problems)).toMatch(/^m\.json: \(file\): is not valid JSON \(.+\); re-run synth to regenerate it$/);
+    if (!result.ok)
+      expect(formatProblems('m.json', result.problems)).toMatch(
+        /^m\.json: \(file\): is not valid JSON \(.+\); re-run synth to regenerate it$/,
+      );
   });
 
   test('lines name the file and the path; long lists are cut with a count', () => {

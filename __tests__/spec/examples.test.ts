@@ -21,21 +21,24 @@ describe('example specs in pipelines/', () => {
     );
   });
 
-  test.each(['recsys-dev.yaml', 'recsys-prod.yaml'])('%s: preprocess -> train -> infer with presets, seed tasks and worker identities', (name) => {
-    const spec = loadSpecFile(path.join(PIPELINES, name));
-    expect(spec.pipeline.steps.map((s) => [s.name, s.preset, s.next])).toEqual([
-      ['preprocess', 'preprocess', ['train']],
-      ['train', 'train', ['infer']],
-      ['infer', 'infer', []],
-    ]);
-    for (const step of spec.pipeline.steps) {
-      expect(step.target.url).toMatch(/^https:\/\/[a-z]+-[a-z0-9]+-uc\.a\.run\.app\/tasks$/);
-      expect(step.target.serviceAccount).toMatch(/@acme-ml-(dev|prod)\.iam\.gserviceaccount\.com$/);
-      expect(step.target.cloudRun?.service).toBe(step.name);
-    }
-    expect(spec.pipeline.seedTasks.length).toBeGreaterThanOrEqual(1);
-    expect(spec.pipeline.seedTasks.every((t) => t.scheduleTime === undefined)).toBe(true);
-  });
+  test.each(['recsys-dev.yaml', 'recsys-prod.yaml'])(
+    '%s: preprocess -> train -> infer with presets, seed tasks and worker identities',
+    (name) => {
+      const spec = loadSpecFile(path.join(PIPELINES, name));
+      expect(spec.pipeline.steps.map((s) => [s.name, s.preset, s.next])).toEqual([
+        ['preprocess', 'preprocess', ['train']],
+        ['train', 'train', ['infer']],
+        ['infer', 'infer', []],
+      ]);
+      for (const step of spec.pipeline.steps) {
+        expect(step.target.url).toMatch(/^https:\/\/[a-z]+-[a-z0-9]+-uc\.a\.run\.app\/tasks$/);
+        expect(step.target.serviceAccount).toMatch(/@acme-ml-(dev|prod)\.iam\.gserviceaccount\.com$/);
+        expect(step.target.cloudRun?.service).toBe(step.name);
+      }
+      expect(spec.pipeline.seedTasks.length).toBeGreaterThanOrEqual(1);
+      expect(spec.pipeline.seedTasks.every((t) => t.scheduleTime === undefined)).toBe(true);
+    },
+  );
 
   test('dev: smaller rates than prod and local state; prod: gcs backend and monitoring', () => {
     const dev = loadSpecFile(path.join(PIPELINES, 'recsys-dev.yaml'));
@@ -47,14 +50,23 @@ describe('example specs in pipelines/', () => {
     expect(prod.deployer).toEqual(['serviceAccount:pipelines-deployer@acme-ml-prod.iam.gserviceaccount.com']);
     expect(dev.deployer).toBeUndefined();
     dev.pipeline.steps.forEach((step, i) => {
-      expect(step.rateLimits.maxDispatchesPerSecond!).toBeLessThanOrEqual(prod.pipeline.steps[i].rateLimits.maxDispatchesPerSecond!);
-      expect(step.rateLimits.maxConcurrentDispatches!).toBeLessThanOrEqual(prod.pipeline.steps[i].rateLimits.maxConcurrentDispatches!);
+      expect(step.rateLimits.maxDispatchesPerSecond!).toBeLessThanOrEqual(
+        prod.pipeline.steps[i].rateLimits.maxDispatchesPerSecond!,
+      );
+      expect(step.rateLimits.maxConcurrentDispatches!).toBeLessThanOrEqual(
+        prod.pipeline.steps[i].rateLimits.maxConcurrentDispatches!,
+      );
     });
   });
 
-  test.each(fs.readdirSync(PIPELINES).filter((f) => /\.ya?ml$/.test(f)))('%s starts with the yaml-language-server schema comment', (name) => {
-    expect(fs.readFileSync(path.join(PIPELINES, name), 'utf8').split('\n')[0]).toBe('# yaml-language-server: $schema=./pipeline.schema.json');
-  });
+  test.each(fs.readdirSync(PIPELINES).filter((f) => /\.ya?ml$/.test(f)))(
+    '%s starts with the yaml-language-server schema comment',
+    (name) => {
+      expect(fs.readFileSync(path.join(PIPELINES, name), 'utf8').split('\n')[0]).toBe(
+        '# yaml-language-server: $schema=./pipeline.schema.json',
+      );
+    },
+  );
 });
 
 describe('pipelines/pipeline.schema.json', () => {
@@ -63,14 +75,18 @@ describe('pipelines/pipeline.schema.json', () => {
   });
 
   test('the precompiled validator is up to date and is the one in use (run `npm run spec:schema` after changing the schema)', () => {
-    expect(fs.readFileSync(path.join(ROOT, 'lib', 'spec', 'schema-validator.generated.js'), 'utf8')).toBe(standaloneValidatorSource());
+    expect(fs.readFileSync(path.join(ROOT, 'lib', 'spec', 'schema-validator.generated.js'), 'utf8')).toBe(
+      standaloneValidatorSource(),
+    );
     rawSpecSchemaErrors({});
     expect(schema.validatorSource).toBe('precompiled');
   });
 
   test('a stale precompiled validator is ignored: the schema is compiled at run time instead', () => {
     jest.isolateModules(() => {
-      jest.doMock('../../lib/spec/schema-validator.generated.js', () => Object.assign(() => true, { schemaHash: 'stale' }));
+      jest.doMock('../../lib/spec/schema-validator.generated.js', () =>
+        Object.assign(() => true, { schemaHash: 'stale' }),
+      );
       const fresh = require('../../lib/spec/schema') as typeof schema;
       expect(fresh.rawSpecSchemaErrors({ project: 1 }).map((e) => `${e.instancePath} ${e.keyword}`)).toEqual(
         expect.arrayContaining(['/project type', ' required']),
@@ -81,14 +97,18 @@ describe('pipelines/pipeline.schema.json', () => {
 
   test('an editor using the file accepts the examples and flags an out-of-range value', () => {
     // What yaml-language-server does with the file: plain JSON Schema validation, range hints included.
-    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')));
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(
+      JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')),
+    );
     const YAML = require('yaml') as typeof import('yaml');
     for (const name of ['recsys-dev.yaml', 'recsys-prod.yaml']) {
       const raw = YAML.parse(fs.readFileSync(path.join(PIPELINES, name), 'utf8'));
       expect(validate(raw) ? [] : validate.errors).toEqual([]);
       raw.pipeline.steps[0].rateLimits = { maxDispatchesPerSecond: 900 };
       expect(validate(raw)).toBe(false);
-      expect(validate.errors?.map((e) => `${e.instancePath} ${e.keyword}`)).toEqual(['/pipeline/steps/0/rateLimits/maxDispatchesPerSecond maximum']);
+      expect(validate.errors?.map((e) => `${e.instancePath} ${e.keyword}`)).toEqual([
+        '/pipeline/steps/0/rateLimits/maxDispatchesPerSecond maximum',
+      ]);
     }
   });
 });
@@ -96,7 +116,8 @@ describe('pipelines/pipeline.schema.json', () => {
 describe('docs/spec.md', () => {
   test('the preset table matches lib/spec/presets.ts', () => {
     const doc = fs.readFileSync(path.join(ROOT, 'docs', 'spec.md'), 'utf8');
-    const d = (s: number | undefined): string => (s === undefined ? '-' : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`);
+    const d = (s: number | undefined): string =>
+      s === undefined ? '-' : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`;
     for (const [name, p] of Object.entries(STEP_PRESETS)) {
       const row = [
         name,

@@ -76,7 +76,10 @@ describe('parsePipelineSpec: normalization', () => {
   });
 
   test('deployer: the members as written, in order; absent when not written', () => {
-    const members = ['serviceAccount:pipelines-deployer@acme-ml-prod.iam.gserviceaccount.com', 'group:ml-deployers@example.com'];
+    const members = [
+      'serviceAccount:pipelines-deployer@acme-ml-prod.iam.gserviceaccount.com',
+      'group:ml-deployers@example.com',
+    ];
     expect(parsePipelineSpec({ ...validRaw(), deployer: members }, {}, { now: NOW }).deployer).toEqual(members);
     expect(parsePipelineSpec(validRaw(), {}, { now: NOW })).not.toHaveProperty('deployer');
   });
@@ -88,13 +91,23 @@ describe('parsePipelineSpec: normalization', () => {
       dispatchDeadline: '90s',
     });
     const step = parsePipelineSpec(raw, {}, { now: NOW }).pipeline.steps[0];
-    expect(step.retry).toEqual({ maxAttempts: 5, minBackoffSeconds: 1, maxBackoffSeconds: 600, maxRetryDurationSeconds: 7200, maxDoublings: 3 });
+    expect(step.retry).toEqual({
+      maxAttempts: 5,
+      minBackoffSeconds: 1,
+      maxBackoffSeconds: 600,
+      maxRetryDurationSeconds: 7200,
+      maxDoublings: 3,
+    });
     expect(step.dispatchDeadlineSeconds).toBe(90);
   });
 
   test('spec values override the preset field by field', () => {
     const raw = validRaw();
-    Object.assign(raw.pipeline.steps[1], { preset: 'train', retry: { maxAttempts: 7 }, rateLimits: { maxConcurrentDispatches: 1 } });
+    Object.assign(raw.pipeline.steps[1], {
+      preset: 'train',
+      retry: { maxAttempts: 7 },
+      rateLimits: { maxConcurrentDispatches: 1 },
+    });
     const step = parsePipelineSpec(raw, {}, { now: NOW }).pipeline.steps[1];
     expect(step.preset).toBe('train');
     expect(step.rateLimits).toEqual({ maxDispatchesPerSecond: 1, maxConcurrentDispatches: 1 });
@@ -153,7 +166,11 @@ describe('parsePipelineSpec: normalization', () => {
     expect(spec.policy).toEqual({ suppress: [], requiredLabels: ['team'] });
     raw.monitoring.queueDepth.duration = '10 min';
     expect(problemsOrEmpty(raw)).toEqual([
-      { path: 'monitoring.queueDepth.duration', value: '10 min', message: '"10 min" is not a duration: use a whole number followed by s, m or h, e.g. "30s", "10m", "2h"' },
+      {
+        path: 'monitoring.queueDepth.duration',
+        value: '10 min',
+        message: '"10 min" is not a duration: use a whole number followed by s, m or h, e.g. "30s", "10m", "2h"',
+      },
     ]);
   });
 
@@ -188,10 +205,15 @@ describe('parsePipelineSpec: schema problems', () => {
     raw.pipeline.steps[0].target.heders = { 'X-A': 'b' };
     raw.colour = 'blue';
     expect(problemsOrEmpty(raw)).toEqual([
-      { path: 'colour', message: 'unknown key "colour"; allowed here: $schema, project, region, environment, labels, backend, deployer, monitoring, policy, pipeline' },
+      {
+        path: 'colour',
+        message:
+          'unknown key "colour"; allowed here: $schema, project, region, environment, labels, backend, deployer, monitoring, policy, pipeline',
+      },
       {
         path: 'pipeline.steps[0].target.heders',
-        message: 'unknown key "heders" (did you mean "headers"?); allowed here: url, auth, audience, headers, method, serviceAccount, cloudRun, scope',
+        message:
+          'unknown key "heders" (did you mean "headers"?); allowed here: url, auth, audience, headers, method, serviceAccount, cloudRun, scope',
       },
     ]);
   });
@@ -203,8 +225,16 @@ describe('parsePipelineSpec: schema problems', () => {
     raw.pipeline.steps[0].next = 'train';
     expect(problemsOrEmpty(raw)).toEqual([
       { path: 'environment', value: 2026, message: 'must be a string, not the number 2026 (quote it: "2026")' },
-      { path: 'pipeline.steps[0].rateLimits.maxDispatchesPerSecond', value: '10', message: 'must be a number, not the string "10"' },
-      { path: 'pipeline.steps[0].rateLimits.maxConcurrentDispatches', value: 2.5, message: 'must be a whole number, not the number 2.5' },
+      {
+        path: 'pipeline.steps[0].rateLimits.maxDispatchesPerSecond',
+        value: '10',
+        message: 'must be a number, not the string "10"',
+      },
+      {
+        path: 'pipeline.steps[0].rateLimits.maxConcurrentDispatches',
+        value: 2.5,
+        message: 'must be a whole number, not the number 2.5',
+      },
       { path: 'pipeline.steps[0].next', value: 'train', message: 'must be a list, not the string "train"' },
     ]);
   });
@@ -214,8 +244,16 @@ describe('parsePipelineSpec: schema problems', () => {
     raw.pipeline.steps[0].target.auth = 'OIDC';
     raw.pipeline.steps[1].preset = 'training';
     expect(problemsOrEmpty(raw)).toEqual([
-      { path: 'pipeline.steps[0].target.auth', value: 'OIDC', message: '"OIDC" is not one of: oidc, oauth, none (did you mean "oidc"?)' },
-      { path: 'pipeline.steps[1].preset', value: 'training', message: '"training" is not one of: preprocess, train, infer (did you mean "train"?)' },
+      {
+        path: 'pipeline.steps[0].target.auth',
+        value: 'OIDC',
+        message: '"OIDC" is not one of: oidc, oauth, none (did you mean "oidc"?)',
+      },
+      {
+        path: 'pipeline.steps[1].preset',
+        value: 'training',
+        message: '"training" is not one of: preprocess, train, infer (did you mean "train"?)',
+      },
     ]);
   });
 
@@ -225,7 +263,10 @@ describe('parsePipelineSpec: schema problems', () => {
     delete raw.pipeline.steps[1].target.url;
     expect(problemsOrEmpty(raw)).toEqual([
       { path: 'project', message: 'is required: Google Cloud project id.' },
-      { path: 'pipeline.steps[1].target.url', message: "is required: https URL of the step's worker endpoint (at most 2083 characters)." },
+      {
+        path: 'pipeline.steps[1].target.url',
+        message: "is required: https URL of the step's worker endpoint (at most 2083 characters).",
+      },
     ]);
   });
 
@@ -237,25 +278,43 @@ describe('parsePipelineSpec: schema problems', () => {
       {
         path: 'pipeline.steps[0].retry.maxBackoff',
         value: 600,
-        message: 'must be a duration string, a whole number followed by s, m or h, e.g. "30s", "10m", "2h", not the number 600',
+        message:
+          'must be a duration string, a whole number followed by s, m or h, e.g. "30s", "10m", "2h", not the number 600',
       },
-      { path: 'pipeline.steps[0].retry.minBackoff', value: '10 minutes', message: '"10 minutes" is not a duration: use a whole number followed by s, m or h, e.g. "30s", "10m", "2h"' },
-      { path: 'pipeline.steps[0].dispatchDeadline', value: '1.5m', message: '"1.5m" is not a duration: use a whole number followed by s, m or h, e.g. "30s", "10m", "2h"' },
+      {
+        path: 'pipeline.steps[0].retry.minBackoff',
+        value: '10 minutes',
+        message: '"10 minutes" is not a duration: use a whole number followed by s, m or h, e.g. "30s", "10m", "2h"',
+      },
+      {
+        path: 'pipeline.steps[0].dispatchDeadline',
+        value: '1.5m',
+        message: '"1.5m" is not a duration: use a whole number followed by s, m or h, e.g. "30s", "10m", "2h"',
+      },
     ]);
   });
 
   test('a spec that is not a mapping', () => {
     expect(problemsOrEmpty(['a'])).toEqual([
-      { path: '', message: 'a pipeline spec must be a mapping with project, region, environment and pipeline, not a list' },
+      {
+        path: '',
+        message: 'a pipeline spec must be a mapping with project, region, environment and pipeline, not a list',
+      },
     ]);
-    expect(problemsOrEmpty(null)).toEqual([{ path: '', message: 'the spec is empty: write project, region, environment and pipeline (docs/spec.md)' }]);
+    expect(problemsOrEmpty(null)).toEqual([
+      { path: '', message: 'the spec is empty: write project, region, environment and pipeline (docs/spec.md)' },
+    ]);
   });
 
   test('a range rule is reported once, by the Cloud Tasks rule (the schema range is only an editor hint)', () => {
     const raw = validRaw();
     raw.pipeline.steps[0].rateLimits = { maxDispatchesPerSecond: 900 };
     expect(problemsOrEmpty(raw)).toEqual([
-      { path: 'pipeline.steps[0].rateLimits.maxDispatchesPerSecond', value: 900, message: "900 exceeds Cloud Tasks' limit of 500 per queue" },
+      {
+        path: 'pipeline.steps[0].rateLimits.maxDispatchesPerSecond',
+        value: 900,
+        message: "900 exceeds Cloud Tasks' limit of 500 per queue",
+      },
     ]);
   });
 });
@@ -271,14 +330,27 @@ describe('parsePipelineSpec: all problems at once', () => {
     raw.pipeline.seedTasks[0].id = 'has space'; // rule problem
     expect(problemsOrEmpty(raw)).toEqual([
       { path: 'pipeline.steps[1].name', value: 7, message: 'must be a string, not the number 7 (quote it: "7")' },
-      { path: 'pipeline.steps[1].retry.maxBackoff', value: 'soon', message: '"soon" is not a duration: use a whole number followed by s, m or h, e.g. "30s", "10m", "2h"' },
-      { path: 'pipeline.steps[0].rateLimits.maxDispatchesPerSecond', value: 900, message: "900 exceeds Cloud Tasks' limit of 500 per queue" },
+      {
+        path: 'pipeline.steps[1].retry.maxBackoff',
+        value: 'soon',
+        message: '"soon" is not a duration: use a whole number followed by s, m or h, e.g. "30s", "10m", "2h"',
+      },
+      {
+        path: 'pipeline.steps[0].rateLimits.maxDispatchesPerSecond',
+        value: 900,
+        message: "900 exceeds Cloud Tasks' limit of 500 per queue",
+      },
       {
         path: 'pipeline.steps[1].target.url',
         value: 'http://train.example.com',
-        message: '"http://train.example.com" must use https: tasks carry identity tokens, which must not travel in clear text',
+        message:
+          '"http://train.example.com" must use https: tasks carry identity tokens, which must not travel in clear text',
       },
-      { path: 'pipeline.seedTasks[0].id', value: 'has space', message: '"has space" is not a valid Cloud Tasks task id: use only letters, digits, hyphens and underscores' },
+      {
+        path: 'pipeline.seedTasks[0].id',
+        value: 'has space',
+        message: '"has space" is not a valid Cloud Tasks task id: use only letters, digits, hyphens and underscores',
+      },
     ]);
   });
 
@@ -320,9 +392,12 @@ describe('parsePipelineSpec: all problems at once', () => {
   });
 
   test('formatSpecErrorMessage: without a file or line the path and rule remain', () => {
-    expect(formatSpecErrorMessage([{ path: 'project', message: 'is required' }, { file: 'a.yaml', path: '', message: 'x' }])).toBe(
-      '2 problems in pipeline spec in a.yaml:\nproject: is required\na.yaml: x',
-    );
+    expect(
+      formatSpecErrorMessage([
+        { path: 'project', message: 'is required' },
+        { file: 'a.yaml', path: '', message: 'x' },
+      ]),
+    ).toBe('2 problems in pipeline spec in a.yaml:\nproject: is required\na.yaml: x');
   });
 });
 
@@ -354,7 +429,9 @@ describe('parsePipelineSpec: robustness', () => {
   test('a sparse list from TypeScript keeps its positions', () => {
     const raw = validRaw();
     raw.pipeline.steps = [raw.pipeline.steps[0], , raw.pipeline.steps[1]]; // eslint-disable-line no-sparse-arrays
-    expect(problemsOrEmpty(raw)).toEqual([{ path: 'pipeline.steps[1]', message: 'must be a mapping (key: value), not empty' }]);
+    expect(problemsOrEmpty(raw)).toEqual([
+      { path: 'pipeline.steps[1]', message: 'must be a mapping (key: value), not empty' },
+    ]);
   });
 });
 
@@ -393,14 +470,26 @@ pipeline:
   test('a YAML syntax error has line:column and the parser message', () => {
     const file = write('bad.yaml', 'project: acme-ml-prod\npipeline:\n\tname: recsys\n');
     expect(specError(() => loadSpecFile(file)).problems).toEqual([
-      { file: displayFile(file), line: 3, column: 1, path: '', message: 'YAML syntax error: Tabs are not allowed as indentation' },
+      {
+        file: displayFile(file),
+        line: 3,
+        column: 1,
+        path: '',
+        message: 'YAML syntax error: Tabs are not allowed as indentation',
+      },
     ]);
   });
 
   test('an alias without its anchor is an error at the alias', () => {
     const file = write('alias.yaml', 'project: acme-ml-prod\nregion: *home\n');
     expect(specError(() => loadSpecFile(file)).problems).toEqual([
-      { file: displayFile(file), line: 2, column: 9, path: '', message: 'YAML error: Unresolved alias (the anchor must be set before the alias): home' },
+      {
+        file: displayFile(file),
+        line: 2,
+        column: 9,
+        path: '',
+        message: 'YAML error: Unresolved alias (the anchor must be set before the alias): home',
+      },
     ]);
   });
 
@@ -423,7 +512,14 @@ pipeline:
     );
     const e = specError(() => loadSpecFile(file, { now: NOW }));
     expect(e.problems).toEqual([
-      { file: displayFile(file), line: 7, column: 5, path: 'deployer[2]', value: 42, message: 'must be a string, not the number 42 (quote it: "42")' },
+      {
+        file: displayFile(file),
+        line: 7,
+        column: 5,
+        path: 'deployer[2]',
+        value: 42,
+        message: 'must be a string, not the number 42 (quote it: "42")',
+      },
       {
         file: displayFile(file),
         line: 6,
@@ -437,8 +533,17 @@ pipeline:
     expect(e.message).toContain(
       `${displayFile(file)}:6:5: deployer[1]: "deploy@acme-ml-prod.iam.gserviceaccount.com" is not an IAM member: a bare e-mail needs its IAM type; write serviceAccount:`,
     );
-    const single = write('single.yaml', fs.readFileSync(file, 'utf8').replace(/deployer:\n(  - .*\n)+/, 'deployer: serviceAccount:x@acme-ml-prod.iam.gserviceaccount.com\n'));
-    expect(specError(() => loadSpecFile(single, { now: NOW })).problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`)).toEqual([
+    const single = write(
+      'single.yaml',
+      fs
+        .readFileSync(file, 'utf8')
+        .replace(/deployer:\n( {2}- .*\n)+/, 'deployer: serviceAccount:x@acme-ml-prod.iam.gserviceaccount.com\n'),
+    );
+    expect(
+      specError(() => loadSpecFile(single, { now: NOW })).problems.map(
+        (p) => `${p.line}:${p.column} ${p.path}: ${p.message}`,
+      ),
+    ).toEqual([
       '4:11 deployer: must be a list, not the string "serviceAccount:x@acme-ml-prod.iam.gserviceaccount.com"',
     ]);
   });
@@ -446,7 +551,13 @@ pipeline:
   test('a duplicate key is an error, not a silent override', () => {
     const file = write('dup.yaml', 'project: acme-ml-prod\nregion: us-central1\nregion: europe-west1\n');
     expect(specError(() => loadSpecFile(file)).problems).toEqual([
-      { file: displayFile(file), line: 3, column: 1, path: '', message: 'duplicate key "region": a key may appear only once in a mapping' },
+      {
+        file: displayFile(file),
+        line: 3,
+        column: 1,
+        path: '',
+        message: 'duplicate key "region": a key may appear only once in a mapping',
+      },
     ]);
   });
 
@@ -472,10 +583,15 @@ pipeline:
       fs
         .readFileSync(file, 'utf8')
         .replace('x-defaults: &fast { maxDispatchesPerSecond: 20 }\n', '')
-        .replace('    - name: a\n      target: { url: "https://a.example.com/tasks" }\n      rateLimits: { <<: *fast, maxConcurrentDispatches: 5 }\n',
-          '    - name: a\n      target: { url: "https://a.example.com/tasks" }\n      rateLimits: &fast { maxDispatchesPerSecond: 20 }\n    - name: b\n      target: { url: "https://b.example.com/tasks" }\n      rateLimits: { <<: *fast, maxConcurrentDispatches: 5 }\n'),
+        .replace(
+          '    - name: a\n      target: { url: "https://a.example.com/tasks" }\n      rateLimits: { <<: *fast, maxConcurrentDispatches: 5 }\n',
+          '    - name: a\n      target: { url: "https://a.example.com/tasks" }\n      rateLimits: &fast { maxDispatchesPerSecond: 20 }\n    - name: b\n      target: { url: "https://b.example.com/tasks" }\n      rateLimits: { <<: *fast, maxConcurrentDispatches: 5 }\n',
+        ),
     );
-    expect(loadSpecFile(file).pipeline.steps[1].rateLimits).toEqual({ maxDispatchesPerSecond: 20, maxConcurrentDispatches: 5 });
+    expect(loadSpecFile(file).pipeline.steps[1].rateLimits).toEqual({
+      maxDispatchesPerSecond: 20,
+      maxConcurrentDispatches: 5,
+    });
   });
 
   test('JSON specs load like YAML, with problems located and syntax errors at line:column', () => {
@@ -503,13 +619,19 @@ pipeline:
     expect(e.problems[0].message).toMatch(/^JSON syntax error: /);
 
     const dup = write('dup.json', '{"project": "a", "project": "b"}');
-    expect(specError(() => loadSpecFile(dup)).problems[0].message).toBe('duplicate key "project": a key may appear only once in a mapping');
+    expect(specError(() => loadSpecFile(dup)).problems[0].message).toBe(
+      'duplicate key "project": a key may appear only once in a mapping',
+    );
   });
 
   test('other file types and missing files are errors naming the file', () => {
     const txt = write('spec.txt', 'project: x');
     expect(specError(() => loadSpecFile(txt)).problems).toEqual([
-      { file: displayFile(txt), path: '', message: 'unsupported file type ".txt": a pipeline spec is .yaml, .yml or .json' },
+      {
+        file: displayFile(txt),
+        path: '',
+        message: 'unsupported file type ".txt": a pipeline spec is .yaml, .yml or .json',
+      },
     ]);
     expect(specError(() => loadSpecFile(path.join(tmp, 'none.yaml'))).problems[0].message).toBe('no such spec file');
   });
@@ -558,7 +680,10 @@ ${steps.map((s) => `    - { name: ${s}, target: { url: "https://${s}.example.com
     write('a.yaml', specText('recsys', 'dev').replace('region: us-central1', 'region: mars'));
     write('b.yaml', specText('recsys', 'prod').replace('environment: prod', 'environment: Prod'));
     const e = specError(() => loadSpecs({ dir: tmp }));
-    expect(e.problems.map((p) => `${path.basename(p.file!)} ${p.path}`)).toEqual(['a.yaml region', 'b.yaml environment']);
+    expect(e.problems.map((p) => `${path.basename(p.file!)} ${p.path}`)).toEqual([
+      'a.yaml region',
+      'b.yaml environment',
+    ]);
     expect(e.message.split('\n')[0]).toBe('2 problems in pipeline spec in 2 files:');
   });
 
@@ -583,7 +708,9 @@ ${steps.map((s) => `    - { name: ${s}, target: { url: "https://${s}.example.com
     const problems = specError(() => loadSpecs({ dir: tmp })).problems;
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ file: displayFile(second), path: 'pipeline.steps[0].name', value: 'x' });
-    expect(problems[0].message).toMatch(/^queue id "recsys-dev-train-x" is also the queue of .*a\.yaml pipeline\.steps\[0\] in acme-ml-prod\/us-central1/);
+    expect(problems[0].message).toMatch(
+      /^queue id "recsys-dev-train-x" is also the queue of .*a\.yaml pipeline\.steps\[0\] in acme-ml-prod\/us-central1/,
+    );
   });
 
   test('the 1,000 queues per region quota counts all specs in a project and region', () => {
@@ -593,11 +720,17 @@ ${steps.map((s) => `    - { name: ${s}, target: { url: "https://${s}.example.com
     const problems = specError(() => loadSpecs({ dir: tmp })).problems;
     expect(problems).toHaveLength(1);
     expect(problems[0].path).toBe('pipeline.steps');
-    expect(problems[0].message).toMatch(/^the specs for acme-ml-prod\/us-central1 need 1,001 queues together \(.*a\.yaml: 600, .*b\.yaml: 401\); Cloud Tasks allows at most 1,000 per project per region$/);
+    expect(problems[0].message).toMatch(
+      /^the specs for acme-ml-prod\/us-central1 need 1,001 queues together \(.*a\.yaml: 600, .*b\.yaml: 401\); Cloud Tasks allows at most 1,000 per project per region$/,
+    );
   });
 
   test('an empty or missing folder is an error', () => {
-    expect(specError(() => loadSpecs({ dir: tmp })).problems[0].message).toMatch(/^no pipeline specs \(\*\.yaml, \*\.yml, \*\.json\) in this folder/);
-    expect(specError(() => loadSpecs({ dir: path.join(tmp, 'nope') })).problems[0].message).toMatch(/^the specs folder does not exist/);
+    expect(specError(() => loadSpecs({ dir: tmp })).problems[0].message).toMatch(
+      /^no pipeline specs \(\*\.yaml, \*\.yml, \*\.json\) in this folder/,
+    );
+    expect(specError(() => loadSpecs({ dir: path.join(tmp, 'nope') })).problems[0].message).toMatch(
+      /^the specs folder does not exist/,
+    );
   });
 });

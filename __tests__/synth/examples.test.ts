@@ -29,6 +29,8 @@ describe.each(specs.map(({ file, spec }) => [stackNameFor(spec), file, spec] as 
     const json = JSON.parse(text);
     expect(Object.keys(json.resource.google_cloud_tasks_queue)).toHaveLength(spec.pipeline.steps.length);
     expect(Object.keys(json.resource.terraform_data ?? {})).toHaveLength(spec.pipeline.seedTasks.length > 0 ? 1 : 0);
-    expect(Object.keys(json.output)).toEqual(expect.arrayContaining(['queue_ids', 'queue_names', 'invoker_service_account_email', 'pipeline_graph']));
+    expect(Object.keys(json.output)).toEqual(
+      expect.arrayContaining(['queue_ids', 'queue_names', 'invoker_service_account_email', 'pipeline_graph']),
+    );
   });
 });

@@ -3,7 +3,17 @@
  * writing to a temp folder through CDKTF_OUTDIR (what `cdktf synth` passes).
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -64,8 +74,12 @@ test('GIVEN the example specs THEN one stack each is written, with its assets, a
   expect(r.status).toBe(0);
   const lines = r.stdout.trim().split('\n');
   expect(lines).toEqual([
-    expect.stringMatching(/^recsys-dev: 3 queues, \d+ seed tasks? -> .*stacks\/recsys-dev \(from pipelines\/recsys-dev\.yaml\)$/),
-    expect.stringMatching(/^recsys-prod: 3 queues, \d+ seed tasks? -> .*stacks\/recsys-prod \(from pipelines\/recsys-prod\.yaml\)$/),
+    expect.stringMatching(
+      /^recsys-dev: 3 queues, \d+ seed tasks? -> .*stacks\/recsys-dev \(from pipelines\/recsys-dev\.yaml\)$/,
+    ),
+    expect.stringMatching(
+      /^recsys-prod: 3 queues, \d+ seed tasks? -> .*stacks\/recsys-prod \(from pipelines\/recsys-prod\.yaml\)$/,
+    ),
   ]);
   const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8'));
   expect(Object.keys(manifest.stacks).sort()).toEqual(['recsys-dev', 'recsys-prod']);
@@ -83,7 +97,9 @@ test('GIVEN the example specs THEN one stack each is written, with its assets, a
 
   // dev keeps its state locally, in the project root (wherever the outdir is); prod uses its GCS bucket.
   const dev = JSON.parse(readFileSync(join(outdir, 'stacks', 'recsys-dev', 'cdk.tf.json'), 'utf8'));
-  expect(resolve(outdir, 'stacks', 'recsys-dev', dev.terraform.backend.local.path)).toBe(join(ROOT, 'terraform.recsys-dev.tfstate'));
+  expect(resolve(outdir, 'stacks', 'recsys-dev', dev.terraform.backend.local.path)).toBe(
+    join(ROOT, 'terraform.recsys-dev.tfstate'),
+  );
   const prod = JSON.parse(readFileSync(join(outdir, 'stacks', 'recsys-prod', 'cdk.tf.json'), 'utf8'));
   expect(prod.terraform.backend.gcs).toEqual({ bucket: 'acme-tf-state', prefix: 'recsys/prod' });
 });

@@ -40,7 +40,9 @@ const taskHeaders = (extra: Record<string, string> = {}) => ({
 
 describe('readTaskHeaders', () => {
   test('reads every X-CloudTasks-* header, from Node headers or a fetch Headers object', () => {
-    const h = readTaskHeaders(taskHeaders({ 'x-cloudtasks-taskpreviousresponse': '503', 'x-cloudtasks-taskretryreason': 'HTTP 503' }));
+    const h = readTaskHeaders(
+      taskHeaders({ 'x-cloudtasks-taskpreviousresponse': '503', 'x-cloudtasks-taskretryreason': 'HTTP 503' }),
+    );
     expect(h).toEqual({
       queueName: 'recsys-dev-train',
       taskName: '0123456789abcdef-sample-1',
@@ -55,14 +57,23 @@ describe('readTaskHeaders', () => {
 
   test('a request without them is refused with 400, naming what is missing', () => {
     expect(() => readTaskHeaders({ 'x-cloudtasks-queuename': 'q' })).toThrow(
-      new TaskRequestError(400, 'not a Cloud Tasks request: missing X-CloudTasks-TaskName, X-CloudTasks-TaskRetryCount, X-CloudTasks-TaskExecutionCount, X-CloudTasks-TaskETA'),
+      new TaskRequestError(
+        400,
+        'not a Cloud Tasks request: missing X-CloudTasks-TaskName, X-CloudTasks-TaskRetryCount, X-CloudTasks-TaskExecutionCount, X-CloudTasks-TaskETA',
+      ),
     );
   });
 });
 
 describe('verifyTaskRequest', () => {
-  const opts = () => ({ audience: AUDIENCE, serviceAccountEmail: INVOKER, issuer: issuer.issuer, jwksUri: issuer.jwksUri });
-  const bearer = (email = INVOKER, audience = AUDIENCE) => issuer.authorization({ kind: 'oidc', serviceAccountEmail: email, audience });
+  const opts = () => ({
+    audience: AUDIENCE,
+    serviceAccountEmail: INVOKER,
+    issuer: issuer.issuer,
+    jwksUri: issuer.jwksUri,
+  });
+  const bearer = (email = INVOKER, audience = AUDIENCE) =>
+    issuer.authorization({ kind: 'oidc', serviceAccountEmail: email, audience });
 
   test('accepts a token of the invoker for this audience, and returns its claims', async () => {
     const { claims } = await verifyTaskRequest({ authorization: await bearer() }, opts());
@@ -70,18 +81,39 @@ describe('verifyTaskRequest', () => {
   });
 
   test('401 without a token, with a bad one, or for another audience; 403 for another account', async () => {
-    const status = (p: Promise<unknown>) => p.then(() => 200, (e: TaskRequestError) => e.status);
+    const status = (p: Promise<unknown>) =>
+      p.then(
+        () => 200,
+        (e: TaskRequestError) => e.status,
+      );
     expect(await status(verifyTaskRequest({}, opts()))).toBe(401);
     expect(await status(verifyTaskRequest({ authorization: 'Bearer not.a.jwt' }, opts()))).toBe(401);
-    expect(await status(verifyTaskRequest({ authorization: await bearer(INVOKER, 'https://other.example.com') }, opts()))).toBe(401);
-    expect(await status(verifyTaskRequest({ authorization: await bearer('intruder@acme-ml-dev.iam.gserviceaccount.com') }, opts()))).toBe(403);
+    expect(
+      await status(verifyTaskRequest({ authorization: await bearer(INVOKER, 'https://other.example.com') }, opts())),
+    ).toBe(401);
+    expect(
+      await status(
+        verifyTaskRequest({ authorization: await bearer('intruder@acme-ml-dev.iam.gserviceaccount.com') }, opts()),
+      ),
+    ).toBe(403);
   });
 
   test('the emulator issuer comes from CLOUD_TASKS_EMULATOR_OIDC_ISSUER, loopback only; Google otherwise', async () => {
-    expect(tokenIssuerConfig({})).toEqual({ issuer: ['https://accounts.google.com', 'accounts.google.com'], jwksUri: GOOGLE_JWKS_URI });
-    expect(tokenIssuerConfig({ [EMULATOR_ISSUER_ENV]: issuer.issuer })).toEqual({ issuer: [issuer.issuer], jwksUri: issuer.jwksUri });
-    expect(() => tokenIssuerConfig({ [EMULATOR_ISSUER_ENV]: 'http://evil.example.com:8124' })).toThrow(/must be the emulator's loopback URL/);
-    const { claims } = await verifyTaskRequest({ authorization: await bearer() }, { audience: AUDIENCE, serviceAccountEmail: INVOKER, env: { [EMULATOR_ISSUER_ENV]: issuer.issuer } });
+    expect(tokenIssuerConfig({})).toEqual({
+      issuer: ['https://accounts.google.com', 'accounts.google.com'],
+      jwksUri: GOOGLE_JWKS_URI,
+    });
+    expect(tokenIssuerConfig({ [EMULATOR_ISSUER_ENV]: issuer.issuer })).toEqual({
+      issuer: [issuer.issuer],
+      jwksUri: issuer.jwksUri,
+    });
+    expect(() => tokenIssuerConfig({ [EMULATOR_ISSUER_ENV]: 'http://evil.example.com:8124' })).toThrow(
+      /must be the emulator's loopback URL/,
+    );
+    const { claims } = await verifyTaskRequest(
+      { authorization: await bearer() },
+      { audience: AUDIENCE, serviceAccountEmail: INVOKER, env: { [EMULATOR_ISSUER_ENV]: issuer.issuer } },
+    );
     expect(claims.email).toBe(INVOKER);
   });
 });
@@ -97,7 +129,10 @@ describe('createIdempotencyGuard', () => {
       return runs;
     };
     const [a, b] = await Promise.all([guard.run('k', work), guard.run('k', work)]);
-    expect([a, b]).toEqual([{ result: 1, duplicate: false }, { result: 1, duplicate: true }]);
+    expect([a, b]).toEqual([
+      { result: 1, duplicate: false },
+      { result: 1, duplicate: true },
+    ]);
     expect(await guard.run('k', work)).toEqual({ result: 1, duplicate: true });
     await expect(guard.run('bad', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(await guard.run('bad', work)).toEqual({ result: 2, duplicate: false });
@@ -107,13 +142,19 @@ describe('createIdempotencyGuard', () => {
 });
 
 test('readPipelineMessage: a seed body is the payload and its run id the seed id; enqueued bodies carry run and lineage', () => {
-  expect(readPipelineMessage('{"dataset":"gs://x"}', { taskName: '0123456789abcdef-sample-2026-11' })).toEqual({ runId: 'sample-2026-11', lineage: [], payload: { dataset: 'gs://x' } });
+  expect(readPipelineMessage('{"dataset":"gs://x"}', { taskName: '0123456789abcdef-sample-2026-11' })).toEqual({
+    runId: 'sample-2026-11',
+    lineage: [],
+    payload: { dataset: 'gs://x' },
+  });
   const envelope = { runId: 'r1', lineage: ['preprocess'], payload: [1, 2] };
   expect(readPipelineMessage(Buffer.from(JSON.stringify(envelope)), { taskName: 'abc' })).toEqual(envelope);
   expect(() => readPipelineMessage('{oops', { taskName: 'abc' })).toThrow(TaskRequestError);
 });
 
-function fakeClient(failWith?: number): TaskCreatorClient & { calls: Array<{ parent: string; task: Record<string, unknown> }> } {
+function fakeClient(
+  failWith?: number,
+): TaskCreatorClient & { calls: Array<{ parent: string; task: Record<string, unknown> }> } {
   const calls: Array<{ parent: string; task: Record<string, unknown> }> = [];
   const names = new Set<string>();
   return {
@@ -133,16 +174,46 @@ test('enqueueNext names the child after its parent and queue: a retried parent m
   const client = fakeClient();
   const parent = { queueName: 'recsys-dev-train', taskName: 't-1' };
   const message = { runId: 'sample-1', lineage: ['preprocess'], payload: { model: 'm' } };
-  const first = await enqueueNext(client, { queue: QUEUE, url: 'https://infer.example.com/tasks', parent, step: 'train', message });
-  const again = await enqueueNext(client, { queue: QUEUE, url: 'https://infer.example.com/tasks', parent, step: 'train', message });
-  const other = await enqueueNext(client, { queue: QUEUE, url: 'https://infer.example.com/tasks', parent: { ...parent, queueName: 'recsys-dev-x' }, step: 'x', message });
+  const first = await enqueueNext(client, {
+    queue: QUEUE,
+    url: 'https://infer.example.com/tasks',
+    parent,
+    step: 'train',
+    message,
+  });
+  const again = await enqueueNext(client, {
+    queue: QUEUE,
+    url: 'https://infer.example.com/tasks',
+    parent,
+    step: 'train',
+    message,
+  });
+  const other = await enqueueNext(client, {
+    queue: QUEUE,
+    url: 'https://infer.example.com/tasks',
+    parent: { ...parent, queueName: 'recsys-dev-x' },
+    step: 'x',
+    message,
+  });
   expect(first).toEqual({ name: expect.stringMatching(new RegExp(`^${QUEUE}/tasks/[0-9a-f]{32}$`)), created: true });
   expect(again).toEqual({ name: first.name, created: false });
   expect(other.name).not.toBe(first.name);
   const req = client.calls[0];
   expect(req.parent).toBe(QUEUE);
-  expect(JSON.parse((req.task.httpRequest as { body: Buffer }).body.toString())).toEqual({ runId: 'sample-1', lineage: ['preprocess', 'train'], payload: { model: 'm' } });
-  await expect(enqueueNext(fakeClient(status.PERMISSION_DENIED), { queue: QUEUE, url: 'https://x.example.com', parent, step: 'train', message })).rejects.toThrow('injected');
+  expect(JSON.parse((req.task.httpRequest as { body: Buffer }).body.toString())).toEqual({
+    runId: 'sample-1',
+    lineage: ['preprocess', 'train'],
+    payload: { model: 'm' },
+  });
+  await expect(
+    enqueueNext(fakeClient(status.PERMISSION_DENIED), {
+      queue: QUEUE,
+      url: 'https://x.example.com',
+      parent,
+      step: 'train',
+      message,
+    }),
+  ).rejects.toThrow('injected');
 });
 
 describe('example worker', () => {
@@ -161,18 +232,31 @@ describe('example worker', () => {
         const res = await fetch(`${url}/tasks`, { method: 'POST', headers, body });
         return { status: res.status, json: (await res.json()) as Record<string, unknown> };
       };
-      const headers = { ...taskHeaders(), authorization: await issuer.authorization({ kind: 'oidc', serviceAccountEmail: INVOKER, audience: AUDIENCE }) };
+      const headers = {
+        ...taskHeaders(),
+        authorization: await issuer.authorization({ kind: 'oidc', serviceAccountEmail: INVOKER, audience: AUDIENCE }),
+      };
 
       const first = await post(worker.url, headers);
-      expect(first).toEqual({ status: 200, json: { step: 'train', task: '0123456789abcdef-sample-1', runId: 'sample-1', duplicate: false } });
+      expect(first).toEqual({
+        status: 200,
+        json: { step: 'train', task: '0123456789abcdef-sample-1', runId: 'sample-1', duplicate: false },
+      });
       const duplicate = await post(worker.url, { ...headers, 'x-cloudtasks-taskretrycount': '1' });
       expect(duplicate.json.duplicate).toBe(true);
       expect(client.calls).toHaveLength(1);
-      expect(JSON.parse((client.calls[0].task.httpRequest as { body: Buffer }).body.toString())).toEqual({ runId: 'sample-1', lineage: ['train'], payload: { model: 'm' } });
+      expect(JSON.parse((client.calls[0].task.httpRequest as { body: Buffer }).body.toString())).toEqual({
+        runId: 'sample-1',
+        lineage: ['train'],
+        payload: { model: 'm' },
+      });
 
       expect((await post(worker.url, taskHeaders())).status).toBe(401);
       const failed = await post(flaky.url, taskHeaders());
-      expect(failed).toEqual({ status: 503, json: { error: 'simulated failure (failureRate); Cloud Tasks will retry' } });
+      expect(failed).toEqual({
+        status: 503,
+        json: { error: 'simulated failure (failureRate); Cloud Tasks will retry' },
+      });
     } finally {
       await worker.close();
       await flaky.close();

@@ -57,7 +57,8 @@ test.each(files)('%s: the repository files it names exist', (f) => {
   const named = new Set<string>();
   for (const s of steps(load(f))) {
     const dep = s.with?.['cache-dependency-path'];
-    if (typeof dep === 'string') for (const p of dep.split('\n').filter(Boolean)) named.add(p.replace(/^(head|base)\//, ''));
+    if (typeof dep === 'string')
+      for (const p of dep.split('\n').filter(Boolean)) named.add(p.replace(/^(head|base)\//, ''));
   }
   for (const m of text.matchAll(/\b(docs\/[\w./-]+\.md)/g)) named.add(m[1]!);
   expect(named.size).toBeGreaterThan(0);
@@ -80,13 +81,17 @@ test('pull-request: typecheck, test, synth of base and head, review into a stick
   expect(w.permissions).toEqual({ contents: 'read' });
   const check = w.jobs.check!;
   const runs = check.steps.map((s) => s.run ?? '');
-  expect(runs.join('\n')).toMatch(/npm ci[\s\S]*npm run typecheck[\s\S]*npm test[\s\S]*npm run synth[\s\S]*npm run synth[\s\S]*npm run review -- \.\.\/base\/cdktf\.out cdktf\.out/);
+  expect(runs.join('\n')).toMatch(
+    /npm ci[\s\S]*npm run typecheck[\s\S]*npm test[\s\S]*npm run synth[\s\S]*npm run synth[\s\S]*npm run review -- \.\.\/base\/cdktf\.out cdktf\.out/,
+  );
   const checkouts = check.steps.filter((s) => s.uses?.startsWith('actions/checkout@'));
   expect(checkouts.map((s) => s.with?.path)).toEqual(['head', 'base']);
   expect(checkouts[1]!.with?.ref).toBe('${{ github.event.pull_request.base.sha }}');
   const node = check.steps.find((s) => s.uses?.startsWith('actions/setup-node@'))!;
   expect(node.with).toMatchObject({ 'node-version': 20, cache: 'npm' });
-  expect(check.steps.find((s) => s.uses?.startsWith('marocchino/sticky-pull-request-comment@'))?.with).toMatchObject({ path: 'review.md' });
+  expect(check.steps.find((s) => s.uses?.startsWith('marocchino/sticky-pull-request-comment@'))?.with).toMatchObject({
+    path: 'review.md',
+  });
   expect(w.jobs.validate!.steps.map((s) => s.run ?? '').join('\n')).toContain('terraform init -backend=false');
   expect(w.jobs.validate!.steps.map((s) => s.run ?? '').join('\n')).toContain('terraform validate');
   const plan = w.jobs.plan!;
@@ -96,7 +101,8 @@ test('pull-request: typecheck, test, synth of base and head, review into a stick
     workload_identity_provider: '${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}',
   });
   // Only the plan job can mint an identity token.
-  for (const [name, job] of Object.entries(w.jobs)) if (name !== 'plan') expect(job.permissions?.['id-token']).toBeUndefined();
+  for (const [name, job] of Object.entries(w.jobs))
+    if (name !== 'plan') expect(job.permissions?.['id-token']).toBeUndefined();
 });
 
 test('deploy: on push to main, one concurrency group per stack that is never cancelled, environment protection, cdktf deploy --auto-approve', () => {

@@ -85,7 +85,9 @@ export function summarizeProfile(profile: CpuProfile, limit = 15): ProfileSummar
     if (!us) continue;
     const { functionName, url, lineNumber } = node.callFrame;
     const mod = moduleOf(url, functionName);
-    const fn = url ? `${functionName || '(anonymous)'} (${locationOf(url)}:${lineNumber + 1})` : functionName || '(anonymous)';
+    const fn = url
+      ? `${functionName || '(anonymous)'} (${locationOf(url)}:${lineNumber + 1})`
+      : functionName || '(anonymous)';
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
     byModule.set(mod, (byModule.get(mod) ?? 0) + us);
   }

@@ -42,5 +42,7 @@ function short(v: unknown): string {
 
 /** Resource count by type, for the report (what was synthesized). */
 export function resourceCounts(tf: { resource?: Record<string, Record<string, unknown>> }): Record<string, number> {
-  return Object.fromEntries(Object.entries(tf.resource ?? {}).map(([type, byName]) => [type, Object.keys(byName).length]));
+  return Object.fromEntries(
+    Object.entries(tf.resource ?? {}).map(([type, byName]) => [type, Object.keys(byName).length]),
+  );
 }

@@ -37,7 +37,12 @@ export interface MeasureOptions {
 }
 
 /** Parses the report of `/usr/bin/time -v` (one "Label: value" per line). */
-export function parseGnuTimeReport(text: string): { userS: number; systemS: number; maxRssKiB: number; exitStatus?: number } {
+export function parseGnuTimeReport(text: string): {
+  userS: number;
+  systemS: number;
+  maxRssKiB: number;
+  exitStatus?: number;
+} {
   const field = (label: string): number => {
     const m = text.match(new RegExp(`^\\s*${label.replace(/[()]/g, '\\$&')}:\\s*([0-9.]+)\\s*$`, 'm'));
     return m ? Number(m[1]) : Number.NaN;
@@ -72,19 +77,21 @@ export async function measure(command: string, args: readonly string[], opts: Me
   }
   try {
     const started = process.hrtime.bigint();
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(cmd, argv, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
-      child.on('error', reject);
-      child.on('close', (c) => {
-        clearTimeout(timer);
-        resolve({ code: c, stdout: out, stderr: err });
-      });
-    });
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve, reject) => {
+        const child = spawn(cmd, argv, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+        const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
+        child.on('error', reject);
+        child.on('close', (c) => {
+          clearTimeout(timer);
+          resolve({ code: c, stdout: out, stderr: err });
+        });
+      },
+    );
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
     let cpuMs = Number.NaN;
     let maxRssBytes = Number.NaN;

@@ -69,10 +69,24 @@ const pct = (f: number): string => `${(f * 100).toFixed(1)} %`;
  * the fastest round's CPU time (user + system): it measures the work done, while wall time, and on a busy machine
  * CPU time too, also follow the load of other jobs (which only ever adds). The report shows wall time as well.
  */
-export function linearity(scale: ScaleResult, metric: 'cpuMs' | 'wallMs' = 'cpuMs'): { lower: { from: number; to: number; perUnit: number }; upper: { from: number; to: number; perUnit: number }; ratio: number } | undefined {
+export function linearity(
+  scale: ScaleResult,
+  metric: 'cpuMs' | 'wallMs' = 'cpuMs',
+):
+  | {
+      lower: { from: number; to: number; perUnit: number };
+      upper: { from: number; to: number; perUnit: number };
+      ratio: number;
+    }
+  | undefined {
   const pts = scale.points.map((p) => ({ x: p.queues, y: min(p[metric]) }));
   const has = (n: number) => pts.some((p) => p.x === n);
-  const triple = has(100) && has(500) && has(1000) ? [100, 500, 1000] : has(10) && has(100) && has(1000) ? [10, 100, 1000] : undefined;
+  const triple =
+    has(100) && has(500) && has(1000)
+      ? [100, 500, 1000]
+      : has(10) && has(100) && has(1000)
+        ? [10, 100, 1000]
+        : undefined;
   if (!triple) return undefined;
   const pick = (x: number) => pts.find((p) => p.x === x)!;
   const [lower] = marginalCosts([pick(triple[0]), pick(triple[1])]);
@@ -88,7 +102,9 @@ export function checkBudgets(r: BenchResults): BudgetCheck[] {
     what: 'synth of the dev example: cdktf-init-style app time / `npm run synth` time (medians)',
     budget: `>= ${BUDGETS.synthRatio}x`,
     aim: `${BUDGETS.synthRatioAim}x`,
-    measured: synth ? `${synth.ratio.toFixed(1)}x (${s(median(synth.rows.find((x) => x.id === 'init-dev')!.wallMs))} vs ${s(median(synth.rows.find((x) => x.id === 'ours-dev')!.wallMs))})` : 'not measured',
+    measured: synth
+      ? `${synth.ratio.toFixed(1)}x (${s(median(synth.rows.find((x) => x.id === 'init-dev')!.wallMs))} vs ${s(median(synth.rows.find((x) => x.id === 'ours-dev')!.wallMs))})`
+      : 'not measured',
     pass: synth ? synth.ratio >= BUDGETS.synthRatio : undefined,
   });
   const big = r.scale?.points.find((p) => p.queues === BUDGETS.scaleQueues);
@@ -135,7 +151,9 @@ export function checkBudgets(r: BenchResults): BudgetCheck[] {
     what: `seeding throughput into the emulator, process start included (manifests of ${int(BUDGETS.seedBudgetMinTasks)}+ tasks, slowest, median)`,
     budget: `>= ${int(BUDGETS.seedPerSecond)} tasks/s`,
     aim: `${int(BUDGETS.seedPerSecondAim)} tasks/s`,
-    measured: slowest ? `${int(slowest.rate)} tasks/s (${int(slowest.row.tasks)} tasks, ${slowest.row.kind === 'rerun' ? 're-run' : 'first run'})` : 'not measured',
+    measured: slowest
+      ? `${int(slowest.rate)} tasks/s (${int(slowest.row.tasks)} tasks, ${slowest.row.kind === 'rerun' ? 're-run' : 'first run'})`
+      : 'not measured',
     pass: slowest ? slowest.rate >= BUDGETS.seedPerSecond : undefined,
   });
   const budgeted = r.dispatch?.rows.filter((row) => row.budgeted);
@@ -144,7 +162,9 @@ export function checkBudgets(r: BenchResults): BudgetCheck[] {
     section: 'dispatch',
     what: 'emulator dispatch: observed rate vs configured, up to 500/s per queue (worst queue)',
     budget: `within ${pct(BUDGETS.dispatchDeviation)}`,
-    measured: worst ? `${pct(worst.worstDeviation)} off (${worst.queues} x ${worst.configuredPerQueue}/s)` : 'not measured',
+    measured: worst
+      ? `${pct(worst.worstDeviation)} off (${worst.queues} x ${worst.configuredPerQueue}/s)`
+      : 'not measured',
     pass: worst ? worst.worstDeviation <= BUDGETS.dispatchDeviation : undefined,
   });
   return out;
@@ -165,10 +185,15 @@ export function spliceGenerated(existing: string | undefined, generated: string)
 }
 
 function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
-const range = (values: readonly number[], f: (n: number) => string): string => (values.length > 1 ? `${f(min(values))} .. ${f(max(values))}` : f(values[0]));
+const range = (values: readonly number[], f: (n: number) => string): string =>
+  values.length > 1 ? `${f(min(values))} .. ${f(max(values))}` : f(values[0]);
 const loadText = (l: readonly [number, number]): string => `load average ${l[0].toFixed(1)} -> ${l[1].toFixed(1)}`;
 
 /** The generated Markdown: machine, budget table, then one section per benchmark. */
@@ -184,20 +209,37 @@ export function renderReport(r: BenchResults): string {
   parts.push(
     table(
       ['what', 'budget', 'aim', 'measured', 'result'],
-      checkBudgets(r).map((b) => [b.what, b.budget, b.aim ?? '', b.measured, b.pass === undefined ? 'not run' : b.pass ? '**pass**' : '**FAIL**']),
+      checkBudgets(r).map((b) => [
+        b.what,
+        b.budget,
+        b.aim ?? '',
+        b.measured,
+        b.pass === undefined ? 'not run' : b.pass ? '**pass**' : '**FAIL**',
+      ]),
     ),
   );
 
   if (r.synth) {
     const x = r.synth;
-    parts.push(`## Synth of the example pipelines\n\n${x.rounds} round(s), run alternately (${loadText(x.load)}; measured ${x.measuredAt.slice(0, 16)}). Wall time includes process start and npm/npx. The init-style app writes the same Terraform JSON as \`npm run synth\` for the dev example (checked on every run).`);
+    parts.push(
+      `## Synth of the example pipelines\n\n${x.rounds} round(s), run alternately (${loadText(x.load)}; measured ${x.measuredAt.slice(0, 16)}). Wall time includes process start and npm/npx. The init-style app writes the same Terraform JSON as \`npm run synth\` for the dev example (checked on every run).`,
+    );
     parts.push(
       table(
         ['what', 'command', 'wall (median)', 'wall (range)', 'CPU (median)', 'peak RSS (median)'],
-        x.rows.map((row) => [row.label, `\`${row.command}\``, s(median(row.wallMs)), range(row.wallMs, s), s(median(row.cpuMs)), mib(median(row.maxRssBytes))]),
+        x.rows.map((row) => [
+          row.label,
+          `\`${row.command}\``,
+          s(median(row.wallMs)),
+          range(row.wallMs, s),
+          s(median(row.cpuMs)),
+          mib(median(row.maxRssBytes)),
+        ]),
       ),
     );
-    parts.push(`Ratio, init-style app / \`npm run synth\` (dev example): **${x.ratio.toFixed(1)}x**${x.cliRatio ? `; through the \`cdktf synth\` CLI: ${x.cliRatio.toFixed(1)}x` : ''}.`);
+    parts.push(
+      `Ratio, init-style app / \`npm run synth\` (dev example): **${x.ratio.toFixed(1)}x**${x.cliRatio ? `; through the \`cdktf synth\` CLI: ${x.cliRatio.toFixed(1)}x` : ''}.`,
+    );
   }
 
   if (r.scale) {
@@ -207,7 +249,17 @@ export function renderReport(r: BenchResults): string {
     );
     parts.push(
       table(
-        ['queues', 'seed tasks', 'resources', 'output', 'wall (median)', 'wall (range)', 'CPU (median)', 'CPU (range)', 'peak RSS (median)'],
+        [
+          'queues',
+          'seed tasks',
+          'resources',
+          'output',
+          'wall (median)',
+          'wall (range)',
+          'CPU (median)',
+          'CPU (range)',
+          'peak RSS (median)',
+        ],
         x.points.map((p) => [
           int(p.queues),
           int(p.seedTasks),
@@ -232,8 +284,18 @@ export function renderReport(r: BenchResults): string {
       parts.push(
         `### Where the time goes (${int(p.queues)} queues)\n\nSelf time from \`node --cpu-prof\` of one synth (main thread, ${s(p.totalMs)} sampled; ${s(p.wallMs)} wall with the profiler on).`,
       );
-      parts.push(table(['module', 'self time', 'share'], p.byModule.map((e) => [`\`${e.name}\``, s(e.ms), pct(e.share)])));
-      parts.push(table(['function', 'self time', 'share'], p.byFunction.map((e) => [`\`${e.name}\``, s(e.ms), pct(e.share)])));
+      parts.push(
+        table(
+          ['module', 'self time', 'share'],
+          p.byModule.map((e) => [`\`${e.name}\``, s(e.ms), pct(e.share)]),
+        ),
+      );
+      parts.push(
+        table(
+          ['function', 'self time', 'share'],
+          p.byFunction.map((e) => [`\`${e.name}\``, s(e.ms), pct(e.share)]),
+        ),
+      );
     }
   }
 
@@ -242,7 +304,12 @@ export function renderReport(r: BenchResults): string {
     parts.push(
       `## Test suite\n\n\`${x.command}\`: ${x.files} files, ${x.tests} tests, ${x.failed} failed, **${s(x.wallMs)}** wall, ${s(x.cpuMs)} CPU, peak RSS ${mib(x.maxRssBytes)} (${loadText(x.load)}). Slowest files (jest's per-file time; files run in parallel):`,
     );
-    parts.push(table(['file', 'time', 'tests'], x.slowest.map((f) => [`\`${f.file}\``, `${f.seconds.toFixed(1)} s`, String(f.tests)])));
+    parts.push(
+      table(
+        ['file', 'time', 'tests'],
+        x.slowest.map((f) => [`\`${f.file}\``, `${f.seconds.toFixed(1)} s`, String(f.tests)]),
+      ),
+    );
   }
 
   if (r.seed) {

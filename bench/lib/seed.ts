@@ -12,7 +12,13 @@ import { CloudTasksClient } from '@google-cloud/tasks';
 import * as grpc from '@grpc/grpc-js';
 import { type RunningEmulator, startEmulator } from '../../lib/emulator/server';
 import { seederBundle } from '../../lib/seeding/bundle';
-import { MANIFEST_VERSION, queueNameFor, taskIdFor, type ManifestTask, type SeedManifest } from '../../lib/seeding/manifest';
+import {
+  MANIFEST_VERSION,
+  queueNameFor,
+  taskIdFor,
+  type ManifestTask,
+  type SeedManifest,
+} from '../../lib/seeding/manifest';
 import { ROOT } from './context';
 
 const PROJECT = 'bench-project';
@@ -35,7 +41,10 @@ export function benchManifest(label: string, tasks: number, queues: number): See
         httpMethod: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ seedId, shard: i % 16, text: 'x'.repeat(200) }),
-        oidcToken: { serviceAccountEmail: `invoker@${PROJECT}.iam.gserviceaccount.com`, audience: 'https://worker.example.com/ingest' },
+        oidcToken: {
+          serviceAccountEmail: `invoker@${PROJECT}.iam.gserviceaccount.com`,
+          audience: 'https://worker.example.com/ingest',
+        },
       },
     };
   });
@@ -43,7 +52,9 @@ export function benchManifest(label: string, tasks: number, queues: number): See
 }
 
 /** What the seeder printed on stdout: `Seeded 5,000 task(s) in 2.79 s (1,795 tasks/s): 5,000 created, 0 already present, 0 failed.` */
-export function parseSeederSummary(stdout: string): { created: number; alreadyPresent: number; failed: number } | undefined {
+export function parseSeederSummary(
+  stdout: string,
+): { created: number; alreadyPresent: number; failed: number } | undefined {
   const num = (s: string) => Number(s.replace(/,/g, ''));
   const m = stdout.match(/([\d,]+) created, ([\d,]+) already present, ([\d,]+) failed/);
   return m ? { created: num(m[1]), alreadyPresent: num(m[2]), failed: num(m[3]) } : undefined;
@@ -103,7 +114,10 @@ export class SeedHarness {
     const queues = [...new Set(manifest.tasks.map((t) => t.queue))];
     for (const name of queues) {
       if (this.created.has(name)) continue;
-      await this.client.createQueue({ parent: `projects/${manifest.project}/locations/${manifest.location}`, queue: { name } });
+      await this.client.createQueue({
+        parent: `projects/${manifest.project}/locations/${manifest.location}`,
+        queue: { name },
+      });
       await this.client.pauseQueue({ name });
       this.created.add(name);
     }
@@ -116,15 +130,24 @@ export class SeedHarness {
       : [process.execPath, [...nodeFlags, require.resolve('tsx/cli'), join(ROOT, 'bin', 'seed.ts'), file, ...flags]];
     const started = process.hrtime.bigint();
     const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(cmd, args, { cwd: ROOT, env: { PATH: '/usr/bin:/bin', CLOUD_TASKS_EMULATOR_HOST: this.emulator.address }, maxBuffer: 64 * 2 ** 20 }, (err, out, errOut) =>
-        err ? reject(new Error(`seeder failed (${err.message}):\n${String(errOut).slice(-2000)}`)) : resolve(out),
+      execFile(
+        cmd,
+        args,
+        {
+          cwd: ROOT,
+          env: { PATH: '/usr/bin:/bin', CLOUD_TASKS_EMULATOR_HOST: this.emulator.address },
+          maxBuffer: 64 * 2 ** 20,
+        },
+        (err, out, errOut) =>
+          err ? reject(new Error(`seeder failed (${err.message}):\n${String(errOut).slice(-2000)}`)) : resolve(out),
       ),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     let listed = 0;
     for (const q of queues) listed += await this.countTasks(q);
     const summary = parseSeederSummary(stdout);
-    if (listed !== manifest.tasks.length) throw new Error(`expected ${manifest.tasks.length} tasks in the emulator, listed ${listed}`);
+    if (listed !== manifest.tasks.length)
+      throw new Error(`expected ${manifest.tasks.length} tasks in the emulator, listed ${listed}`);
     return {
       tasks: manifest.tasks.length,
       seconds,

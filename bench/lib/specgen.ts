@@ -27,8 +27,10 @@ export function stepName(i: number): string {
 
 /** The spec as a plain object, in the YAML shape users write (docs/spec.md). */
 export function generateSpec(opts: GeneratedSpecOptions): Record<string, unknown> {
-  if (!Number.isInteger(opts.queues) || opts.queues < 1) throw new RangeError(`queues must be a whole number >= 1, got ${opts.queues}`);
-  if (!Number.isInteger(opts.seedTasks) || opts.seedTasks < 0) throw new RangeError(`seedTasks must be a whole number >= 0, got ${opts.seedTasks}`);
+  if (!Number.isInteger(opts.queues) || opts.queues < 1)
+    throw new RangeError(`queues must be a whole number >= 1, got ${opts.queues}`);
+  if (!Number.isInteger(opts.seedTasks) || opts.seedTasks < 0)
+    throw new RangeError(`seedTasks must be a whole number >= 0, got ${opts.seedTasks}`);
   const project = 'acme-ml-bench';
   const steps = Array.from({ length: opts.queues }, (_, i) => {
     const name = stepName(i);

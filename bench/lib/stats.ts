@@ -24,7 +24,11 @@ export function max(values: readonly number[]): number {
 }
 
 /** Least-squares line through (x, y): y = intercept + slope * x, and r^2. */
-export function linearFit(points: readonly { x: number; y: number }[]): { slope: number; intercept: number; r2: number } {
+export function linearFit(points: readonly { x: number; y: number }[]): {
+  slope: number;
+  intercept: number;
+  r2: number;
+} {
   const n = points.length;
   if (n < 2) return { slope: Number.NaN, intercept: Number.NaN, r2: Number.NaN };
   const mx = points.reduce((s, p) => s + p.x, 0) / n;
@@ -47,7 +51,9 @@ export function linearFit(points: readonly { x: number; y: number }[]): { slope:
  * Cost per added unit between consecutive points (sorted by x): [(x1, x2, (y2 - y1) / (x2 - x1)), ...]. Growth is
  * linear when these stay about the same as x grows, and super-linear when they climb.
  */
-export function marginalCosts(points: readonly { x: number; y: number }[]): { from: number; to: number; perUnit: number }[] {
+export function marginalCosts(
+  points: readonly { x: number; y: number }[],
+): { from: number; to: number; perUnit: number }[] {
   const sorted = [...points].sort((a, b) => a.x - b.x);
   const out: { from: number; to: number; perUnit: number }[] = [];
   for (let i = 1; i < sorted.length; i++) {

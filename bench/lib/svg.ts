@@ -58,7 +58,9 @@ function panelSvg(panel: Panel, offsetX: number): string {
   const X = (x: number) => offsetX + MARGIN.left + (x / xMax) * plotW;
   const Y = (y: number) => MARGIN.top + plotH - (y / yMax) * plotH;
   const out: string[] = [];
-  out.push(`<text x="${offsetX + PANEL_W / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${xmlEscape(panel.title)}</text>`);
+  out.push(
+    `<text x="${offsetX + PANEL_W / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${xmlEscape(panel.title)}</text>`,
+  );
   // Grid and ticks.
   for (const t of yTicks) {
     out.push(`<line x1="${X(0)}" y1="${Y(t)}" x2="${X(xMax)}" y2="${Y(t)}" stroke="#e5e5e5"/>`);
@@ -70,21 +72,32 @@ function panelSvg(panel: Panel, offsetX: number): string {
   }
   out.push(`<line x1="${X(0)}" y1="${Y(0)}" x2="${X(xMax)}" y2="${Y(0)}" stroke="#333"/>`);
   out.push(`<line x1="${X(0)}" y1="${Y(0)}" x2="${X(0)}" y2="${Y(yMax)}" stroke="#333"/>`);
-  out.push(`<text x="${X(xMax / 2)}" y="${PANEL_H - 8}" text-anchor="middle" font-size="12">${xmlEscape(panel.xLabel)}</text>`);
+  out.push(
+    `<text x="${X(xMax / 2)}" y="${PANEL_H - 8}" text-anchor="middle" font-size="12">${xmlEscape(panel.xLabel)}</text>`,
+  );
   out.push(
     `<text x="${offsetX + 14}" y="${MARGIN.top + plotH / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${offsetX + 14} ${MARGIN.top + plotH / 2})">${xmlEscape(panel.yLabel)}</text>`,
   );
   // Reference lines.
   for (const l of panel.lines ?? []) {
-    out.push(`<line x1="${X(0)}" y1="${Y(l.y)}" x2="${X(xMax)}" y2="${Y(l.y)}" stroke="${l.color}" stroke-dasharray="6 4"/>`);
-    out.push(`<text x="${X(xMax) - 4}" y="${Y(l.y) - 5}" text-anchor="end" font-size="11" fill="${l.color}">${xmlEscape(l.label)}</text>`);
+    out.push(
+      `<line x1="${X(0)}" y1="${Y(l.y)}" x2="${X(xMax)}" y2="${Y(l.y)}" stroke="${l.color}" stroke-dasharray="6 4"/>`,
+    );
+    out.push(
+      `<text x="${X(xMax) - 4}" y="${Y(l.y) - 5}" text-anchor="end" font-size="11" fill="${l.color}">${xmlEscape(l.label)}</text>`,
+    );
   }
   // Series.
   panel.series.forEach((s, i) => {
     const pts = [...s.points].sort((a, b) => a.x - b.x);
-    out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map((p) => `${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ')}"/>`);
-    for (const p of pts) out.push(`<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="3.5" fill="${s.color}"/>`);
-    out.push(`<text x="${X(0) + 8}" y="${MARGIN.top + 14 + i * 15}" font-size="11" fill="${s.color}">${xmlEscape(s.name)}</text>`);
+    out.push(
+      `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map((p) => `${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ')}"/>`,
+    );
+    for (const p of pts)
+      out.push(`<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="3.5" fill="${s.color}"/>`);
+    out.push(
+      `<text x="${X(0) + 8}" y="${MARGIN.top + 14 + i * 15}" font-size="11" fill="${s.color}">${xmlEscape(s.name)}</text>`,
+    );
   });
   return out.join('\n');
 }

@@ -64,7 +64,10 @@ interface Sink {
 }
 
 async function startSink(): Promise<Sink> {
-  const child = fork(join(__dirname, '..', 'lib', 'http-sink.cjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  const child = fork(join(__dirname, '..', 'lib', 'http-sink.cjs'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('error', reject);
@@ -81,7 +84,14 @@ async function startSink(): Promise<Sink> {
   };
 }
 
-async function dispatchRow(ctx: BenchContext, sink: Sink, queues: number, rate: number, windowSeconds: number, budgeted: boolean): Promise<DispatchRow> {
+async function dispatchRow(
+  ctx: BenchContext,
+  sink: Sink,
+  queues: number,
+  rate: number,
+  windowSeconds: number,
+  budgeted: boolean,
+): Promise<DispatchRow> {
   const emulator = await startEmulator({ port: 0, dispatch: true });
   try {
     const names: string[] = [];
@@ -95,13 +105,19 @@ async function dispatchRow(ctx: BenchContext, sink: Sink, queues: number, rate: 
     }
     const maxBurstSize = emulator.state.getQueue(names[0]).rateLimits.maxBurstSize;
     // Enough that no queue runs dry before the window ends, with a second to spare.
-    const perQueue = maxBurstSize + Math.ceil(rate * ((SKIP_MS / 1000) + windowSeconds + 1));
+    const perQueue = maxBurstSize + Math.ceil(rate * (SKIP_MS / 1000 + windowSeconds + 1));
     const body = Buffer.from(JSON.stringify({ runId: 'bench', payload: 'x'.repeat(200) }));
     for (const [q, name] of names.entries()) {
       const url = `http://127.0.0.1:${sink.port}/q${q}/tasks`;
       for (let i = 0; i < perQueue; i++)
         emulator.state.createTask(name, {
-          httpRequest: { url, httpMethod: 'POST', body, headers: { 'Content-Type': 'application/json' }, oidcToken: { serviceAccountEmail: 'invoker@bench.iam.gserviceaccount.com', audience: url } },
+          httpRequest: {
+            url,
+            httpMethod: 'POST',
+            body,
+            headers: { 'Content-Type': 'application/json' },
+            oidcToken: { serviceAccountEmail: 'invoker@bench.iam.gserviceaccount.com', audience: url },
+          },
         });
     }
     await sink.arrivals(); // forget anything left from the previous row

@@ -64,10 +64,14 @@ export async function scaleBench(ctx: BenchContext, options: { profile: boolean 
       cpuMs.push(m.cpuMs);
       maxRssBytes.push(m.maxRssBytes);
       const stackDir = join(out, 'stacks', 'scale-bench');
-      const tf = JSON.parse(readFileSync(join(stackDir, 'cdk.tf.json'), 'utf8')) as { resource?: Record<string, Record<string, unknown>> };
+      const tf = JSON.parse(readFileSync(join(stackDir, 'cdk.tf.json'), 'utf8')) as {
+        resource?: Record<string, Record<string, unknown>>;
+      };
       resources = Object.values(resourceCounts(tf)).reduce((a, b) => a + b, 0);
       outputBytes = statSync(join(stackDir, 'cdk.tf.json')).size + manifestBytes(join(stackDir, 'assets'));
-      ctx.log(`scale: ${n} queues round ${round}/${rounds} ${(m.wallMs / 1000).toFixed(2)} s, ${(m.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+      ctx.log(
+        `scale: ${n} queues round ${round}/${rounds} ${(m.wallMs / 1000).toFixed(2)} s, ${(m.maxRssBytes / 2 ** 20).toFixed(0)} MiB`,
+      );
     }
     points.push({ queues: n, seedTasks: n, wallMs, cpuMs, maxRssBytes, resources, outputBytes });
   }

@@ -50,15 +50,34 @@ export async function seedBench(ctx: BenchContext): Promise<SeedResult> {
           acc.rates.push(r.tasksPerSecond);
           acc.created = r.created;
           acc.present = r.alreadyPresent;
-          ctx.log(`seed: ${tasks} tasks ${kind} round ${round}/${rounds}: ${r.seconds.toFixed(2)} s, ${Math.round(r.tasksPerSecond)} tasks/s`);
-          if (kind === 'fresh' && r.created !== tasks) throw new Error(`the first run of ${tasks} tasks created ${r.created}, expected all`);
+          ctx.log(
+            `seed: ${tasks} tasks ${kind} round ${round}/${rounds}: ${r.seconds.toFixed(2)} s, ${Math.round(r.tasksPerSecond)} tasks/s`,
+          );
+          if (kind === 'fresh' && r.created !== tasks)
+            throw new Error(`the first run of ${tasks} tasks created ${r.created}, expected all`);
           if (kind === 'rerun' && r.alreadyPresent !== tasks)
             throw new Error(`the re-run of ${tasks} tasks found ${r.alreadyPresent} already present, expected all`);
         }
       }
-      rows.push({ tasks, kind: 'fresh', seconds: fresh.seconds, tasksPerSecond: fresh.rates, created: fresh.created, alreadyPresent: fresh.present });
-      rows.push({ tasks, kind: 'rerun', seconds: rerun.seconds, tasksPerSecond: rerun.rates, created: rerun.created, alreadyPresent: rerun.present });
-      ctx.log(`seed: ${tasks} tasks median ${Math.round(median(fresh.rates))} tasks/s fresh, ${Math.round(median(rerun.rates))} re-run`);
+      rows.push({
+        tasks,
+        kind: 'fresh',
+        seconds: fresh.seconds,
+        tasksPerSecond: fresh.rates,
+        created: fresh.created,
+        alreadyPresent: fresh.present,
+      });
+      rows.push({
+        tasks,
+        kind: 'rerun',
+        seconds: rerun.seconds,
+        tasksPerSecond: rerun.rates,
+        created: rerun.created,
+        alreadyPresent: rerun.present,
+      });
+      ctx.log(
+        `seed: ${tasks} tasks median ${Math.round(median(fresh.rates))} tasks/s fresh, ${Math.round(median(rerun.rates))} re-run`,
+      );
     }
   } finally {
     await harness.close();

@@ -52,7 +52,11 @@ export async function synthBench(ctx: BenchContext): Promise<SynthResult> {
     'ours-dev': {
       label: '`npm run synth`, dev example',
       command: `PIPELINE_SPEC=${DEV_SPEC} npm run synth`,
-      run: (out) => measure('/usr/bin/npm', ['run', '--silent', 'synth'], { cwd: ctx.root, env: childEnv({ PIPELINE_SPEC: DEV_SPEC, CDKTF_OUTDIR: out }) }),
+      run: (out) =>
+        measure('/usr/bin/npm', ['run', '--silent', 'synth'], {
+          cwd: ctx.root,
+          env: childEnv({ PIPELINE_SPEC: DEV_SPEC, CDKTF_OUTDIR: out }),
+        }),
     },
     'init-dev': {
       label: 'cdktf-init-style app, dev example',
@@ -66,7 +70,8 @@ export async function synthBench(ctx: BenchContext): Promise<SynthResult> {
     'ours-all': {
       label: '`npm run synth`, both examples',
       command: 'npm run synth',
-      run: (out) => measure('/usr/bin/npm', ['run', '--silent', 'synth'], { cwd: ctx.root, env: childEnv({ CDKTF_OUTDIR: out }) }),
+      run: (out) =>
+        measure('/usr/bin/npm', ['run', '--silent', 'synth'], { cwd: ctx.root, env: childEnv({ CDKTF_OUTDIR: out }) }),
     },
     'ours-cli': {
       label: '`npx cdktf synth` (CLI), our app, both examples',
@@ -76,7 +81,11 @@ export async function synthBench(ctx: BenchContext): Promise<SynthResult> {
     'init-cli': {
       label: '`npx cdktf synth` (CLI), cdktf-init-style app, dev example',
       command: '(cd bench/init-style && npx cdktf synth)',
-      run: (out) => measure('/usr/bin/npx', ['cdktf', 'synth', '--output', out], { cwd: initDir, env: childEnv({ SEEDER_BUNDLE: seederBundle }) }),
+      run: (out) =>
+        measure('/usr/bin/npx', ['cdktf', 'synth', '--output', out], {
+          cwd: initDir,
+          env: childEnv({ SEEDER_BUNDLE: seederBundle }),
+        }),
     },
   };
 
@@ -106,7 +115,9 @@ export async function synthBench(ctx: BenchContext): Promise<SynthResult> {
     if (round === 1) {
       const differences = terraformDifferences(readStack(join(work, 'ours-dev')), readStack(join(work, 'init-dev')));
       if (differences.length)
-        throw new Error(`the init-style baseline no longer builds the dev example's stack; fix bench/init-style/main.ts:\n  ${differences.join('\n  ')}`);
+        throw new Error(
+          `the init-style baseline no longer builds the dev example's stack; fix bench/init-style/main.ts:\n  ${differences.join('\n  ')}`,
+        );
     }
   }
   for (let round = 1; round <= cliRounds; round++) {

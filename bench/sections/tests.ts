@@ -28,13 +28,22 @@ export interface TestsResult {
 export interface JestJson {
   readonly numTotalTests: number;
   readonly numFailedTests: number;
-  readonly testResults: readonly { name: string; startTime: number; endTime: number; assertionResults: readonly unknown[] }[];
+  readonly testResults: readonly {
+    name: string;
+    startTime: number;
+    endTime: number;
+    assertionResults: readonly unknown[];
+  }[];
 }
 
 /** Test files by duration, slowest first. */
 export function slowestFiles(json: JestJson, root: string, limit = 8): TestFileTime[] {
   return json.testResults
-    .map((t) => ({ file: relative(root, t.name), seconds: (t.endTime - t.startTime) / 1000, tests: t.assertionResults.length }))
+    .map((t) => ({
+      file: relative(root, t.name),
+      seconds: (t.endTime - t.startTime) / 1000,
+      tests: t.assertionResults.length,
+    }))
     .sort((a, b) => b.seconds - a.seconds)
     .slice(0, limit);
 }
@@ -43,7 +52,10 @@ export async function testsBench(ctx: BenchContext): Promise<TestsResult> {
   const load0 = currentLoad();
   const out = join(ctx.tmp, 'jest.json');
   ctx.log('tests: npm test (jest --json)');
-  const m = await measure('/usr/bin/npm', ['test', '--silent', '--', '--json', `--outputFile=${out}`], { cwd: ctx.root, env: childEnv() });
+  const m = await measure('/usr/bin/npm', ['test', '--silent', '--', '--json', `--outputFile=${out}`], {
+    cwd: ctx.root,
+    env: childEnv(),
+  });
   const json = JSON.parse(readFileSync(out, 'utf8')) as JestJson;
   ctx.log(`tests: ${json.numTotalTests} tests in ${(m.wallMs / 1000).toFixed(1)} s, ${json.numFailedTests} failed`);
   return {

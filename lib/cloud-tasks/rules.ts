@@ -140,7 +140,8 @@ export function rateLimitProblems(r: RateLimits): Problem[] {
   const out: Problem[] = [];
   const rate = r.maxDispatchesPerSecond;
   if (rate !== undefined) {
-    if (!(rate > 0)) out.push({ field: 'maxDispatchesPerSecond', value: rate, message: `${rate} must be greater than 0` });
+    if (!(rate > 0))
+      out.push({ field: 'maxDispatchesPerSecond', value: rate, message: `${rate} must be greater than 0` });
     else if (rate > LIMITS.maxDispatchesPerSecond)
       out.push({
         field: 'maxDispatchesPerSecond',
@@ -151,7 +152,11 @@ export function rateLimitProblems(r: RateLimits): Problem[] {
   const conc = r.maxConcurrentDispatches;
   if (conc !== undefined) {
     if (!Number.isInteger(conc) || conc < 1)
-      out.push({ field: 'maxConcurrentDispatches', value: conc, message: `${conc} must be a whole number of at least 1` });
+      out.push({
+        field: 'maxConcurrentDispatches',
+        value: conc,
+        message: `${conc} must be a whole number of at least 1`,
+      });
     else if (conc > LIMITS.maxConcurrentDispatches)
       out.push({
         field: 'maxConcurrentDispatches',
@@ -164,7 +169,10 @@ export function rateLimitProblems(r: RateLimits): Problem[] {
 
 export function retryConfigProblems(r: RetryConfig): Problem[] {
   const out: Problem[] = [];
-  if (r.maxAttempts !== undefined && (!Number.isInteger(r.maxAttempts) || r.maxAttempts < LIMITS.minMaxAttempts || r.maxAttempts === 0))
+  if (
+    r.maxAttempts !== undefined &&
+    (!Number.isInteger(r.maxAttempts) || r.maxAttempts < LIMITS.minMaxAttempts || r.maxAttempts === 0)
+  )
     out.push({
       field: 'maxAttempts',
       value: r.maxAttempts,
@@ -175,8 +183,16 @@ export function retryConfigProblems(r: RetryConfig): Problem[] {
     if (v !== undefined && !(v >= 0)) out.push({ field: f, value: v, message: `${v} must not be negative` });
   }
   if (r.maxDoublings !== undefined && (!Number.isInteger(r.maxDoublings) || r.maxDoublings < 0))
-    out.push({ field: 'maxDoublings', value: r.maxDoublings, message: `${r.maxDoublings} must be a whole number of at least 0` });
-  if (r.minBackoffSeconds !== undefined && r.maxBackoffSeconds !== undefined && r.minBackoffSeconds > r.maxBackoffSeconds)
+    out.push({
+      field: 'maxDoublings',
+      value: r.maxDoublings,
+      message: `${r.maxDoublings} must be a whole number of at least 0`,
+    });
+  if (
+    r.minBackoffSeconds !== undefined &&
+    r.maxBackoffSeconds !== undefined &&
+    r.minBackoffSeconds > r.maxBackoffSeconds
+  )
     out.push({
       field: 'minBackoffSeconds',
       value: r.minBackoffSeconds,
@@ -228,7 +244,11 @@ export function taskSizeProblems(sizeBytes: number, field = 'payload'): Problem[
 }
 
 /** The bytes a task's HTTP request takes: URL, headers and body (what the task size limit counts). */
-export function httpRequestSizeBytes(url: string, headers: Readonly<Record<string, string>>, body?: Uint8Array | string): number {
+export function httpRequestSizeBytes(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  body?: Uint8Array | string,
+): number {
   let size = Buffer.byteLength(url);
   for (const [k, v] of Object.entries(headers)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
   if (body !== undefined) size += typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
@@ -265,7 +285,11 @@ export function headerProblems(headers: Readonly<Record<string, string>>, field 
       });
   }
   if (total >= LIMITS.maxHeadersBytes)
-    out.push({ field, value: `${fmt(total)} bytes`, message: `headers total ${fmt(total)} bytes; Cloud Tasks requires under 80 KB` });
+    out.push({
+      field,
+      value: `${fmt(total)} bytes`,
+      message: `headers total ${fmt(total)} bytes; Cloud Tasks requires under 80 KB`,
+    });
   return out;
 }
 
@@ -275,9 +299,16 @@ export function headerProblems(headers: Readonly<Record<string, string>>, field 
  * one because local workers listen on plain http.
  */
 export function apiUrlProblems(url: string, field = 'url'): Problem[] {
-  if (url.length === 0) return [{ field, value: url, message: 'is required: the absolute http:// or https:// URL the task is sent to' }];
+  if (url.length === 0)
+    return [{ field, value: url, message: 'is required: the absolute http:// or https:// URL the task is sent to' }];
   if (url.length > LIMITS.maxUrlLength)
-    return [{ field, value: truncate(url), message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}` }];
+    return [
+      {
+        field,
+        value: truncate(url),
+        message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}`,
+      },
+    ];
   let parsed: URL | undefined;
   try {
     parsed = new URL(url);
@@ -285,7 +316,9 @@ export function apiUrlProblems(url: string, field = 'url'): Problem[] {
     parsed = undefined;
   }
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.host)
-    return [{ field, value: url, message: `"${truncate(url)}" is not an absolute URL that begins with http:// or https://` }];
+    return [
+      { field, value: url, message: `"${truncate(url)}" is not an absolute URL that begins with http:// or https://` },
+    ];
   return [];
 }
 
@@ -300,10 +333,18 @@ export function apiHeaderProblems(headers: Readonly<Record<string, string>>, fie
   for (const [name, value] of Object.entries(headers)) {
     total += Buffer.byteLength(name) + Buffer.byteLength(value);
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
-      out.push({ field: `${field}.${name}`, value: name, message: `"${truncate(name)}" is not a valid HTTP header name` });
+      out.push({
+        field: `${field}.${name}`,
+        value: name,
+        message: `"${truncate(name)}" is not a valid HTTP header name`,
+      });
   }
   if (total >= LIMITS.maxHeadersBytes)
-    out.push({ field, value: `${fmt(total)} bytes`, message: `headers total ${fmt(total)} bytes; Cloud Tasks requires under 80 KB` });
+    out.push({
+      field,
+      value: `${fmt(total)} bytes`,
+      message: `headers total ${fmt(total)} bytes; Cloud Tasks requires under 80 KB`,
+    });
   return out;
 }
 
@@ -322,7 +363,13 @@ export function bodyMethodProblems(method: HttpMethod, bodyBytes: number, field 
 /** https only, a host, at most 2,083 characters (target.proto HttpRequest.url). */
 export function targetUrlProblems(url: string, field = 'url'): Problem[] {
   if (url.length > LIMITS.maxUrlLength)
-    return [{ field, value: truncate(url), message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}` }];
+    return [
+      {
+        field,
+        value: truncate(url),
+        message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}`,
+      },
+    ];
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -330,7 +377,13 @@ export function targetUrlProblems(url: string, field = 'url'): Problem[] {
     return [{ field, value: url, message: `"${truncate(url)}" is not an absolute URL` }];
   }
   if (parsed.protocol !== 'https:')
-    return [{ field, value: url, message: `"${truncate(url)}" must use https: tasks carry identity tokens, which must not travel in clear text` }];
+    return [
+      {
+        field,
+        value: url,
+        message: `"${truncate(url)}" must use https: tasks carry identity tokens, which must not travel in clear text`,
+      },
+    ];
   if (parsed.username || parsed.password)
     return [{ field, value: '(redacted)', message: 'must not contain user:password credentials; use target.auth' }];
   return [];
@@ -347,7 +400,10 @@ export function isGoogleApisHost(host: string): boolean {
  * min_backoff, doubles max_doublings times, then grows linearly by 2^max_doublings * min_backoff, capped at
  * max_backoff. Example min 10s, max 300s, doublings 3: 10, 20, 40, 80, 160, 240, 300, 300 ...
  */
-export function backoffSeconds(retry: Required<Pick<RetryConfig, 'minBackoffSeconds' | 'maxBackoffSeconds' | 'maxDoublings'>>, retryIndex: number): number {
+export function backoffSeconds(
+  retry: Required<Pick<RetryConfig, 'minBackoffSeconds' | 'maxBackoffSeconds' | 'maxDoublings'>>,
+  retryIndex: number,
+): number {
   const { minBackoffSeconds: min, maxBackoffSeconds: max, maxDoublings: d } = retry;
   const interval = retryIndex <= d ? min * 2 ** retryIndex : min * 2 ** d * (1 + retryIndex - d);
   return Math.min(interval, max);

@@ -49,7 +49,9 @@ export function serviceAccountEmailFor(accountId: string, project: string): stri
   return `${accountId}@${project}.iam.gserviceaccount.com`;
 }
 
-export function invokerEmailFor(spec: Pick<PipelineSpec, 'environment' | 'project'> & { pipeline: { name: string } }): string {
+export function invokerEmailFor(
+  spec: Pick<PipelineSpec, 'environment' | 'project'> & { pipeline: { name: string } },
+): string {
   return serviceAccountEmailFor(invokerAccountIdFor(spec), spec.project);
 }
 

@@ -47,7 +47,11 @@ export class PipelineInvoker extends Construct {
     super(scope, id);
     if (!LIMITS.projectIdPattern.test(props.project))
       throwIfProblems(this, 'PipelineInvoker', [
-        { field: 'project', value: props.project, message: 'is not a Google Cloud project id (6-30 characters: a-z, 0-9, hyphens, starting with a letter)' },
+        {
+          field: 'project',
+          value: props.project,
+          message: 'is not a Google Cloud project id (6-30 characters: a-z, 0-9, hyphens, starting with a letter)',
+        },
       ]);
     this.project = props.project;
     this.accountId = invokerAccountIdFor({ pipeline: { name: props.pipeline }, environment: props.environment });
@@ -88,7 +92,11 @@ export class PipelineInvoker extends Construct {
    * Lets this account call the Cloud Run service `service` in `region`: `roles/run.invoker` (`run.routes.invoke`)
    * on that service only. Granting the same service twice returns the first binding.
    */
-  public grantRunInvoker(service: string, region: string, dependsOn?: ITerraformDependable[]): CloudRunV2ServiceIamMember {
+  public grantRunInvoker(
+    service: string,
+    region: string,
+    dependsOn?: ITerraformDependable[],
+  ): CloudRunV2ServiceIamMember {
     const key = `runInvoker|${region}|${service}`;
     const existing = this.bindings.get(key);
     if (existing) return existing as CloudRunV2ServiceIamMember;

@@ -62,7 +62,11 @@ export class PipelineStack extends TerraformStack {
   public readonly stackName: string;
   public readonly provider: GoogleProvider;
   /** The `google_project_service` resources, by API (run only when a step names `target.cloudRun`). */
-  public readonly apiServices: { readonly cloudTasks: ProjectService; readonly iam: ProjectService; readonly run?: ProjectService };
+  public readonly apiServices: {
+    readonly cloudTasks: ProjectService;
+    readonly iam: ProjectService;
+    readonly run?: ProjectService;
+  };
   /** One queue per step, by step name. */
   public readonly queues: Readonly<Record<string, TaskQueue>>;
   public readonly invoker: PipelineInvoker;
@@ -99,14 +103,22 @@ export class PipelineStack extends TerraformStack {
       environment: spec.environment,
     });
     if (spec.backend?.gcs) {
-      new GcsBackend(this, { bucket: spec.backend.gcs.bucket, prefix: spec.backend.gcs.prefix ?? `cloud-tasks-pipelines/${this.stackName}` });
+      new GcsBackend(this, {
+        bucket: spec.backend.gcs.bucket,
+        prefix: spec.backend.gcs.prefix ?? `cloud-tasks-pipelines/${this.stackName}`,
+      });
     } else {
       new LocalBackend(this, { path: props.localStatePath ?? `../../../terraform.${this.stackName}.tfstate` });
     }
 
     // APIs. Never disabled on destroy: other workloads in the project may use them.
     const api = (id: string, service: string) =>
-      new ProjectService(this, id, { project: spec.project, service, disableOnDestroy: false, disableDependentServices: false });
+      new ProjectService(this, id, {
+        project: spec.project,
+        service,
+        disableOnDestroy: false,
+        disableDependentServices: false,
+      });
     const usesCloudRun = spec.pipeline.steps.some((s) => s.target.cloudRun !== undefined);
     this.apiServices = {
       cloudTasks: api('api-cloudtasks', API_SERVICES.cloudTasks),
@@ -165,7 +177,12 @@ export class PipelineStack extends TerraformStack {
         for (const next of step.next) queues[next].grantEnqueue(member);
       }
       const run = step.target.cloudRun;
-      if (run) this.invoker.grantRunInvoker(run.service, run.region, this.apiServices.run ? [this.apiServices.run] : undefined);
+      if (run)
+        this.invoker.grantRunInvoker(
+          run.service,
+          run.region,
+          this.apiServices.run ? [this.apiServices.run] : undefined,
+        );
     }
 
     // Seeding: one resource for all seed tasks, after everything a task needs to be created and dispatched.
@@ -205,7 +222,12 @@ export class PipelineStack extends TerraformStack {
         notificationChannels: spec.monitoring.notificationChannels,
         queueDepth: spec.monitoring.queueDepth,
         failedAttempts: spec.monitoring.failedAttempts,
-        labels: { ...spec.labels, 'managed-by': MANAGED_BY, pipeline: spec.pipeline.name, environment: spec.environment },
+        labels: {
+          ...spec.labels,
+          'managed-by': MANAGED_BY,
+          pipeline: spec.pipeline.name,
+          environment: spec.environment,
+        },
         dependsOn: Object.values(queues).map((q) => q.resource),
       });
     }
@@ -218,13 +240,21 @@ export class PipelineStack extends TerraformStack {
     const output = (id: string, value: unknown, description: string) =>
       new TerraformOutput(this, id, { value, description }).overrideLogicalId(id);
     const steps = spec.pipeline.steps;
-    output('queue_ids', Object.fromEntries(steps.map((s) => [s.name, queueIdFor(spec, s.name)])), 'Cloud Tasks queue id of each step');
+    output(
+      'queue_ids',
+      Object.fromEntries(steps.map((s) => [s.name, queueIdFor(spec, s.name)])),
+      'Cloud Tasks queue id of each step',
+    );
     output(
       'queue_names',
       Object.fromEntries(steps.map((s) => [s.name, queueNameFor(spec.project, spec.region, queueIdFor(spec, s.name))])),
       'Full Cloud Tasks queue name of each step',
     );
-    output('invoker_service_account_email', this.invoker.email, 'Service account on the OIDC/OAuth token of every task');
+    output(
+      'invoker_service_account_email',
+      this.invoker.email,
+      'Service account on the OIDC/OAuth token of every task',
+    );
     output(
       'pipeline_graph',
       {

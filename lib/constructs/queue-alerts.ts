@@ -55,10 +55,19 @@ export interface QueueAlertDefaults {
  * - none: no preset, moderate values.
  */
 export const ALERT_DEFAULTS: Readonly<Record<StepPreset | 'none', QueueAlertDefaults>> = {
-  preprocess: { queueDepth: { threshold: 5000, durationSeconds: 1800 }, failedAttempts: { threshold: 50, durationSeconds: 600 } },
+  preprocess: {
+    queueDepth: { threshold: 5000, durationSeconds: 1800 },
+    failedAttempts: { threshold: 50, durationSeconds: 600 },
+  },
   train: { queueDepth: { threshold: 10, durationSeconds: 3600 }, failedAttempts: { threshold: 0, durationSeconds: 0 } },
-  infer: { queueDepth: { threshold: 1000, durationSeconds: 600 }, failedAttempts: { threshold: 100, durationSeconds: 600 } },
-  none: { queueDepth: { threshold: 1000, durationSeconds: 900 }, failedAttempts: { threshold: 10, durationSeconds: 300 } },
+  infer: {
+    queueDepth: { threshold: 1000, durationSeconds: 600 },
+    failedAttempts: { threshold: 100, durationSeconds: 600 },
+  },
+  none: {
+    queueDepth: { threshold: 1000, durationSeconds: 900 },
+    failedAttempts: { threshold: 10, durationSeconds: 300 },
+  },
 };
 
 export interface QueueAlertTarget {
@@ -118,14 +127,27 @@ export interface MonitoringProblem {
 }
 
 /** Checks the `monitoring` block's alert settings (the notification channel format is checked by the spec validator). */
-export function monitoringProblems(monitoring: Pick<MonitoringSpec, 'queueDepth' | 'failedAttempts'>): MonitoringProblem[] {
+export function monitoringProblems(
+  monitoring: Pick<MonitoringSpec, 'queueDepth' | 'failedAttempts'>,
+): MonitoringProblem[] {
   const out: MonitoringProblem[] = [];
   for (const kind of ['queueDepth', 'failedAttempts'] as const) {
     const s = monitoring[kind];
     if (!s) continue;
     if (s.threshold !== undefined && !(Number.isFinite(s.threshold) && s.threshold >= 0))
-      out.push({ path: `monitoring.${kind}.threshold`, value: s.threshold, message: `${s.threshold} must be a number of at least 0` });
-    if (s.durationSeconds !== undefined && !(Number.isInteger(s.durationSeconds) && s.durationSeconds >= 0 && s.durationSeconds % ALERT_DURATION_STEP_SECONDS === 0))
+      out.push({
+        path: `monitoring.${kind}.threshold`,
+        value: s.threshold,
+        message: `${s.threshold} must be a number of at least 0`,
+      });
+    if (
+      s.durationSeconds !== undefined &&
+      !(
+        Number.isInteger(s.durationSeconds) &&
+        s.durationSeconds >= 0 &&
+        s.durationSeconds % ALERT_DURATION_STEP_SECONDS === 0
+      )
+    )
       out.push({
         path: `monitoring.${kind}.duration`,
         value: `${s.durationSeconds}s`,
@@ -136,11 +158,19 @@ export function monitoringProblems(monitoring: Pick<MonitoringSpec, 'queueDepth'
 }
 
 /** The thresholds a queue gets: the spec's settings over the preset's defaults. */
-export function effectiveAlerts(preset: StepPreset | undefined, overrides: Pick<QueueAlertsProps, 'queueDepth' | 'failedAttempts'>): Partial<QueueAlertDefaults> {
+export function effectiveAlerts(
+  preset: StepPreset | undefined,
+  overrides: Pick<QueueAlertsProps, 'queueDepth' | 'failedAttempts'>,
+): Partial<QueueAlertDefaults> {
   const d = ALERT_DEFAULTS[preset ?? 'none'];
   const merge = (base: AlertThreshold, o: AlertSettings | undefined): AlertThreshold | undefined =>
-    o?.enabled === false ? undefined : { threshold: o?.threshold ?? base.threshold, durationSeconds: o?.durationSeconds ?? base.durationSeconds };
-  return { queueDepth: merge(d.queueDepth, overrides.queueDepth), failedAttempts: merge(d.failedAttempts, overrides.failedAttempts) };
+    o?.enabled === false
+      ? undefined
+      : { threshold: o?.threshold ?? base.threshold, durationSeconds: o?.durationSeconds ?? base.durationSeconds };
+  return {
+    queueDepth: merge(d.queueDepth, overrides.queueDepth),
+    failedAttempts: merge(d.failedAttempts, overrides.failedAttempts),
+  };
 }
 
 function human(seconds: number): string {
@@ -159,13 +189,20 @@ export class QueueAlerts extends Construct {
     super(scope, id);
     const problems = monitoringProblems(props);
     if (problems.length)
-      throw new Error(`QueueAlerts at ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p.path} = ${JSON.stringify(p.value)}: ${p.message}`).join('\n')}`);
+      throw new Error(
+        `QueueAlerts at ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p.path} = ${JSON.stringify(p.value)}: ${p.message}`).join('\n')}`,
+      );
 
     const plans = props.queues.map((q) => ({ q, alerts: effectiveAlerts(q.preset, props) }));
     const any = plans.some((p) => p.alerts.queueDepth || p.alerts.failedAttempts);
     // Never disabled on destroy: other alerting in the project depends on the API.
     this.apiService = any
-      ? new ProjectService(this, 'api-monitoring', { project: props.project, service: MONITORING_API, disableOnDestroy: false, disableDependentServices: false })
+      ? new ProjectService(this, 'api-monitoring', {
+          project: props.project,
+          service: MONITORING_API,
+          disableOnDestroy: false,
+          disableDependentServices: false,
+        })
       : undefined;
 
     const policies: Record<string, QueueAlertPolicies> = {};

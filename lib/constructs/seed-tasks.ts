@@ -65,7 +65,9 @@ export class SeedTasks extends Construct {
   constructor(scope: Construct, id: string, props: SeedTasksProps) {
     super(scope, id);
     if (props.manifest.tasks.length === 0)
-      throw new Error(`SeedTasks at ${this.node.path}: the manifest has no tasks; add SeedTasks only to a pipeline with seedTasks`);
+      throw new Error(
+        `SeedTasks at ${this.node.path}: the manifest has no tasks; add SeedTasks only to a pipeline with seedTasks`,
+      );
 
     const text = serializeSeedManifest(props.manifest);
     this.manifestSha256 = sha256Hex(text);
@@ -73,8 +75,16 @@ export class SeedTasks extends Construct {
     this.taskCount = props.manifest.tasks.length;
 
     const staged = stageManifest(props.stagingDir ?? defaultStagingDir(), this.manifestSha256, text);
-    this.manifestAsset = new TerraformAsset(this, 'Manifest', { path: staged, type: AssetType.FILE, assetHash: this.manifestSha256 });
-    this.seederAsset = new TerraformAsset(this, 'Seeder', { path: props.seeder.path, type: AssetType.FILE, assetHash: props.seeder.sha256 });
+    this.manifestAsset = new TerraformAsset(this, 'Manifest', {
+      path: staged,
+      type: AssetType.FILE,
+      assetHash: this.manifestSha256,
+    });
+    this.seederAsset = new TerraformAsset(this, 'Seeder', {
+      path: props.seeder.path,
+      type: AssetType.FILE,
+      assetHash: props.seeder.sha256,
+    });
 
     const queueResources = props.queues.map((q) => q.resource);
     this.resource = new TerraformData(this, 'Resource', {

@@ -171,28 +171,53 @@ function validate(props: TaskQueueProps, method: string, auth: string, dispatchD
   const t = props.httpTarget;
   const problems: Problem[] = [...queueIdProblems(props.queueId, 'queueId')];
   if (!isUnresolved(props.project) && !LIMITS.projectIdPattern.test(props.project))
-    problems.push({ field: 'project', value: props.project, message: 'is not a Google Cloud project id (6-30 characters: a-z, 0-9, hyphens, starting with a letter)' });
+    problems.push({
+      field: 'project',
+      value: props.project,
+      message: 'is not a Google Cloud project id (6-30 characters: a-z, 0-9, hyphens, starting with a letter)',
+    });
   if (!isUnresolved(props.location) && !LIMITS.locationPattern.test(props.location))
-    problems.push({ field: 'location', value: props.location, message: 'is not a Cloud Tasks location; use a region such as us-central1' });
+    problems.push({
+      field: 'location',
+      value: props.location,
+      message: 'is not a Cloud Tasks location; use a region such as us-central1',
+    });
   problems.push(...under('rateLimits', rateLimitProblems(resolvedOnly(props.rateLimits ?? {}))));
   problems.push(...under('retry', retryConfigProblems(resolvedOnly(props.retry ?? {}))));
-  if (!isUnresolved(dispatchDeadlineSeconds)) problems.push(...dispatchDeadlineProblems(dispatchDeadlineSeconds, 'dispatchDeadlineSeconds'));
+  if (!isUnresolved(dispatchDeadlineSeconds))
+    problems.push(...dispatchDeadlineProblems(dispatchDeadlineSeconds, 'dispatchDeadlineSeconds'));
   if (props.logSamplingRatio !== undefined && !isUnresolved(props.logSamplingRatio))
     problems.push(...samplingRatioProblems(props.logSamplingRatio, 'logSamplingRatio'));
 
   if (isUnresolved(t.url)) {
-    problems.push({ field: 'httpTarget.url', value: t.url, message: 'must be known at synth time: the queue-level uri_override is built from its parts' });
+    problems.push({
+      field: 'httpTarget.url',
+      value: t.url,
+      message: 'must be known at synth time: the queue-level uri_override is built from its parts',
+    });
   } else {
     problems.push(...targetUrlProblems(t.url, 'httpTarget.url'));
   }
   if (!(HTTP_METHODS as readonly string[]).includes(method))
-    problems.push({ field: 'httpTarget.method', value: method, message: `is not an HTTP method Cloud Tasks supports (${HTTP_METHODS.join(', ')})` });
+    problems.push({
+      field: 'httpTarget.method',
+      value: method,
+      message: `is not an HTTP method Cloud Tasks supports (${HTTP_METHODS.join(', ')})`,
+    });
   problems.push(...headerProblems(t.headers ?? {}, 'httpTarget.headers'));
   if (!['oidc', 'oauth', 'none'].includes(auth))
     problems.push({ field: 'httpTarget.auth', value: auth, message: 'must be oidc, oauth or none' });
   if (auth !== 'none' && !t.serviceAccountEmail)
-    problems.push({ field: 'httpTarget.serviceAccountEmail', value: t.serviceAccountEmail, message: `is required with auth ${auth}: the token is minted for this account` });
-  if (auth === 'oauth' && problems.every((p) => p.field !== 'httpTarget.url') && !isGoogleApisHost(new URL(t.url).hostname))
+    problems.push({
+      field: 'httpTarget.serviceAccountEmail',
+      value: t.serviceAccountEmail,
+      message: `is required with auth ${auth}: the token is minted for this account`,
+    });
+  if (
+    auth === 'oauth' &&
+    problems.every((p) => p.field !== 'httpTarget.url') &&
+    !isGoogleApisHost(new URL(t.url).hostname)
+  )
     problems.push({
       field: 'httpTarget.auth',
       value: auth,
@@ -225,7 +250,11 @@ function retryConfig(r: RetryConfig | undefined): CloudTasksQueueConfig['retryCo
   return Object.values(config).every((v) => v === undefined) ? undefined : config;
 }
 
-function httpTargetConfig(t: TaskQueueHttpTarget, method: HttpMethod, auth: TargetAuth): CloudTasksQueueConfig['httpTarget'] {
+function httpTargetConfig(
+  t: TaskQueueHttpTarget,
+  method: HttpMethod,
+  auth: TargetAuth,
+): CloudTasksQueueConfig['httpTarget'] {
   const url = new URL(t.url);
   const headers = Object.entries(t.headers ?? {});
   return {
@@ -242,7 +271,10 @@ function httpTargetConfig(t: TaskQueueHttpTarget, method: HttpMethod, auth: Targ
     },
     headerOverrides: headers.length ? headers.map(([key, value]) => ({ header: { key, value } })) : undefined,
     oidcToken:
-      auth === 'oidc' ? { serviceAccountEmail: t.serviceAccountEmail as string, audience: oidcAudienceFor(t) } : undefined,
-    oauthToken: auth === 'oauth' ? { serviceAccountEmail: t.serviceAccountEmail as string, scope: oauthScopeFor(t) } : undefined,
+      auth === 'oidc'
+        ? { serviceAccountEmail: t.serviceAccountEmail as string, audience: oidcAudienceFor(t) }
+        : undefined,
+    oauthToken:
+      auth === 'oauth' ? { serviceAccountEmail: t.serviceAccountEmail as string, scope: oauthScopeFor(t) } : undefined,
   };
 }

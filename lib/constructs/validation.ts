@@ -36,9 +36,10 @@ export function checkIamMember(construct: IConstruct, kind: string, method: stri
     {
       field: `${method}(member)`,
       value: member,
-      message: member.includes('@') && !member.includes(':')
-        ? `is not an IAM member; write serviceAccount:${member} (or user:, group:)`
-        : 'is not an IAM member of the form serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...',
+      message:
+        member.includes('@') && !member.includes(':')
+          ? `is not an IAM member; write serviceAccount:${member} (or user:, group:)`
+          : 'is not an IAM member of the form serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...',
     },
   ]);
 }

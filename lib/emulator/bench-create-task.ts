@@ -33,7 +33,18 @@ async function main(): Promise<void> {
     .parse()
     .opts<{ tasks: number; concurrency: number; clients: number }>();
 
-  const child = spawn(process.execPath, [...(process.env.BENCH_EMULATOR_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'bin/emulator.ts', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_EMULATOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      '--import',
+      'tsx',
+      'bin/emulator.ts',
+      '--port',
+      '0',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -44,7 +55,10 @@ async function main(): Promise<void> {
     child.on('exit', (code) => reject(new Error(`the emulator exited with ${code} before listening`)));
   });
 
-  const clients = Array.from({ length: opts.clients }, () => new CloudTasksClient({ servicePath: '127.0.0.1', port, sslCreds: grpc.credentials.createInsecure() }));
+  const clients = Array.from(
+    { length: opts.clients },
+    () => new CloudTasksClient({ servicePath: '127.0.0.1', port, sslCreds: grpc.credentials.createInsecure() }),
+  );
   const parent = 'projects/bench-project/locations/us-central1';
   const queue = `${parent}/queues/bench`;
   await clients[0].createQueue({ parent, queue: { name: queue } });
@@ -61,7 +75,10 @@ async function main(): Promise<void> {
         await client.createTask({
           parent: queue,
           // Hashed-looking ids, as the seeder's taskIdFor makes them.
-          task: { name: `${queue}/tasks/${(i * 2654435761 >>> 0).toString(16)}-item-${i}`, httpRequest: { url: 'http://127.0.0.1:8080/work', body: Buffer.from(`{"item":${i}}`) } },
+          task: {
+            name: `${queue}/tasks/${((i * 2654435761) >>> 0).toString(16)}-item-${i}`,
+            httpRequest: { url: 'http://127.0.0.1:8080/work', body: Buffer.from(`{"item":${i}}`) },
+          },
         });
       }
     }),
@@ -69,7 +86,9 @@ async function main(): Promise<void> {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpuAfter = cpuMs(child.pid!);
 
-  console.log(`${opts.tasks} CreateTask calls, concurrency ${opts.concurrency}, ${opts.clients} clients: ${(opts.tasks / seconds).toFixed(0)} tasks/s (${seconds.toFixed(2)} s)`);
+  console.log(
+    `${opts.tasks} CreateTask calls, concurrency ${opts.concurrency}, ${opts.clients} clients: ${(opts.tasks / seconds).toFixed(0)} tasks/s (${seconds.toFixed(2)} s)`,
+  );
   if (cpuBefore !== undefined && cpuAfter !== undefined)
     console.log(`emulator CPU: ${(((cpuAfter - cpuBefore) * 1000) / opts.tasks).toFixed(0)} µs per CreateTask`);
 

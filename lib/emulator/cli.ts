@@ -36,13 +36,17 @@ interface CliOptions {
 
 function port(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n > 65535) throw new InvalidArgumentError(`expected a TCP port from 0 (pick a free one) to 65535, got "${text}"`);
+  if (!/^\d+$/.test(text) || n > 65535)
+    throw new InvalidArgumentError(`expected a TCP port from 0 (pick a free one) to 65535, got "${text}"`);
   return n;
 }
 
 function fraction(text: string): number {
   const n = Number(text);
-  if (text.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`expected a fraction from 0 to 1 (e.g. 0.1 = 10% of CreateTask calls fail), got "${text}"`);
+  if (text.trim() === '' || !(n >= 0 && n <= 1))
+    throw new InvalidArgumentError(
+      `expected a fraction from 0 to 1 (e.g. 0.1 = 10% of CreateTask calls fail), got "${text}"`,
+    );
   return n;
 }
 
@@ -64,20 +68,59 @@ function program(): Command {
   return new Command('emulator')
     .description('Local Cloud Tasks emulator: the v2 gRPC API (queues and tasks) for tests and local pipeline runs.')
     .option('--port <port>', 'TCP port; 0 picks a free one and prints it', port, DEFAULT_PORT)
-    .option('--host <host>', 'interface to listen on (anything but loopback exposes an unauthenticated API)', '127.0.0.1')
-    .option('--fail-rate <fraction>', 'fraction of CreateTask calls that fail with UNAVAILABLE before any change (tests retries)', fraction, 0)
-    .option('--data-dir <dir>', 'keep queues, pending tasks and reserved names in <dir>/cloud-tasks-emulator.json across restarts')
+    .option(
+      '--host <host>',
+      'interface to listen on (anything but loopback exposes an unauthenticated API)',
+      '127.0.0.1',
+    )
+    .option(
+      '--fail-rate <fraction>',
+      'fraction of CreateTask calls that fail with UNAVAILABLE before any change (tests retries)',
+      fraction,
+      0,
+    )
+    .option(
+      '--data-dir <dir>',
+      'keep queues, pending tasks and reserved names in <dir>/cloud-tasks-emulator.json across restarts',
+    )
     .option('--no-dispatch', 'only store tasks: send nothing to their HTTP targets')
-    .option('--oidc-port <port>', 'port of the OIDC issuer that serves the keys of dispatched tokens (default: --port + 1, or a free one with --port 0)', port)
-    .addOption(new Option('--log-level <level>', 'dispatch events printed to stderr: error (tasks given up), warn (+ failed attempts), info (+ successes), debug (everything)').choices(LOG_LEVELS).default('info'))
-    .option('--event-log <file.jsonl>', 'append every dispatch event (created, dispatched, succeeded, failed, retry-scheduled, gave-up, deleted) as a JSON line')
-    .option('--stack <dir>', 'at start, create (or update) the queues of a synthesized stack (cdktf.out/stacks/<stack>) as Terraform would: rate limits, retry config, http_target; repeatable', collect)
-    .option('--route <queue=url>', 'send the tasks of queue <queue> (an id, or * for all) to <url> (scheme, host, port; path and query if given) instead of their own URLs; repeatable', route, [])
-    .addHelpText('after', `\nClients find it through ${EMULATOR_HOST_ENV}=host:port, workers the token issuer through ${EMULATOR_ISSUER_ENV} (both printed at start).`)
+    .option(
+      '--oidc-port <port>',
+      'port of the OIDC issuer that serves the keys of dispatched tokens (default: --port + 1, or a free one with --port 0)',
+      port,
+    )
+    .addOption(
+      new Option(
+        '--log-level <level>',
+        'dispatch events printed to stderr: error (tasks given up), warn (+ failed attempts), info (+ successes), debug (everything)',
+      )
+        .choices(LOG_LEVELS)
+        .default('info'),
+    )
+    .option(
+      '--event-log <file.jsonl>',
+      'append every dispatch event (created, dispatched, succeeded, failed, retry-scheduled, gave-up, deleted) as a JSON line',
+    )
+    .option(
+      '--stack <dir>',
+      'at start, create (or update) the queues of a synthesized stack (cdktf.out/stacks/<stack>) as Terraform would: rate limits, retry config, http_target; repeatable',
+      collect,
+    )
+    .option(
+      '--route <queue=url>',
+      'send the tasks of queue <queue> (an id, or * for all) to <url> (scheme, host, port; path and query if given) instead of their own URLs; repeatable',
+      route,
+      [],
+    )
+    .addHelpText(
+      'after',
+      `\nClients find it through ${EMULATOR_HOST_ENV}=host:port, workers the token issuer through ${EMULATOR_ISSUER_ENV} (both printed at start).`,
+    )
     .exitOverride();
 }
 
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
 
 /** Runs the emulator until a signal; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -130,7 +173,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Before the routes: a route replaces the stack's uri_override and keeps its token and header overrides.
     for (const stack of stacks) created.push({ stack, ...createStackQueues(emulator.state, stack.queues) });
   } catch (err) {
-    process.stderr.write(`cloud-tasks emulator: cannot create the queues of --stack ${created.length < stacks.length ? stacks[created.length].dir : ''}: ${(err as Error).message}\n`);
+    process.stderr.write(
+      `cloud-tasks emulator: cannot create the queues of --stack ${created.length < stacks.length ? stacks[created.length].dir : ''}: ${(err as Error).message}\n`,
+    );
     await emulator.stop().catch(() => undefined);
     await eventLog?.close();
     return 1;
@@ -150,7 +195,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     out.write('Not dispatching (--no-dispatch): tasks stay in their queues until deleted, purged or run\n');
   }
   if (opts.eventLog) out.write(`Event log: ${opts.eventLog}\n`);
-  for (const [queue, url] of opts.route) out.write(`Routing ${queue === '*' ? 'every queue' : `queue ${queue}`} to ${url}\n`);
+  for (const [queue, url] of opts.route)
+    out.write(`Routing ${queue === '*' ? 'every queue' : `queue ${queue}`} to ${url}\n`);
   if (opts.dataDir) out.write(`Data directory: ${opts.dataDir} (${plural(restoredQueues, 'queue')} loaded)\n`);
   for (const c of created) {
     out.write(`${stackLine(c.stack, c.created, c.updated)}\n`);
@@ -159,7 +205,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (emulator.dispatcher) {
     const routed = new Set(opts.route.map(([queue]) => queue));
     const hosts = new Set(
-      stacks.flatMap((s) => s.queues).filter((q) => !routed.has('*') && !routed.has(q.queueId)).map((q) => q.httpTarget?.uriOverride?.host ?? 'the tasks\' own hosts'),
+      stacks
+        .flatMap((s) => s.queues)
+        .filter((q) => !routed.has('*') && !routed.has(q.queueId))
+        .map((q) => q.httpTarget?.uriOverride?.host ?? "the tasks' own hosts"),
     );
     if (hosts.size > 0)
       process.stderr.write(
@@ -168,7 +217,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       );
   }
   if (opts.failRate > 0) out.write(`Failing ${opts.failRate * 100}% of CreateTask calls with UNAVAILABLE\n`);
-  if (!isLoopback(opts.host)) process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it can create and delete tasks\n`);
+  if (!isLoopback(opts.host))
+    process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it can create and delete tasks\n`);
 
   // Keep the handlers for the whole run: a terminal's Ctrl-C reaches npm, tsx and node together (one process group),
   // and tsx relays it once more, so a second signal must not kill the process before the snapshot is written.
@@ -207,7 +257,8 @@ async function readStacks(dirs: readonly string[]): Promise<SynthesizedStack[]> 
     for (const q of stack.queues) {
       const other = byQueue.get(q.queueName);
       // Two stacks that own one queue would overwrite each other's config in Terraform too.
-      if (other) throw new Error(`${dir}: queue ${q.queueName} is also in --stack ${other}; a queue belongs to one stack`);
+      if (other)
+        throw new Error(`${dir}: queue ${q.queueName} is also in --stack ${other}; a queue belongs to one stack`);
       byQueue.set(q.queueName, dir);
     }
     stacks.push(stack);
@@ -231,7 +282,9 @@ function stackLine(stack: SynthesizedStack, created: readonly string[], updated:
 export function seedCommandLine(command: SeedCommand, emulatorAddress: string): string {
   const word = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
   const cwd = path.relative(process.cwd(), command.cwd) || '.';
-  const env = Object.entries({ ...command.environment, [EMULATOR_HOST_ENV]: emulatorAddress }).map(([k, v]) => `${k}=${word(v)}`);
+  const env = Object.entries({ ...command.environment, [EMULATOR_HOST_ENV]: emulatorAddress }).map(
+    ([k, v]) => `${k}=${word(v)}`,
+  );
   return `(cd ${word(cwd.startsWith('..') ? command.cwd : cwd)} && ${[...env, ...command.argv.map(word)].join(' ')})`;
 }
 
@@ -239,7 +292,9 @@ export function runMain(argv: readonly string[]): void {
   main(argv).then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`cloud-tasks emulator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `cloud-tasks emulator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     },
   );

@@ -25,14 +25,19 @@ export class EmulatorError extends Error {
 export const invalidArgument = (message: string): EmulatorError => new EmulatorError(status.INVALID_ARGUMENT, message);
 export const notFound = (message: string): EmulatorError => new EmulatorError(status.NOT_FOUND, message);
 export const alreadyExists = (message: string): EmulatorError => new EmulatorError(status.ALREADY_EXISTS, message);
-export const failedPrecondition = (message: string): EmulatorError => new EmulatorError(status.FAILED_PRECONDITION, message);
+export const failedPrecondition = (message: string): EmulatorError =>
+  new EmulatorError(status.FAILED_PRECONDITION, message);
 
 /**
  * Throws INVALID_ARGUMENT naming every broken rule: `<prefix>.<field> = <value>: <rule>`. `prefix` is the request field
  * path the problems are relative to (e.g. `queue.rateLimits`), so the message points at what to change; `rename` maps a
  * rule's field name to the API's where they differ (`minBackoffSeconds` -> `minBackoff`).
  */
-export function throwProblems(prefix: string, problems: readonly Problem[], rename: Readonly<Record<string, string>> = {}): void {
+export function throwProblems(
+  prefix: string,
+  problems: readonly Problem[],
+  rename: Readonly<Record<string, string>> = {},
+): void {
   if (problems.length === 0) return;
   const parts = problems.map((p) => {
     const field = rename[p.field] ?? p.field;

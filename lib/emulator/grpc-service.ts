@@ -3,7 +3,13 @@
  * as v2 messages. Field semantics of proto3 live here: a scalar left at 0 is "unset" (so the service default
  * applies), a message field that is present is set even when it is zero.
  */
-import { status, type ServerUnaryCall, type sendUnaryData, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  status,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import type { HttpMethod } from '../cloud-tasks/rules';
 import { EmulatorError } from './errors';
 import type { Attempt, Queue, QueueInput, Task, TaskInput } from './model';
@@ -71,8 +77,10 @@ type View = 'BASIC' | 'FULL';
 
 // ------------------------------------------------------------------ conversions
 
-const seconds = (d: Duration | undefined): number | undefined => (d ? (d.seconds ?? 0) + (d.nanos ?? 0) / 1e9 : undefined);
-const millis = (t: Timestamp | undefined): number | undefined => (t ? (t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : undefined);
+const seconds = (d: Duration | undefined): number | undefined =>
+  d ? (d.seconds ?? 0) + (d.nanos ?? 0) / 1e9 : undefined;
+const millis = (t: Timestamp | undefined): number | undefined =>
+  t ? (t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : undefined;
 /** proto3 scalars: 0 and unset are the same on the wire, and both mean "use the default". */
 const nonZero = (n: number | undefined): number | undefined => (n === undefined || n === 0 ? undefined : n);
 
@@ -103,7 +111,9 @@ export function queueInputFromMessage(q: QueueMessage | undefined): QueueInput {
       maxBackoffSeconds: seconds(rc.max_backoff),
       maxDoublings: nonZero(rc.max_doublings),
     },
-    stackdriverLoggingConfig: q.stackdriver_logging_config && { samplingRatio: q.stackdriver_logging_config.sampling_ratio ?? 0 },
+    stackdriverLoggingConfig: q.stackdriver_logging_config && {
+      samplingRatio: q.stackdriver_logging_config.sampling_ratio ?? 0,
+    },
     appEngineRoutingOverride: q.app_engine_routing_override,
   };
 }
@@ -126,7 +136,9 @@ export function queueToMessage(q: Queue): QueueMessage {
     },
     state: q.state,
     ...(q.purgeTimeMs !== undefined ? { purge_time: toTimestamp(q.purgeTimeMs) } : {}),
-    ...(q.stackdriverLoggingConfig ? { stackdriver_logging_config: { sampling_ratio: q.stackdriverLoggingConfig.samplingRatio } } : {}),
+    ...(q.stackdriverLoggingConfig
+      ? { stackdriver_logging_config: { sampling_ratio: q.stackdriverLoggingConfig.samplingRatio } }
+      : {}),
   };
 }
 
@@ -139,11 +151,20 @@ export function taskInputFromMessage(t: TaskMessage | undefined): TaskInput {
     appEngineHttpRequest: t.app_engine_http_request,
     httpRequest: req && {
       url: req.url,
-      httpMethod: req.http_method === undefined || req.http_method === 'HTTP_METHOD_UNSPECIFIED' ? undefined : (req.http_method as HttpMethod),
+      httpMethod:
+        req.http_method === undefined || req.http_method === 'HTTP_METHOD_UNSPECIFIED'
+          ? undefined
+          : (req.http_method as HttpMethod),
       headers: req.headers,
       body: req.body,
-      oidcToken: req.oidc_token && { serviceAccountEmail: req.oidc_token.service_account_email, audience: req.oidc_token.audience },
-      oauthToken: req.oauth_token && { serviceAccountEmail: req.oauth_token.service_account_email, scope: req.oauth_token.scope },
+      oidcToken: req.oidc_token && {
+        serviceAccountEmail: req.oidc_token.service_account_email,
+        audience: req.oidc_token.audience,
+      },
+      oauthToken: req.oauth_token && {
+        serviceAccountEmail: req.oauth_token.service_account_email,
+        scope: req.oauth_token.scope,
+      },
     },
     scheduleTimeMs: millis(t.schedule_time),
     // A zero deadline is "unset" (task.proto: for App Engine 0 means the default); anything else is validated.
@@ -173,8 +194,22 @@ export function taskToMessage(t: Task, view: View): TaskMessage {
       http_method: r.httpMethod,
       headers: { ...r.headers },
       ...(view === 'FULL' && r.body.byteLength > 0 ? { body: r.body } : {}),
-      ...(r.oidcToken ? { oidc_token: { service_account_email: r.oidcToken.serviceAccountEmail, ...(r.oidcToken.audience ? { audience: r.oidcToken.audience } : {}) } } : {}),
-      ...(r.oauthToken ? { oauth_token: { service_account_email: r.oauthToken.serviceAccountEmail, ...(r.oauthToken.scope ? { scope: r.oauthToken.scope } : {}) } } : {}),
+      ...(r.oidcToken
+        ? {
+            oidc_token: {
+              service_account_email: r.oidcToken.serviceAccountEmail,
+              ...(r.oidcToken.audience ? { audience: r.oidcToken.audience } : {}),
+            },
+          }
+        : {}),
+      ...(r.oauthToken
+        ? {
+            oauth_token: {
+              service_account_email: r.oauthToken.serviceAccountEmail,
+              ...(r.oauthToken.scope ? { scope: r.oauthToken.scope } : {}),
+            },
+          }
+        : {}),
     },
     schedule_time: toTimestamp(t.scheduleTimeMs),
     create_time: toTimestamp(t.createTimeMs),
@@ -223,7 +258,10 @@ function toServiceError(err: unknown): Partial<ServiceError> {
 }
 
 const iamUnimplemented = unary(() => {
-  throw new EmulatorError(status.UNIMPLEMENTED, 'IAM policies are not emulated: the emulator does not check permissions');
+  throw new EmulatorError(
+    status.UNIMPLEMENTED,
+    'IAM policies are not emulated: the emulator does not check permissions',
+  );
 });
 
 export function cloudTasksHandlers(state: EmulatorState, options: ServiceOptions = {}): UntypedServiceImplementation {
@@ -242,7 +280,9 @@ export function cloudTasksHandlers(state: EmulatorState, options: ServiceOptions
       return { queues: queues.map(queueToMessage), next_page_token: nextPageToken };
     }),
     GetQueue: unary((req) => queueToMessage(state.getQueue(str(req.name)))),
-    CreateQueue: unary((req) => queueToMessage(state.createQueue(str(req.parent), queueInputFromMessage(req.queue as QueueMessage | undefined)))),
+    CreateQueue: unary((req) =>
+      queueToMessage(state.createQueue(str(req.parent), queueInputFromMessage(req.queue as QueueMessage | undefined))),
+    ),
     UpdateQueue: unary((req) => {
       const mask = (req.update_mask as { paths?: string[] } | undefined)?.paths ?? [];
       return queueToMessage(state.updateQueue(queueInputFromMessage(req.queue as QueueMessage | undefined), mask));
@@ -259,7 +299,10 @@ export function cloudTasksHandlers(state: EmulatorState, options: ServiceOptions
     TestIamPermissions: iamUnimplemented,
     ListTasks: unary((req) => {
       const view = viewOf(str(req.response_view));
-      const { tasks, nextPageToken } = state.listTasks(str(req.parent), { pageSize: num(req.page_size), pageToken: str(req.page_token) });
+      const { tasks, nextPageToken } = state.listTasks(str(req.parent), {
+        pageSize: num(req.page_size),
+        pageToken: str(req.page_token),
+      });
       return { tasks: tasks.map((t) => taskToMessage(t, view)), next_page_token: nextPageToken };
     }),
     GetTask: unary((req) => taskToMessage(state.getTask(str(req.name)), viewOf(str(req.response_view)))),

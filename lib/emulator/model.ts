@@ -155,7 +155,8 @@ export type TaskRemovalReason = 'deleted' | 'purged' | 'succeeded' | 'failed-per
  */
 export type EmulatorEvent =
   | {
-      readonly type: 'queue-created' | 'queue-updated' | 'queue-paused' | 'queue-resumed' | 'queue-purged' | 'queue-deleted';
+      readonly type:
+        'queue-created' | 'queue-updated' | 'queue-paused' | 'queue-resumed' | 'queue-purged' | 'queue-deleted';
       readonly queue: Queue;
     }
   | {

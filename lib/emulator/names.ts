@@ -31,7 +31,8 @@ const TASK_FORMAT = `${QUEUE_FORMAT}/tasks/<TASK_ID>`;
 
 export function parseLocationName(value: string | undefined, field: string): LocationName {
   const parts = (value ?? '').split('/');
-  if (parts.length !== 4 || parts[0] !== 'projects' || parts[2] !== 'locations') throw malformed(field, value, LOCATION_FORMAT);
+  if (parts.length !== 4 || parts[0] !== 'projects' || parts[2] !== 'locations')
+    throw malformed(field, value, LOCATION_FORMAT);
   return checkLocation(parts[1], parts[3], field, value);
 }
 
@@ -46,7 +47,13 @@ export function parseQueueName(value: string | undefined, field: string): QueueN
 
 export function parseTaskName(value: string | undefined, field: string): TaskName {
   const parts = (value ?? '').split('/');
-  if (parts.length !== 8 || parts[0] !== 'projects' || parts[2] !== 'locations' || parts[4] !== 'queues' || parts[6] !== 'tasks')
+  if (
+    parts.length !== 8 ||
+    parts[0] !== 'projects' ||
+    parts[2] !== 'locations' ||
+    parts[4] !== 'queues' ||
+    parts[6] !== 'tasks'
+  )
     throw malformed(field, value, TASK_FORMAT);
   const loc = checkLocation(parts[1], parts[3], field, value);
   throwProblems(field, queueIdProblems(parts[5], 'QUEUE_ID'));
@@ -70,7 +77,8 @@ export const ANY = '-';
  */
 export function parseLocationPattern(value: string | undefined, field: string): LocationName {
   const parts = (value ?? '').split('/');
-  if (parts.length !== 4 || parts[0] !== 'projects' || parts[2] !== 'locations') throw malformed(field, value, LOCATION_FORMAT);
+  if (parts.length !== 4 || parts[0] !== 'projects' || parts[2] !== 'locations')
+    throw malformed(field, value, LOCATION_FORMAT);
   if (parts[1] !== ANY) checkProject(parts[1], field, value);
   if (parts[3] !== ANY) checkLocationId(parts[3], field, value);
   return { project: parts[1], location: parts[3], name: `projects/${parts[1]}/locations/${parts[3]}` };
@@ -91,7 +99,9 @@ function checkProject(project: string, field: string, value: string | undefined)
 
 function checkLocationId(location: string, field: string, value: string | undefined): void {
   if (!LIMITS.locationPattern.test(location))
-    throw invalidArgument(`${field} = ${JSON.stringify(value)}: LOCATION_ID "${location}" is not a Cloud Tasks location such as us-central1`);
+    throw invalidArgument(
+      `${field} = ${JSON.stringify(value)}: LOCATION_ID "${location}" is not a Cloud Tasks location such as us-central1`,
+    );
 }
 
 function malformed(field: string, value: string | undefined, format: string) {

@@ -128,7 +128,8 @@ export class SnapshotWriter {
       // Keep serving; try again on the next change. Say so once, with the path to fix.
       this.dirty = true;
       await rm(tmp, { force: true }).catch(() => undefined);
-      if (!this.failing) console.error(`cloud-tasks emulator: cannot write the snapshot ${this.file}: ${(err as Error).message}`);
+      if (!this.failing)
+        console.error(`cloud-tasks emulator: cannot write the snapshot ${this.file}: ${(err as Error).message}`);
       this.failing = true;
       throw err;
     }

@@ -13,7 +13,8 @@ function packageRoot(name: string, from?: string): string {
   const entry = require.resolve(name, from ? { paths: [from] } : undefined);
   for (let dir = path.dirname(entry); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === name) return dir;
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === name)
+      return dir;
   }
   throw new Error(`cannot find the package root of ${name} (resolved ${entry}); run npm install`);
 }

@@ -63,8 +63,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const requestedPort = options.port ?? 0;
   const failRate = options.failRate ?? 0;
   if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535)
-    throw new RangeError(`port ${requestedPort} is not a TCP port: use a whole number from 0 (pick a free one) to 65535`);
-  if (!(failRate >= 0 && failRate <= 1)) throw new RangeError(`failRate ${failRate} is not a fraction: use a number from 0 to 1`);
+    throw new RangeError(
+      `port ${requestedPort} is not a TCP port: use a whole number from 0 (pick a free one) to 65535`,
+    );
+  if (!(failRate >= 0 && failRate <= 1))
+    throw new RangeError(`failRate ${failRate} is not a fraction: use a number from 0 to 1`);
 
   const state = new EmulatorState({ clock: options.clock });
   let writer: SnapshotWriter | undefined;
@@ -84,7 +87,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       tokens = await TokenIssuer.start({ host, port: options.oidcPort ?? 0, clock: state.clock });
     } catch (err) {
       await writer?.close();
-      throw new Error(`cannot serve the OIDC keys on ${host}:${options.oidcPort ?? 0}: ${(err as Error).message} (pick another port: --oidc-port)`);
+      throw new Error(
+        `cannot serve the OIDC keys on ${host}:${options.oidcPort ?? 0}: ${(err as Error).message} (pick another port: --oidc-port)`,
+      );
     }
     dispatcher = new Dispatcher(state, { tokens });
     for (const listener of options.dispatchListeners ?? []) dispatcher.onDispatchEvent(listener);
@@ -128,5 +133,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     return stopping;
   };
 
-  return { host, port, address: `${bindHost}:${port}`, state, ...(dispatcher ? { dispatcher } : {}), ...(tokens ? { tokens } : {}), stop };
+  return {
+    host,
+    port,
+    address: `${bindHost}:${port}`,
+    state,
+    ...(dispatcher ? { dispatcher } : {}),
+    ...(tokens ? { tokens } : {}),
+    stop,
+  };
 }

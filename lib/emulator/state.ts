@@ -38,7 +38,14 @@ import type {
   TaskInput,
   TaskRemovalReason,
 } from './model';
-import { ANY, parseLocationName, parseLocationPattern, parseQueueName, parseTaskName, type LocationName } from './names';
+import {
+  ANY,
+  parseLocationName,
+  parseLocationPattern,
+  parseQueueName,
+  parseTaskName,
+  type LocationName,
+} from './names';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -64,7 +71,8 @@ export interface ListTasksOptions {
 }
 
 /** The service's message for a missing queue (recorded from the real API), plus the name asked for. */
-const QUEUE_NOT_FOUND = 'Queue does not exist. If you just created the queue, wait at least a minute for the queue to initialize.';
+const QUEUE_NOT_FOUND =
+  'Queue does not exist. If you just created the queue, wait at least a minute for the queue to initialize.';
 
 /** API field names where rules.ts uses seconds-suffixed names. */
 const RETRY_FIELD_NAMES = {
@@ -169,7 +177,9 @@ export interface StateSnapshot {
   readonly queueNameReservations: ReadonlyArray<readonly [string, number]>;
 }
 
-type SerializedTask = Omit<Task, 'httpRequest'> & { readonly httpRequest: Omit<TaskHttpRequest, 'body'> & { readonly body: string } };
+type SerializedTask = Omit<Task, 'httpRequest'> & {
+  readonly httpRequest: Omit<TaskHttpRequest, 'body'> & { readonly body: string };
+};
 
 export class EmulatorState {
   readonly clock: Clock;
@@ -201,7 +211,9 @@ export class EmulatorState {
     if (!input.name) throw invalidArgument(`queue.name is required, formatted "${location.name}/queues/<QUEUE_ID>"`);
     const qn = parseQueueName(input.name, 'queue.name');
     if (qn.name !== location.name)
-      throw invalidArgument(`queue.name = "${input.name}" is not in parent "${parent}"; the queue must be created in its own location`);
+      throw invalidArgument(
+        `queue.name = "${input.name}" is not in parent "${parent}"; the queue must be created in its own location`,
+      );
     if (this.queuesByName.has(qn.queueName)) throw alreadyExists(`Queue already exists: ${qn.queueName}`);
     this.refuseReservedQueueName(qn.queueName);
     this.refuseQueueQuota(location.name);
@@ -241,7 +253,8 @@ export class EmulatorState {
     const last = queues[queues.length - 1];
     return {
       queues,
-      nextPageToken: more && last ? encodePageToken({ kind: 'queues', scope: location.name, filter, after: last.name }) : '',
+      nextPageToken:
+        more && last ? encodePageToken({ kind: 'queues', scope: location.name, filter, after: last.name }) : '',
     };
   }
 
@@ -250,7 +263,10 @@ export class EmulatorState {
    * not exist (cloudtasks.proto). Output-only fields (state, purge_time, max_burst_size) are ignored.
    */
   updateQueue(input: QueueInput, updateMask: readonly string[] = []): Queue {
-    if (!input.name) throw invalidArgument('queue.name is required, formatted "projects/<PROJECT_ID>/locations/<LOCATION_ID>/queues/<QUEUE_ID>"');
+    if (!input.name)
+      throw invalidArgument(
+        'queue.name is required, formatted "projects/<PROJECT_ID>/locations/<LOCATION_ID>/queues/<QUEUE_ID>"',
+      );
     const qn = parseQueueName(input.name, 'queue.name');
     const mask = normalizeMask(updateMask);
     const existing = this.queuesByName.get(qn.queueName);
@@ -316,7 +332,9 @@ export class EmulatorState {
   setQueueHttpTarget(name: string, httpTarget: QueueHttpTarget | undefined): Queue {
     const entry = this.entry(name, 'name');
     if (httpTarget?.httpMethod && !HTTP_METHODS.includes(httpTarget.httpMethod))
-      throw invalidArgument(`httpTarget.httpMethod = "${httpTarget.httpMethod}": use one of ${HTTP_METHODS.join(', ')}`);
+      throw invalidArgument(
+        `httpTarget.httpMethod = "${httpTarget.httpMethod}": use one of ${HTTP_METHODS.join(', ')}`,
+      );
     const { httpTarget: _old, ...rest } = entry.queue;
     entry.queue = httpTarget ? { ...rest, httpTarget } : rest;
     this.emit({ type: 'queue-updated', queue: entry.queue });
@@ -330,12 +348,17 @@ export class EmulatorState {
 
   /** Queue names in a location, or in every matching location for `projects/-/locations/-` (parseLocationPattern). */
   private queueNamesIn(location: LocationName): string[] {
-    if (location.project !== ANY && location.location !== ANY) return [...(this.queuesByLocation.get(location.name) ?? [])];
+    if (location.project !== ANY && location.location !== ANY)
+      return [...(this.queuesByLocation.get(location.name) ?? [])];
     const names: string[] = [];
     for (const entry of this.queuesByName.values()) {
       const q = entry.queue;
       const [, project, , loc] = q.location.split('/');
-      if ((location.project === ANY || location.project === project) && (location.location === ANY || location.location === loc)) names.push(q.name);
+      if (
+        (location.project === ANY || location.project === project) &&
+        (location.location === ANY || location.location === loc)
+      )
+        names.push(q.name);
     }
     return names;
   }
@@ -369,7 +392,8 @@ export class EmulatorState {
 
     const now = this.clock.now();
     const httpRequest = resolveHttpRequest(input);
-    const scheduleTimeMs = input.scheduleTimeMs === undefined || input.scheduleTimeMs < now ? now : input.scheduleTimeMs;
+    const scheduleTimeMs =
+      input.scheduleTimeMs === undefined || input.scheduleTimeMs < now ? now : input.scheduleTimeMs;
     throwProblems('task', scheduleTimeProblems(new Date(scheduleTimeMs), new Date(now), 'scheduleTime'));
     const dispatchDeadlineSeconds = input.dispatchDeadlineSeconds ?? SERVICE_DEFAULTS.dispatchDeadlineSeconds;
     throwProblems('task', dispatchDeadlineProblems(dispatchDeadlineSeconds, 'dispatchDeadline'));
@@ -408,12 +432,14 @@ export class EmulatorState {
     const entry = this.entry(parent, 'parent');
     const pageSize = resolvePageSize(options.pageSize, LIMITS.maxListTasksPageSize);
     const token = decodePageToken(options.pageToken, 'tasks');
-    if (token && token.scope !== entry.queue.name) throw invalidArgument('page_token was issued for a different queue; keep parent unchanged while paging');
+    if (token && token.scope !== entry.queue.name)
+      throw invalidArgument('page_token was issued for a different queue; keep parent unchanged while paging');
     const { tasks, more } = entry.tasks.page((token?.after as number | undefined) ?? 0, pageSize);
     const last = tasks[tasks.length - 1];
     return {
       tasks,
-      nextPageToken: more && last ? encodePageToken({ kind: 'tasks', scope: entry.queue.name, filter: '', after: last.seq }) : '',
+      nextPageToken:
+        more && last ? encodePageToken({ kind: 'tasks', scope: entry.queue.name, filter: '', after: last.seq }) : '',
     };
   }
 
@@ -496,7 +522,9 @@ export class EmulatorState {
   snapshotParts(): string[] {
     const now = this.clock.now();
     const live = (m: Reservations) => JSON.stringify([...m].filter(([, until]) => until > now));
-    const parts: string[] = [`{"format":"cloud-tasks-emulator/v1","savedAtMs":${now},"nextSeq":${this.nextSeq},"queues":[`];
+    const parts: string[] = [
+      `{"format":"cloud-tasks-emulator/v1","savedAtMs":${now},"nextSeq":${this.nextSeq},"queues":[`,
+    ];
     let firstQueue = true;
     for (const e of this.queuesByName.values()) {
       parts.push(`${firstQueue ? '' : ','}{"queue":${JSON.stringify(e.queue)},"tasks":[`);
@@ -508,7 +536,9 @@ export class EmulatorState {
       }
       parts.push(']}');
     }
-    parts.push(`],"taskNameReservations":${live(this.taskNameReservations)},"queueNameReservations":${live(this.queueNameReservations)}}`);
+    parts.push(
+      `],"taskNameReservations":${live(this.taskNameReservations)},"queueNameReservations":${live(this.queueNameReservations)}}`,
+    );
     return parts;
   }
 
@@ -523,8 +553,10 @@ export class EmulatorState {
       for (const t of [...tasks].sort((a, b) => a.seq - b.seq))
         entry.tasks.add({ ...t, httpRequest: { ...t.httpRequest, body: Buffer.from(t.httpRequest.body, 'base64') } });
     }
-    for (const [name, until] of [...snapshot.taskNameReservations].sort((a, b) => a[1] - b[1])) this.taskNameReservations.set(name, until);
-    for (const [name, until] of [...snapshot.queueNameReservations].sort((a, b) => a[1] - b[1])) this.queueNameReservations.set(name, until);
+    for (const [name, until] of [...snapshot.taskNameReservations].sort((a, b) => a[1] - b[1]))
+      this.taskNameReservations.set(name, until);
+    for (const [name, until] of [...snapshot.queueNameReservations].sort((a, b) => a[1] - b[1]))
+      this.queueNameReservations.set(name, until);
     this.nextSeq = Math.max(this.nextSeq, snapshot.nextSeq);
   }
 
@@ -533,7 +565,10 @@ export class EmulatorState {
   private taskJson(task: Task): string {
     let json = this.serializedTasks.get(task);
     if (json === undefined) {
-      const serialized: SerializedTask = { ...task, httpRequest: { ...task.httpRequest, body: task.httpRequest.body.toString('base64') } };
+      const serialized: SerializedTask = {
+        ...task,
+        httpRequest: { ...task.httpRequest, body: task.httpRequest.body.toString('base64') },
+      };
       json = JSON.stringify(serialized);
       this.serializedTasks.set(task, json);
     }
@@ -637,8 +672,18 @@ export class EmulatorState {
 
     const rl = input.rateLimits ?? {};
     const rateInput = {
-      maxDispatchesPerSecond: pick('rate_limits.max_dispatches_per_second', rl.maxDispatchesPerSecond, current?.rateLimits.maxDispatchesPerSecond, SERVICE_DEFAULTS.maxDispatchesPerSecond),
-      maxConcurrentDispatches: pick('rate_limits.max_concurrent_dispatches', rl.maxConcurrentDispatches, current?.rateLimits.maxConcurrentDispatches, SERVICE_DEFAULTS.maxConcurrentDispatches),
+      maxDispatchesPerSecond: pick(
+        'rate_limits.max_dispatches_per_second',
+        rl.maxDispatchesPerSecond,
+        current?.rateLimits.maxDispatchesPerSecond,
+        SERVICE_DEFAULTS.maxDispatchesPerSecond,
+      ),
+      maxConcurrentDispatches: pick(
+        'rate_limits.max_concurrent_dispatches',
+        rl.maxConcurrentDispatches,
+        current?.rateLimits.maxConcurrentDispatches,
+        SERVICE_DEFAULTS.maxConcurrentDispatches,
+      ),
     };
     throwProblems('queue.rateLimits', rateLimitProblems(rateInput));
 
@@ -646,20 +691,43 @@ export class EmulatorState {
     const cur = current?.retryConfig;
     const retryConfig: QueueRetryConfig = {
       maxAttempts: pick('retry_config.max_attempts', rc.maxAttempts, cur?.maxAttempts, SERVICE_DEFAULTS.maxAttempts),
-      minBackoffSeconds: pick('retry_config.min_backoff', rc.minBackoffSeconds, cur?.minBackoffSeconds, SERVICE_DEFAULTS.minBackoffSeconds),
-      maxBackoffSeconds: pick('retry_config.max_backoff', rc.maxBackoffSeconds, cur?.maxBackoffSeconds, SERVICE_DEFAULTS.maxBackoffSeconds),
-      maxDoublings: pick('retry_config.max_doublings', rc.maxDoublings, cur?.maxDoublings, SERVICE_DEFAULTS.maxDoublings),
-      maxRetryDurationSeconds: pick('retry_config.max_retry_duration', rc.maxRetryDurationSeconds, cur?.maxRetryDurationSeconds, SERVICE_DEFAULTS.maxRetryDurationSeconds),
+      minBackoffSeconds: pick(
+        'retry_config.min_backoff',
+        rc.minBackoffSeconds,
+        cur?.minBackoffSeconds,
+        SERVICE_DEFAULTS.minBackoffSeconds,
+      ),
+      maxBackoffSeconds: pick(
+        'retry_config.max_backoff',
+        rc.maxBackoffSeconds,
+        cur?.maxBackoffSeconds,
+        SERVICE_DEFAULTS.maxBackoffSeconds,
+      ),
+      maxDoublings: pick(
+        'retry_config.max_doublings',
+        rc.maxDoublings,
+        cur?.maxDoublings,
+        SERVICE_DEFAULTS.maxDoublings,
+      ),
+      maxRetryDurationSeconds: pick(
+        'retry_config.max_retry_duration',
+        rc.maxRetryDurationSeconds,
+        cur?.maxRetryDurationSeconds,
+        SERVICE_DEFAULTS.maxRetryDurationSeconds,
+      ),
     };
     throwProblems('queue.retryConfig', retryConfigProblems(retryConfig), RETRY_FIELD_NAMES);
 
     let logging = current?.stackdriverLoggingConfig;
     if (takes('stackdriver_logging_config.sampling_ratio')) {
       const ratio = input.stackdriverLoggingConfig ? (input.stackdriverLoggingConfig.samplingRatio ?? 0) : undefined;
-      if (ratio !== undefined) throwProblems('queue.stackdriverLoggingConfig', samplingRatioProblems(ratio, 'samplingRatio'));
+      if (ratio !== undefined)
+        throwProblems('queue.stackdriverLoggingConfig', samplingRatioProblems(ratio, 'samplingRatio'));
       logging = ratio === undefined ? undefined : { samplingRatio: ratio };
     }
-    const routing = takes('app_engine_routing_override') ? input.appEngineRoutingOverride : current?.appEngineRoutingOverride;
+    const routing = takes('app_engine_routing_override')
+      ? input.appEngineRoutingOverride
+      : current?.appEngineRoutingOverride;
 
     return {
       name,
@@ -706,28 +774,52 @@ export class EmulatorState {
 
 function resolveHttpRequest(input: TaskInput): TaskHttpRequest {
   if (input.appEngineHttpRequest !== undefined)
-    throw new EmulatorError(status.UNIMPLEMENTED, 'task.appEngineHttpRequest: App Engine tasks are not emulated; use task.httpRequest');
+    throw new EmulatorError(
+      status.UNIMPLEMENTED,
+      'task.appEngineHttpRequest: App Engine tasks are not emulated; use task.httpRequest',
+    );
   const req = input.httpRequest;
   if (!req) throw invalidArgument('task.httpRequest is required: the emulator runs HTTP tasks (set httpRequest.url)');
   const url = req.url ?? '';
   const httpMethod = req.httpMethod ?? 'POST';
-  if (!HTTP_METHODS.includes(httpMethod)) throw invalidArgument(`task.httpRequest.httpMethod = "${httpMethod}": use one of ${HTTP_METHODS.join(', ')}`);
+  if (!HTTP_METHODS.includes(httpMethod))
+    throw invalidArgument(`task.httpRequest.httpMethod = "${httpMethod}": use one of ${HTTP_METHODS.join(', ')}`);
   const headers = req.headers ?? {};
   const body = req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength) : Buffer.alloc(0);
-  const problems: Problem[] = [...apiUrlProblems(url, 'url'), ...apiHeaderProblems(headers, 'headers'), ...bodyMethodProblems(httpMethod, body.byteLength, 'body')];
+  const problems: Problem[] = [
+    ...apiUrlProblems(url, 'url'),
+    ...apiHeaderProblems(headers, 'headers'),
+    ...bodyMethodProblems(httpMethod, body.byteLength, 'body'),
+  ];
   throwProblems('task.httpRequest', problems);
   throwProblems('', taskSizeProblems(httpRequestSizeBytes(url, headers, body), 'task'));
   if (req.oidcToken && req.oauthToken) throw invalidArgument('task.httpRequest: set oidcToken or oauthToken, not both');
   const token = req.oidcToken ?? req.oauthToken;
   if (token && !token.serviceAccountEmail)
-    throw invalidArgument(`task.httpRequest.${req.oidcToken ? 'oidcToken' : 'oauthToken'}.serviceAccountEmail is required: the service account the token is issued for`);
+    throw invalidArgument(
+      `task.httpRequest.${req.oidcToken ? 'oidcToken' : 'oauthToken'}.serviceAccountEmail is required: the service account the token is issued for`,
+    );
   return {
     url,
     httpMethod,
     headers: { ...headers },
     body,
-    ...(req.oidcToken ? { oidcToken: { serviceAccountEmail: req.oidcToken.serviceAccountEmail!, ...(req.oidcToken.audience ? { audience: req.oidcToken.audience } : {}) } } : {}),
-    ...(req.oauthToken ? { oauthToken: { serviceAccountEmail: req.oauthToken.serviceAccountEmail!, ...(req.oauthToken.scope ? { scope: req.oauthToken.scope } : {}) } } : {}),
+    ...(req.oidcToken
+      ? {
+          oidcToken: {
+            serviceAccountEmail: req.oidcToken.serviceAccountEmail!,
+            ...(req.oidcToken.audience ? { audience: req.oidcToken.audience } : {}),
+          },
+        }
+      : {}),
+    ...(req.oauthToken
+      ? {
+          oauthToken: {
+            serviceAccountEmail: req.oauthToken.serviceAccountEmail!,
+            ...(req.oauthToken.scope ? { scope: req.oauthToken.scope } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -759,7 +851,9 @@ function normalizeMask(paths: readonly string[]): Set<string> {
       .map((seg) => seg.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))
       .join('.');
     if (!QUEUE_MASK_PATHS.has(path))
-      throw invalidArgument(`update_mask path "${raw}" is not a Queue field; use e.g. rate_limits.max_dispatches_per_second or retry_config`);
+      throw invalidArgument(
+        `update_mask path "${raw}" is not a Queue field; use e.g. rate_limits.max_dispatches_per_second or retry_config`,
+      );
     out.add(path);
   }
   return out;
@@ -767,7 +861,8 @@ function normalizeMask(paths: readonly string[]): Set<string> {
 
 function resolvePageSize(pageSize: number | undefined, max: number): number {
   if (pageSize === undefined || pageSize === 0) return max;
-  if (!Number.isInteger(pageSize) || pageSize < 0) throw invalidArgument(`page_size = ${pageSize}: must be a positive whole number (0 = the maximum, ${max})`);
+  if (!Number.isInteger(pageSize) || pageSize < 0)
+    throw invalidArgument(`page_size = ${pageSize}: must be a positive whole number (0 = the maximum, ${max})`);
   return Math.min(pageSize, max);
 }
 
@@ -791,7 +886,9 @@ function decodePageToken(raw: string | undefined, kind: PageToken['kind']): Page
     token = undefined;
   }
   if (!token || token.kind !== kind || typeof token.scope !== 'string')
-    throw invalidArgument(`page_token = "${raw.slice(0, 40)}" is not a token this emulator issued for List${kind === 'queues' ? 'Queues' : 'Tasks'}; pass next_page_token unchanged`);
+    throw invalidArgument(
+      `page_token = "${raw.slice(0, 40)}" is not a token this emulator issued for List${kind === 'queues' ? 'Queues' : 'Tasks'}; pass next_page_token unchanged`,
+    );
   return token;
 }
 
@@ -799,7 +896,10 @@ function decodePageToken(raw: string | undefined, kind: PageToken['kind']): Page
 function parseQueueFilter(filter: string): (queue: Queue) => boolean {
   if (filter === '') return () => true;
   const m = /^state\s*(:|=|!=)\s*(RUNNING|PAUSED|DISABLED|STATE_UNSPECIFIED)$/.exec(filter);
-  if (!m) throw invalidArgument(`filter = "${filter}": the emulator supports only "state: PAUSED", "state = RUNNING" and "state != PAUSED"`);
+  if (!m)
+    throw invalidArgument(
+      `filter = "${filter}": the emulator supports only "state: PAUSED", "state = RUNNING" and "state != PAUSED"`,
+    );
   const [, op, value] = m;
   return op === '!=' ? (q) => q.state !== value : (q) => q.state === value;
 }

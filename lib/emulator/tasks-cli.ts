@@ -70,14 +70,19 @@ async function list(opts: ListOptions, io: TasksCliIo): Promise<number> {
     target = seedTargetFromEnv({ [EMULATOR_HOST_ENV]: address });
   } catch {
     const source = opts.emulator !== undefined ? '--emulator' : EMULATOR_HOST_ENV;
-    io.stderr.write(`${source} "${address}" is not host:port, e.g. 127.0.0.1:${DEFAULT_PORT} or [::1]:${DEFAULT_PORT}\n`);
+    io.stderr.write(
+      `${source} "${address}" is not host:port, e.g. 127.0.0.1:${DEFAULT_PORT} or [::1]:${DEFAULT_PORT}\n`,
+    );
     return 2;
   }
   const { createClients } = await import('../seeding/client');
   const client = createClients(target, 1)[0];
   try {
     const [all] = await client.listQueues({ parent: ALL_LOCATIONS }, CALL_OPTIONS);
-    const queues = opts.queue === undefined ? all : all.filter((q) => q.name === opts.queue || q.name?.endsWith(`/queues/${opts.queue}`));
+    const queues =
+      opts.queue === undefined
+        ? all
+        : all.filter((q) => q.name === opts.queue || q.name?.endsWith(`/queues/${opts.queue}`));
     if (queues.length === 0) {
       const ids = all.map((q) => q.name!.slice(q.name!.lastIndexOf('/') + 1));
       io.stderr.write(
@@ -93,8 +98,13 @@ async function list(opts: ListOptions, io: TasksCliIo): Promise<number> {
       listed.push({ name: q.name!, state: String(q.state ?? ''), tasks });
     }
     const total = listed.reduce((n, q) => n + q.tasks.length, 0);
-    io.stdout.write(`Cloud Tasks emulator at ${address}: ${plural(listed.length, 'queue')}, ${plural(total, 'task')}\n`);
-    for (const q of listed) io.stdout.write(`\n${q.name}  ${q.state}  ${plural(q.tasks.length, 'task')}\n${taskTable(q.tasks, opts.showBody === true)}`);
+    io.stdout.write(
+      `Cloud Tasks emulator at ${address}: ${plural(listed.length, 'queue')}, ${plural(total, 'task')}\n`,
+    );
+    for (const q of listed)
+      io.stdout.write(
+        `\n${q.name}  ${q.state}  ${plural(q.tasks.length, 'task')}\n${taskTable(q.tasks, opts.showBody === true)}`,
+      );
     return 0;
   } catch (err) {
     const e = err as { code?: number; details?: string; message: string };
@@ -130,7 +140,8 @@ export function taskTable(tasks: readonly TaskMessage[], showBody: boolean): str
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`;
+  const line = (cells: string[]) =>
+    `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`;
   let out = line(header);
   tasks.forEach((t, i) => {
     out += line(rows[i]);
@@ -141,7 +152,8 @@ export function taskTable(tasks: readonly TaskMessage[], showBody: boolean): str
 
 function token(r: NonNullable<TaskMessage['httpRequest']>): string {
   if (r.oidcToken) return `oidc ${r.oidcToken.serviceAccountEmail ?? ''} aud=${r.oidcToken.audience || '(the URL)'}`;
-  if (r.oauthToken) return `oauth ${r.oauthToken.serviceAccountEmail ?? ''} scope=${r.oauthToken.scope || '(cloud-platform)'}`;
+  if (r.oauthToken)
+    return `oauth ${r.oauthToken.serviceAccountEmail ?? ''} scope=${r.oauthToken.scope || '(cloud-platform)'}`;
   return 'none';
 }
 
@@ -158,7 +170,10 @@ function details(t: TaskMessage): string {
   } catch {
     text = `(binary, base64) ${body.toString('base64')}`;
   }
-  return `${out}${text.split('\n').map((l) => `      ${l}\n`).join('')}`;
+  return `${out}${text
+    .split('\n')
+    .map((l) => `      ${l}\n`)
+    .join('')}`;
 }
 
 function bodyBytes(body: Uint8Array | string | null | undefined): Buffer {

@@ -43,41 +43,87 @@ function duration(text: string): number {
 
 function fraction(text: string): number {
   const n = Number(text);
-  if (text.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a fraction from 0 to below 1 (0.2 = a fifth of attempts fail), got "${text}"`);
+  if (text.trim() === '' || !(n >= 0 && n < 1))
+    throw new InvalidArgumentError(
+      `expected a fraction from 0 to below 1 (0.2 = a fifth of attempts fail), got "${text}"`,
+    );
   return n;
 }
 
 function wholeMs(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n > 60_000) throw new InvalidArgumentError(`expected milliseconds from 0 to 60000, got "${text}"`);
+  if (!/^\d+$/.test(text) || n > 60_000)
+    throw new InvalidArgumentError(`expected milliseconds from 0 to 60000, got "${text}"`);
   return n;
 }
 
 function port(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n > 65535) throw new InvalidArgumentError(`expected a TCP port from 0 (pick a free one) to 65535, got "${text}"`);
+  if (!/^\d+$/.test(text) || n > 65535)
+    throw new InvalidArgumentError(`expected a TCP port from 0 (pick a free one) to 65535, got "${text}"`);
   return n;
 }
 
 function program(io: LocalCliIo): Command {
   return new Command('local')
-    .description('Run a pipeline on this machine: synthesize it, create its queues in the local emulator from the Terraform JSON, seed it as deploy does, and serve each step with the example worker (or the step\'s local.url) until it is idle.')
+    .description(
+      "Run a pipeline on this machine: synthesize it, create its queues in the local emulator from the Terraform JSON, seed it as deploy does, and serve each step with the example worker (or the step's local.url) until it is idle.",
+    )
     .option('--spec <file>', `pipeline spec (default: PIPELINE_SPEC, else ${DEFAULT_SPEC})`)
-    .option('--report <file>', 'write the run report as JSON: { steps: { <step>: { succeeded, failed, attempts, ... } }, tasks, durationSeconds, ... }')
-    .option('--timeout <duration>', 'give up when tasks are still pending after this long, e.g. 90s, 10m', duration, 600_000)
-    .option('--fail-rate <fraction>', 'share of attempts the example workers fail with 503, to watch retries', fraction, 0)
+    .option(
+      '--report <file>',
+      'write the run report as JSON: { steps: { <step>: { succeeded, failed, attempts, ... } }, tasks, durationSeconds, ... }',
+    )
+    .option(
+      '--timeout <duration>',
+      'give up when tasks are still pending after this long, e.g. 90s, 10m',
+      duration,
+      600_000,
+    )
+    .option(
+      '--fail-rate <fraction>',
+      'share of attempts the example workers fail with 503, to watch retries',
+      fraction,
+      0,
+    )
     .option('--work-ms <ms>', 'simulated work per task in the example workers', wholeMs, 20)
-    .addOption(new Option('--log-level <level>', 'dispatch events printed to stderr: error (tasks given up), warn (+ failed attempts), info (+ successes), debug (everything)').choices(LOG_LEVELS).default('warn'))
-    .option('--event-log <file.jsonl>', 'append every dispatch event as a JSON line (ts, queue, task, event, status, attempt, latencyMs, nextAttemptAt)')
+    .addOption(
+      new Option(
+        '--log-level <level>',
+        'dispatch events printed to stderr: error (tasks given up), warn (+ failed attempts), info (+ successes), debug (everything)',
+      )
+        .choices(LOG_LEVELS)
+        .default('warn'),
+    )
+    .option(
+      '--event-log <file.jsonl>',
+      'append every dispatch event as a JSON line (ts, queue, task, event, status, attempt, latencyMs, nextAttemptAt)',
+    )
     .option('--keep-outdir', 'keep the synthesized stack under .local-run/ (printed) for inspection')
-    .option('--port <port>', 'gRPC port of the emulator (CLOUD_TASKS_EMULATOR_HOST for local.url workers); 0 picks a free one', port, 0)
-    .option('--oidc-port <port>', 'port of the emulator\'s OIDC issuer (CLOUD_TASKS_EMULATOR_OIDC_ISSUER for local.url workers); 0 picks a free one', port, 0)
-    .addHelpText('after', '\nExit codes: 0 every task succeeded, 1 a task failed / timeout / seeding failed, 2 invalid command line or spec.')
+    .option(
+      '--port <port>',
+      'gRPC port of the emulator (CLOUD_TASKS_EMULATOR_HOST for local.url workers); 0 picks a free one',
+      port,
+      0,
+    )
+    .option(
+      '--oidc-port <port>',
+      "port of the emulator's OIDC issuer (CLOUD_TASKS_EMULATOR_OIDC_ISSUER for local.url workers); 0 picks a free one",
+      port,
+      0,
+    )
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 every task succeeded, 1 a task failed / timeout / seeding failed, 2 invalid command line or spec.',
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 }
 
-export async function main(argv: readonly string[], io: LocalCliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: LocalCliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
   const cmd = program(io);
   try {
     cmd.parse(argv as string[]);
@@ -132,7 +178,9 @@ export async function main(argv: readonly string[], io: LocalCliIo = { stdout: p
   const out = io.stdout;
   out.write(`\n${r.stack} (${r.spec}): ${r.tasks} task(s) in ${r.durationSeconds.toFixed(2)} s\n`);
   if (result.seederOutput.trim()) out.write(`${result.seederOutput.trim()}\n`);
-  out.write(`\n${formatStepTable(r.steps)}\n\nTimeline (seconds since seeding started):\n${formatTimeline(r.runs)}\n\n`);
+  out.write(
+    `\n${formatStepTable(r.steps)}\n\nTimeline (seconds since seeding started):\n${formatTimeline(r.runs)}\n\n`,
+  );
   if (opts.keepOutdir) out.write(`Synthesized stack kept in ${result.stackDir}\n`);
   if (opts.report) {
     writeFileSync(opts.report, `${JSON.stringify(r, null, 2)}\n`);
@@ -147,7 +195,11 @@ export async function main(argv: readonly string[], io: LocalCliIo = { stdout: p
 }
 
 /** Progress on stderr: a redrawn line on a terminal, a plain line every 2 s otherwise (CI logs). */
-function progressView(stderr: LocalCliIo['stderr']): { update: (p: RunProgress) => void; log: (line: string) => void; stop: () => void } {
+function progressView(stderr: LocalCliIo['stderr']): {
+  update: (p: RunProgress) => void;
+  log: (line: string) => void;
+  stop: () => void;
+} {
   const describe = (p: RunProgress) =>
     `${p.phase}: ${p.finished}/${p.tasks} task(s) done, ${p.inFlight} in flight${p.failedAttempts ? `, ${p.failedAttempts} failed attempt(s)` : ''}`;
   if (stderr.isTTY) {

@@ -86,7 +86,12 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
   const started = Date.now();
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const progress = (phase: RunProgress['phase']) =>
-    o.onProgress?.({ phase, tasks: recorder?.tasks ?? 0, ...pick(recorder?.counts()), inFlight: emulator?.dispatcher?.inFlight ?? 0 });
+    o.onProgress?.({
+      phase,
+      tasks: recorder?.tasks ?? 0,
+      ...pick(recorder?.counts()),
+      inFlight: emulator?.dispatcher?.inFlight ?? 0,
+    });
   const root = o.workDir ?? path.resolve(__dirname, '..', '..');
   const problems: string[] = [];
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -113,8 +118,16 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     }
 
     // Started before the synth: the signing key is generated on the thread pool while the synth runs.
-    const emulatorStarting = startEmulator({ port: o.port ?? 0, oidcPort: o.oidcPort ?? 0, dispatch: true, dispatchListeners: listeners });
-    emulatorStarting.then((e) => cleanups.push(() => e.stop()), () => undefined);
+    const emulatorStarting = startEmulator({
+      port: o.port ?? 0,
+      oidcPort: o.oidcPort ?? 0,
+      dispatch: true,
+      dispatchListeners: listeners,
+    });
+    emulatorStarting.then(
+      (e) => cleanups.push(() => e.stop()),
+      () => undefined,
+    );
     let stacks: ReturnType<typeof import('../synth').synthPipelines> = [];
     let synthError: unknown;
     try {
@@ -136,7 +149,9 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     progress('starting');
     if (spec.pipeline.steps.some((s) => s.local))
       // Workers at local.url enqueue with the emulator and verify its tokens: tell them where both are.
-      log(`for local.url workers: ${EMULATOR_HOST_VARIABLE}=${emulator.address} ${EMULATOR_ISSUER_ENV}=${emulator.tokens!.issuer}`);
+      log(
+        `for local.url workers: ${EMULATOR_HOST_VARIABLE}=${emulator.address} ${EMULATOR_ISSUER_ENV}=${emulator.tokens!.issuer}`,
+      );
     const client: CloudTasksClient = createTasksClient({ [EMULATOR_HOST_VARIABLE]: emulator.address });
     cleanups.push(() => client.close());
     const routes = await startWorkers(spec, stack.queues, emulator, client, o, log, cleanups);
@@ -149,7 +164,10 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     const ticker = setInterval(() => progress(seeded ? 'running' : 'seeding'), TICK_MS);
     cleanups.push(() => clearInterval(ticker));
     for (const command of stack.seedCommands) {
-      const r = await runSeedCommand(command.argv, command.cwd, { ...command.environment, [EMULATOR_HOST_VARIABLE]: emulator.address });
+      const r = await runSeedCommand(command.argv, command.cwd, {
+        ...command.environment,
+        [EMULATOR_HOST_VARIABLE]: emulator.address,
+      });
       seederOutput += r.stdout;
       if (r.code !== 0) {
         problems.push(`seeding (${command.address}) exited with ${r.code}: ${lastLines(r.stderr || r.stdout)}`);
@@ -160,8 +178,12 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     if (stack.seedCommands.length === 0) log(`${file}: the pipeline has no seedTasks: nothing to run`);
 
     const outcome = await waitForIdle(emulator, o.timeoutMs ?? 600_000, runStart, o.signal);
-    if (outcome === 'timeout') problems.push(`timed out after ${((o.timeoutMs ?? 600_000) / 1000).toFixed(0)} s with ${emulator.dispatcher!.pendingTasks} task(s) still pending`);
-    if (outcome === 'aborted') problems.push(`interrupted with ${emulator.dispatcher!.pendingTasks} task(s) still pending`);
+    if (outcome === 'timeout')
+      problems.push(
+        `timed out after ${((o.timeoutMs ?? 600_000) / 1000).toFixed(0)} s with ${emulator.dispatcher!.pendingTasks} task(s) still pending`,
+      );
+    if (outcome === 'aborted')
+      problems.push(`interrupted with ${emulator.dispatcher!.pendingTasks} task(s) still pending`);
     progress('stopping');
     const end = Date.now();
 
@@ -192,7 +214,10 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
   }
 }
 
-function pick(c: { finished: number; failedAttempts: number } | undefined): { finished: number; failedAttempts: number } {
+function pick(c: { finished: number; failedAttempts: number } | undefined): {
+  finished: number;
+  failedAttempts: number;
+} {
   return { finished: c?.finished ?? 0, failedAttempts: c?.failedAttempts ?? 0 };
 }
 
@@ -232,9 +257,18 @@ async function startWorkers(
       // The worker checks the token as in production, against the emulator's keys: audience and invoker from the
       // synthesized queue.
       verify: oidc
-        ? { audience: oidc.audience ?? step.target.url, serviceAccountEmail: oidc.serviceAccountEmail, issuer: emulator.tokens!.issuer, jwksUri: emulator.tokens!.jwksUri }
+        ? {
+            audience: oidc.audience ?? step.target.url,
+            serviceAccountEmail: oidc.serviceAccountEmail,
+            issuer: emulator.tokens!.issuer,
+            jwksUri: emulator.tokens!.jwksUri,
+          }
         : undefined,
-      next: step.next.map((n) => ({ step: n, queue: queueNameOf(spec, n), url: spec.pipeline.steps.find((s) => s.name === n)!.target.url })),
+      next: step.next.map((n) => ({
+        step: n,
+        queue: queueNameOf(spec, n),
+        url: spec.pipeline.steps.find((s) => s.name === n)!.target.url,
+      })),
       client,
       workMs: o.workMs,
       failureRate: o.failureRate,
@@ -245,7 +279,8 @@ async function startWorkers(
     cleanups.push(() => worker.close());
     routes.set(queueName, { url: worker.url, own: false });
   }
-  for (const q of queues) if (!routes.has(q.queueName)) throw new Error(`${q.address} (${q.queueName}) belongs to no step of the spec`);
+  for (const q of queues)
+    if (!routes.has(q.queueName)) throw new Error(`${q.address} (${q.queueName}) belongs to no step of the spec`);
   return routes;
 }
 
@@ -262,28 +297,51 @@ export function localHttpTarget(q: Pick<SynthesizedQueue, 'httpTarget'>, route: 
       scheme: url.protocol === 'https:' ? 'HTTPS' : 'HTTP',
       host: url.hostname.replace(/^\[|\]$/g, ''),
       port,
-      ...(ownPath ? { pathOverride: { path: url.pathname } } : synthesized?.pathOverride ? { pathOverride: synthesized.pathOverride } : {}),
-      ...(ownQuery ? { queryOverride: { queryParams: url.search.slice(1) } } : synthesized?.queryOverride ? { queryOverride: synthesized.queryOverride } : {}),
+      ...(ownPath
+        ? { pathOverride: { path: url.pathname } }
+        : synthesized?.pathOverride
+          ? { pathOverride: synthesized.pathOverride }
+          : {}),
+      ...(ownQuery
+        ? { queryOverride: { queryParams: url.search.slice(1) } }
+        : synthesized?.queryOverride
+          ? { queryOverride: synthesized.queryOverride }
+          : {}),
       uriOverrideEnforceMode: 'ALWAYS',
     },
   };
 }
 
 /** Runs the provisioner's argv without a shell, as Terraform does with an `interpreter` list. */
-function runSeedCommand(argv: readonly string[], cwd: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function runSeedCommand(
+  argv: readonly string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => resolve({ code: 127, stdout, stderr: `${stderr}cannot run ${argv[0]}: ${err.message}\n` }));
+    child.on('error', (err) =>
+      resolve({ code: 127, stdout, stderr: `${stderr}cannot run ${argv[0]}: ${err.message}\n` }),
+    );
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }
 
 /** Resolves 'idle' once nothing is pending or in flight for QUIET_MS; 'timeout' or 'aborted' otherwise. */
-function waitForIdle(emulator: RunningEmulator, timeoutMs: number, since: number, signal?: AbortSignal): Promise<'idle' | 'timeout' | 'aborted'> {
+function waitForIdle(
+  emulator: RunningEmulator,
+  timeoutMs: number,
+  since: number,
+  signal?: AbortSignal,
+): Promise<'idle' | 'timeout' | 'aborted'> {
   const d = emulator.dispatcher!;
   return new Promise((resolve) => {
     let quietSince: number | undefined;

@@ -59,14 +59,18 @@ interface MutableStep {
 export class RunRecorder {
   private readonly steps = new Map<string, MutableStep>();
   private readonly runOfTask = new Map<string, string>();
-  private readonly runs = new Map<string, Map<string, { tasks: number; start: number; end: number | null; open: number }>>();
+  private readonly runs = new Map<
+    string,
+    Map<string, { tasks: number; start: number; end: number | null; open: number }>
+  >();
   private readonly dispatchedTasks = new Set<string>();
   private startMs: number | undefined;
   private created = 0;
 
   /** @param stepOfQueue full queue name -> step name */
   constructor(private readonly stepOfQueue: ReadonlyMap<string, string>) {
-    for (const step of stepOfQueue.values()) this.steps.set(step, { succeeded: 0, failed: 0, attempts: 0, tasks: 0, failedAttempts: 0, latencies: [] });
+    for (const step of stepOfQueue.values())
+      this.steps.set(step, { succeeded: 0, failed: 0, attempts: 0, tasks: 0, failedAttempts: 0, latencies: [] });
   }
 
   /** Marks the start of the run (durations and the timeline count from here). */
@@ -150,7 +154,12 @@ export class RunRecorder {
     for (const [runId, steps] of [...this.runs].sort(([a], [b]) => a.localeCompare(b))) {
       out[runId] = [...steps]
         .sort(([, a], [, b]) => a.start - b.start)
-        .map(([step, r]) => ({ step, tasks: r.tasks, startSeconds: secs(r.start), endSeconds: r.open === 0 && r.end !== null ? secs(r.end) : null }));
+        .map(([step, r]) => ({
+          step,
+          tasks: r.tasks,
+          startSeconds: secs(r.start),
+          endSeconds: r.open === 0 && r.end !== null ? secs(r.end) : null,
+        }));
     }
     return out;
   }
@@ -214,7 +223,13 @@ export function formatTimeline(runs: Record<string, RunStep[]>): string {
   const rows: string[][] = [];
   for (const [runId, steps] of Object.entries(runs))
     for (const s of steps)
-      rows.push([runId, s.step, String(s.tasks), `${s.startSeconds.toFixed(2)}s`, s.endSeconds === null ? 'unfinished' : `${s.endSeconds.toFixed(2)}s`]);
+      rows.push([
+        runId,
+        s.step,
+        String(s.tasks),
+        `${s.startSeconds.toFixed(2)}s`,
+        s.endSeconds === null ? 'unfinished' : `${s.endSeconds.toFixed(2)}s`,
+      ]);
   return table(['RUN', 'STEP', 'TASKS', 'START', 'END'], rows);
 }
 

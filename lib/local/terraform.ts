@@ -41,7 +41,13 @@ interface TfQueue {
   project?: unknown;
   location?: unknown;
   rate_limits?: { max_dispatches_per_second?: number; max_concurrent_dispatches?: number };
-  retry_config?: { max_attempts?: number; min_backoff?: string; max_backoff?: string; max_doublings?: number; max_retry_duration?: string };
+  retry_config?: {
+    max_attempts?: number;
+    min_backoff?: string;
+    max_backoff?: string;
+    max_doublings?: number;
+    max_retry_duration?: string;
+  };
   stackdriver_logging_config?: { sampling_ratio?: number };
   http_target?: {
     http_method?: string;
@@ -60,7 +66,12 @@ interface TfQueue {
 }
 
 interface TfProvisioner {
-  'local-exec'?: { command?: string; interpreter?: string[]; working_dir?: string; environment?: Record<string, string> };
+  'local-exec'?: {
+    command?: string;
+    interpreter?: string[];
+    working_dir?: string;
+    environment?: Record<string, string>;
+  };
 }
 
 export interface SynthesizedStack {
@@ -85,11 +96,17 @@ export function readSynthesizedStack(stackDir: string): SynthesizedStack {
   const json = readStackJson(stackDir, file);
   const resources = json.resource ?? {};
   if (Object.keys(resources.google_cloud_tasks_queue ?? {}).length === 0)
-    throw new NotAStackError(`${file} has no resource.google_cloud_tasks_queue: it is not a pipeline stack; ${SYNTH_HINT}`);
-  const queues = Object.entries(resources.google_cloud_tasks_queue ?? {}).map(([id, r]) => queueFrom(`google_cloud_tasks_queue.${id}`, r as TfQueue, file));
+    throw new NotAStackError(
+      `${file} has no resource.google_cloud_tasks_queue: it is not a pipeline stack; ${SYNTH_HINT}`,
+    );
+  const queues = Object.entries(resources.google_cloud_tasks_queue ?? {}).map(([id, r]) =>
+    queueFrom(`google_cloud_tasks_queue.${id}`, r as TfQueue, file),
+  );
   const seedCommands: SeedCommand[] = [];
   for (const [id, r] of Object.entries(resources.terraform_data ?? {})) {
-    const provisioners = ((r as { provisioner?: TfProvisioner[] }).provisioner ?? []).map((p) => p['local-exec']).filter((p) => p !== undefined);
+    const provisioners = ((r as { provisioner?: TfProvisioner[] }).provisioner ?? [])
+      .map((p) => p['local-exec'])
+      .filter((p) => p !== undefined);
     for (const p of provisioners) seedCommands.push(seedCommandFrom(`terraform_data.${id}`, p!, stackDir, file));
   }
   return { dir: stackDir, queues, seedCommands };
@@ -99,7 +116,9 @@ function readStackJson(stackDir: string, file: string): { resource?: Record<stri
   const dir = statSync(stackDir, { throwIfNoEntry: false });
   if (!dir) throw new NotAStackError(`${stackDir}: no such folder; ${SYNTH_HINT}`);
   if (!dir.isDirectory())
-    throw new NotAStackError(`${stackDir} is a file, not a stack folder: pass the folder that holds cdk.tf.json, e.g. cdktf.out/stacks/<stack>`);
+    throw new NotAStackError(
+      `${stackDir} is a file, not a stack folder: pass the folder that holds cdk.tf.json, e.g. cdktf.out/stacks/<stack>`,
+    );
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -132,7 +151,9 @@ function stackFoldersIn(dir: string): string[] {
 
 function literal(value: unknown, where: string, file: string): string {
   if (typeof value !== 'string' || value.includes('${'))
-    throw new Error(`${file}: ${where} = ${JSON.stringify(value)} is not a literal; queues can be created locally only when their names are known at synth time`);
+    throw new Error(
+      `${file}: ${where} = ${JSON.stringify(value)} is not a literal; queues can be created locally only when their names are known at synth time`,
+    );
   return value;
 }
 
@@ -152,7 +173,12 @@ function queueFrom(address: string, r: TfQueue, file: string): SynthesizedQueue 
   const input: QueueInput = {
     name: `projects/${project}/locations/${location}/queues/${queueId}`,
     ...(r.rate_limits
-      ? { rateLimits: { maxDispatchesPerSecond: r.rate_limits.max_dispatches_per_second, maxConcurrentDispatches: r.rate_limits.max_concurrent_dispatches } }
+      ? {
+          rateLimits: {
+            maxDispatchesPerSecond: r.rate_limits.max_dispatches_per_second,
+            maxConcurrentDispatches: r.rate_limits.max_concurrent_dispatches,
+          },
+        }
       : {}),
     ...(rc
       ? {
@@ -161,11 +187,16 @@ function queueFrom(address: string, r: TfQueue, file: string): SynthesizedQueue 
             minBackoffSeconds: parseTerraformDuration(rc.min_backoff, `${address}.retry_config.min_backoff`),
             maxBackoffSeconds: parseTerraformDuration(rc.max_backoff, `${address}.retry_config.max_backoff`),
             maxDoublings: rc.max_doublings,
-            maxRetryDurationSeconds: parseTerraformDuration(rc.max_retry_duration, `${address}.retry_config.max_retry_duration`),
+            maxRetryDurationSeconds: parseTerraformDuration(
+              rc.max_retry_duration,
+              `${address}.retry_config.max_retry_duration`,
+            ),
           },
         }
       : {}),
-    ...(r.stackdriver_logging_config ? { stackdriverLoggingConfig: { samplingRatio: r.stackdriver_logging_config.sampling_ratio ?? 0 } } : {}),
+    ...(r.stackdriver_logging_config
+      ? { stackdriverLoggingConfig: { samplingRatio: r.stackdriver_logging_config.sampling_ratio ?? 0 } }
+      : {}),
   };
   const t = r.http_target;
   let httpTarget: QueueHttpTarget | undefined;
@@ -181,13 +212,31 @@ function queueFrom(address: string, r: TfQueue, file: string): SynthesizedQueue 
               ...(u.port !== undefined ? { port: Number(u.port) } : {}),
               ...(u.path_override ? { pathOverride: { path: u.path_override.path ?? '' } } : {}),
               ...(u.query_override ? { queryOverride: { queryParams: u.query_override.query_params ?? '' } } : {}),
-              ...(u.uri_override_enforce_mode ? { uriOverrideEnforceMode: u.uri_override_enforce_mode as 'ALWAYS' | 'IF_NOT_EXISTS' } : {}),
+              ...(u.uri_override_enforce_mode
+                ? { uriOverrideEnforceMode: u.uri_override_enforce_mode as 'ALWAYS' | 'IF_NOT_EXISTS' }
+                : {}),
             },
           }
         : {}),
-      ...(t.header_overrides ? { headerOverrides: t.header_overrides.map((h) => ({ header: { key: h.header.key, value: h.header.value } })) } : {}),
-      ...(t.oidc_token ? { oidcToken: { serviceAccountEmail: t.oidc_token.service_account_email, ...(t.oidc_token.audience ? { audience: t.oidc_token.audience } : {}) } } : {}),
-      ...(t.oauth_token ? { oauthToken: { serviceAccountEmail: t.oauth_token.service_account_email, ...(t.oauth_token.scope ? { scope: t.oauth_token.scope } : {}) } } : {}),
+      ...(t.header_overrides
+        ? { headerOverrides: t.header_overrides.map((h) => ({ header: { key: h.header.key, value: h.header.value } })) }
+        : {}),
+      ...(t.oidc_token
+        ? {
+            oidcToken: {
+              serviceAccountEmail: t.oidc_token.service_account_email,
+              ...(t.oidc_token.audience ? { audience: t.oidc_token.audience } : {}),
+            },
+          }
+        : {}),
+      ...(t.oauth_token
+        ? {
+            oauthToken: {
+              serviceAccountEmail: t.oauth_token.service_account_email,
+              ...(t.oauth_token.scope ? { scope: t.oauth_token.scope } : {}),
+            },
+          }
+        : {}),
     };
   }
   return { address, project, location, queueId, queueName: input.name!, input, ...(httpTarget ? { httpTarget } : {}) };
@@ -202,13 +251,18 @@ function seedCommandFrom(
   const moduleDir = path.resolve(stackDir);
   const resolveModule = (text: string, where: string): string => {
     const resolved = text.split('${path.module}').join(moduleDir);
-    if (resolved.includes('${')) throw new Error(`${file}: ${address} ${where} = "${text}" uses an interpolation a local run cannot resolve (only \${path.module})`);
+    if (resolved.includes('${'))
+      throw new Error(
+        `${file}: ${address} ${where} = "${text}" uses an interpolation a local run cannot resolve (only \${path.module})`,
+      );
     return resolved;
   };
   if (!p.command) throw new Error(`${file}: ${address} has a local-exec provisioner without a command`);
   if (!p.interpreter || p.interpreter.length === 0)
     // Without an interpreter Terraform hands the command to a shell; the project's seeding never does that.
-    throw new Error(`${file}: ${address} local-exec has no interpreter list; local runs start commands only without a shell, as SeedTasks writes them`);
+    throw new Error(
+      `${file}: ${address} local-exec has no interpreter list; local runs start commands only without a shell, as SeedTasks writes them`,
+    );
   return {
     address,
     argv: [...p.interpreter.map((a, i) => resolveModule(a, `interpreter[${i}]`)), resolveModule(p.command, 'command')],

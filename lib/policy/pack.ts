@@ -16,7 +16,15 @@ import { Annotations, Aspects, TerraformStack, type IAspect } from '../cdktf/cor
 import type { PipelineSpec, PolicySuppression } from '../spec/types';
 import { PolicyError } from './errors';
 import { ALL_RULES } from './rules';
-import { isRecord, type PolicyConfig, type PolicyLevel, type PolicyResult, type PolicyRule, type RuleCheck, type TerraformBlock } from './types';
+import {
+  isRecord,
+  type PolicyConfig,
+  type PolicyLevel,
+  type PolicyResult,
+  type PolicyRule,
+  type RuleCheck,
+  type TerraformBlock,
+} from './types';
 
 /** cdktf.json `context` key for organisation-wide policy settings. */
 export const POLICY_CONTEXT_KEY = 'cloudTasksPipelines:policy';
@@ -167,8 +175,12 @@ export class PolicyPack implements IAspect {
 
     // Suppressions: from the spec, the pack, and constructs. Broken ones are errors of their own.
     const specSuppressions = spec?.policy?.suppress ?? [];
-    specSuppressions.forEach((s, i) => findings.push(...suppressionProblems(s, `policy.suppress[${i}]`, specSubject, known)));
-    this.suppressions.forEach((s, i) => findings.push(...suppressionProblems(s, `PolicyPack suppressions[${i}]`, stack.node.path, known)));
+    specSuppressions.forEach((s, i) =>
+      findings.push(...suppressionProblems(s, `policy.suppress[${i}]`, specSubject, known)),
+    );
+    this.suppressions.forEach((s, i) =>
+      findings.push(...suppressionProblems(s, `PolicyPack suppressions[${i}]`, stack.node.path, known)),
+    );
     const byPath = new Map(stack.node.findAll().map((c) => [c.node.path, c]));
     for (const c of byPath.values())
       (constructSuppressions.get(c) ?? []).forEach((s, i) =>
@@ -194,7 +206,15 @@ export class PolicyPack implements IAspect {
       }
       const reason = suppressionFor(rule.id, constructPath);
       for (const v of check.violations)
-        findings.push({ ruleId: rule.id, level: rule.level, result: 'NON_COMPLIANT', subject, path: v.path, message: v.message, suppressedBecause: reason });
+        findings.push({
+          ruleId: rule.id,
+          level: rule.level,
+          result: 'NON_COMPLIANT',
+          subject,
+          path: v.path,
+          message: v.message,
+          suppressedBecause: reason,
+        });
     };
 
     const blocks = terraformBlocks(stack);
@@ -221,7 +241,9 @@ export class PolicyPack implements IAspect {
   private configFor(stack: TerraformStack, spec: PipelineSpec | undefined): PolicyConfig {
     const org = this.props.config ?? orgPolicyConfig(stack);
     const fromSpec = spec?.policy?.requiredLabels ?? [];
-    const requiredLabels = [...new Set([...(org.requiredLabels ?? []), ...(this.props.requiredLabels ?? []), ...fromSpec])];
+    const requiredLabels = [
+      ...new Set([...(org.requiredLabels ?? []), ...(this.props.requiredLabels ?? []), ...fromSpec]),
+    ];
     return { requiredLabels };
   }
 }
@@ -231,7 +253,12 @@ function parentPath(p: string): string | undefined {
   return i > 0 ? p.slice(0, i) : undefined;
 }
 
-function suppressionProblems(s: PolicySuppression, where: string, subject: string, known: Map<string, PolicyRule>): PolicyFinding[] {
+function suppressionProblems(
+  s: PolicySuppression,
+  where: string,
+  subject: string,
+  known: Map<string, PolicyRule>,
+): PolicyFinding[] {
   const out: PolicyFinding[] = [];
   const bad = (path: string, message: string): void =>
     void out.push({ ruleId: 'policy', level: 'error', result: 'NON_COMPLIANT', subject, path, message });
@@ -266,7 +293,8 @@ export function terraformBlocks(stack: TerraformStack): TerraformBlock[] {
   };
   for (const [type, byName] of Object.entries(isRecord(tf.resource) ? tf.resource : {}))
     for (const [name, config] of Object.entries(isRecord(byName) ? byName : {}))
-      if (isRecord(config)) out.push({ kind: 'resource', type, address: `${type}.${name}`, constructPath: meta(config), config });
+      if (isRecord(config))
+        out.push({ kind: 'resource', type, address: `${type}.${name}`, constructPath: meta(config), config });
   for (const [name, configs] of Object.entries(isRecord(tf.provider) ? tf.provider : {}))
     for (const config of Array.isArray(configs) ? configs : [configs])
       if (isRecord(config))
@@ -284,7 +312,11 @@ export function terraformBlocks(stack: TerraformStack): TerraformBlock[] {
 function providerPath(stack: TerraformStack, name: string, config: Record<string, unknown>): string {
   const p = stack.node
     .findAll()
-    .find((c) => (c as unknown as { terraformResourceType?: string; alias?: string }).terraformResourceType === name && ((c as unknown as { alias?: string }).alias ?? undefined) === (config.alias ?? undefined));
+    .find(
+      (c) =>
+        (c as unknown as { terraformResourceType?: string; alias?: string }).terraformResourceType === name &&
+        ((c as unknown as { alias?: string }).alias ?? undefined) === (config.alias ?? undefined),
+    );
   return p?.node.path ?? `${stack.node.path}/provider.${name}`;
 }
 
@@ -344,7 +376,10 @@ export function assertPolicy(scope: IConstruct, warn: (line: string) => void = d
 }
 
 /** assertPolicy for callers that prefer a result: prints warnings and errors to `write`, returns false on errors. */
-export function enforcePolicy(scope: IConstruct, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): boolean {
+export function enforcePolicy(
+  scope: IConstruct,
+  write: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): boolean {
   try {
     assertPolicy(scope, write);
     return true;

@@ -75,7 +75,20 @@ const TOKENIZER_WORDS = new Set([
  * A last word that makes the key a pointer to a secret kept elsewhere (`api_key_secret_name`, `password_file`,
  * `secret_id`), which is what we want people to write instead of the secret itself.
  */
-const REFERENCE_WORDS = new Set(['name', 'ref', 'reference', 'path', 'file', 'env', 'var', 'id', 'version', 'arn', 'uri', 'url']);
+const REFERENCE_WORDS = new Set([
+  'name',
+  'ref',
+  'reference',
+  'path',
+  'file',
+  'env',
+  'var',
+  'id',
+  'version',
+  'arn',
+  'uri',
+  'url',
+]);
 
 /** The reason a key name looks like it holds a credential, or undefined. */
 export function secretKeyReason(key: string): string | undefined {
@@ -89,7 +102,8 @@ export function secretKeyReason(key: string): string | undefined {
   }
   const t = words.indexOf('token');
   if (t >= 0 && !words.some((w) => TOKENIZER_WORDS.has(w))) return `key name "${key}" says it holds a token`;
-  if (words.length === 1 && /^(auth|authorization|pwd)$/.test(words[0] ?? '')) return `key name "${key}" says it holds a credential`;
+  if (words.length === 1 && /^(auth|authorization|pwd)$/.test(words[0] ?? ''))
+    return `key name "${key}" says it holds a credential`;
   return undefined;
 }
 

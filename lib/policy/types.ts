@@ -76,4 +76,5 @@ export function isUnresolved(v: unknown): boolean {
   return typeof v === 'string' && v.includes('${');
 }
 
-export const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);

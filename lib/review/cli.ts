@@ -36,9 +36,21 @@ export function reviewJson(review: Review): unknown {
         address: c.address,
         status: c.status,
         replacedBy: c.replacedBy,
-        attributes: c.status === 'changed' ? c.attributes.map((a) => ({ path: a.path, before: formatValue(a.before, a.redacted), after: formatValue(a.after, a.redacted) })) : undefined,
+        attributes:
+          c.status === 'changed'
+            ? c.attributes.map((a) => ({
+                path: a.path,
+                before: formatValue(a.before, a.redacted),
+                after: formatValue(a.after, a.redacted),
+              }))
+            : undefined,
       })),
-      seedTaskChanges: s.seedTasks.map((t) => ({ step: t.step, seedId: t.seedId, status: t.status, changes: t.changes })),
+      seedTaskChanges: s.seedTasks.map((t) => ({
+        step: t.step,
+        seedId: t.seedId,
+        status: t.status,
+        changes: t.changes,
+      })),
       assets: s.assets.map((a) => ({ id: a.id, status: a.status })),
     })),
   };
@@ -47,12 +59,17 @@ export function reviewJson(review: Review): unknown {
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const program = new Command()
     .name('review')
-    .description('Review the changes between two synthesized cdktf outputs (base and head of a pull request), without credentials.')
+    .description(
+      'Review the changes between two synthesized cdktf outputs (base and head of a pull request), without credentials.',
+    )
     .argument('<base>', 'cdktf output directory of the base revision (e.g. ../base/cdktf.out)')
     .argument('<head>', 'cdktf output directory of the head revision (e.g. cdktf.out)')
     .option('-o, --output <file>', 'write the review to this file instead of stdout')
     .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
-    .option('--allow-missing-base', 'treat a missing base directory as empty (first pull request: every stack is added)')
+    .option(
+      '--allow-missing-base',
+      'treat a missing base directory as empty (first pull request: every stack is added)',
+    )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   try {
@@ -64,10 +81,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   const [baseDir, headDir] = program.args as [string, string];
   const opts = program.opts<{ output?: string; format: 'markdown' | 'json'; allowMissingBase?: boolean }>();
   try {
-    const base = opts.allowMissingBase && !fs.existsSync(baseDir) ? emptySynthOutput(baseDir) : readSynthOutput(baseDir);
+    const base =
+      opts.allowMissingBase && !fs.existsSync(baseDir) ? emptySynthOutput(baseDir) : readSynthOutput(baseDir);
     const head = readSynthOutput(headDir);
     const review = reviewSynthOutputs(base, head);
-    const text = opts.format === 'json' ? `${JSON.stringify(reviewJson(review), null, 2)}\n` : renderReviewMarkdown(review);
+    const text =
+      opts.format === 'json' ? `${JSON.stringify(reviewJson(review), null, 2)}\n` : renderReviewMarkdown(review);
     if (opts.output) {
       fs.writeFileSync(opts.output, text);
       io.stderr(`review: wrote ${opts.output} (${review.hasChanges ? 'changes found' : 'no changes'})\n`);

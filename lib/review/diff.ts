@@ -7,7 +7,8 @@
  */
 import { findSecrets, isSecretReference, joinPath, secretKeyReason, secretValueReason } from '../policy/secrets';
 
-export type EntryKind = 'resource' | 'data' | 'output' | 'provider' | 'terraform' | 'variable' | 'local' | 'module' | 'other';
+export type EntryKind =
+  'resource' | 'data' | 'output' | 'provider' | 'terraform' | 'variable' | 'local' | 'module' | 'other';
 
 export interface ConfigEntry {
   /** Terraform address: `type.name`, `data.type.name`, `output.name`, `provider.google`, `terraform`. */
@@ -82,7 +83,11 @@ export function configEntries(rawConfig: Record<string, unknown>): Map<string, C
           const list = Array.isArray(configs) ? configs : [configs];
           for (const c of list) {
             const alias = (c as Record<string, unknown> | null)?.alias;
-            add({ address: typeof alias === 'string' ? `provider.${name}.${alias}` : `provider.${name}`, kind: 'provider', value: c });
+            add({
+              address: typeof alias === 'string' ? `provider.${name}.${alias}` : `provider.${name}`,
+              kind: 'provider',
+              value: c,
+            });
           }
         }
         break;
@@ -117,13 +122,28 @@ export function diffEntries(base: Map<string, ConfigEntry>, head: Map<string, Co
     const h = head.get(address);
     if (b && !h) out.push({ address, kind: b.kind, type: b.type, status: 'removed', attributes: [] });
     else if (!b && h)
-      out.push({ address, kind: h.kind, type: h.type, status: 'added', attributes: flatten(h.value, '', isSensitiveEntry(h)) });
+      out.push({
+        address,
+        kind: h.kind,
+        type: h.type,
+        status: 'added',
+        attributes: flatten(h.value, '', isSensitiveEntry(h)),
+      });
     else if (b && h) {
       const attributes = diffValues(b.value, h.value, '', isSensitiveEntry(b) || isSensitiveEntry(h));
       if (attributes.length === 0) continue;
       const forceNew = FORCE_NEW[h.type ?? ''] ?? [];
-      const replacedBy = attributes.map((a) => a.path).filter((p) => forceNew.some((f) => p === f || p.startsWith(`${f}.`) || p.startsWith(`${f}[`)));
-      out.push({ address, kind: h.kind, type: h.type, status: 'changed', attributes, replacedBy: replacedBy.length ? replacedBy : undefined });
+      const replacedBy = attributes
+        .map((a) => a.path)
+        .filter((p) => forceNew.some((f) => p === f || p.startsWith(`${f}.`) || p.startsWith(`${f}[`)));
+      out.push({
+        address,
+        kind: h.kind,
+        type: h.type,
+        status: 'changed',
+        attributes,
+        replacedBy: replacedBy.length ? replacedBy : undefined,
+      });
     }
   }
   return out;
@@ -147,7 +167,10 @@ export function diffValues(before: unknown, after: unknown, path: string, sensit
       const p = joinPath(path, k);
       const s = childSensitive && k === 'value' ? true : sensitive || isSecretKey(k);
       if (!(k in before)) out.push(...flatten(after[k], p, s));
-      else if (!(k in after)) out.push(...flatten(before[k], p, s).map(({ path: pp, after: a, redacted }) => ({ path: pp, before: a, redacted })));
+      else if (!(k in after))
+        out.push(
+          ...flatten(before[k], p, s).map(({ path: pp, after: a, redacted }) => ({ path: pp, before: a, redacted })),
+        );
       else out.push(...diffValues(before[k], after[k], p, s));
     }
     return out;
@@ -159,15 +182,22 @@ export function diffValues(before: unknown, after: unknown, path: string, sensit
       const bm = new Map(before.map((x) => [keyOf(x) as string, x]));
       const am = new Map(after.map((x) => [keyOf(x) as string, x]));
       const out: AttributeChange[] = [];
-      for (const k of [...new Set([...bm.keys(), ...am.keys()])]) out.push(...diffValues(bm.get(k), am.get(k), `${path}[${k}]`, sensitive));
+      for (const k of [...new Set([...bm.keys(), ...am.keys()])])
+        out.push(...diffValues(bm.get(k), am.get(k), `${path}[${k}]`, sensitive));
       return out;
     }
     const out: AttributeChange[] = [];
-    for (let i = 0; i < Math.max(before.length, after.length); i++) out.push(...diffValues(before[i], after[i], joinPath(path, i), sensitive));
+    for (let i = 0; i < Math.max(before.length, after.length); i++)
+      out.push(...diffValues(before[i], after[i], joinPath(path, i), sensitive));
     return out;
   }
   if (before === undefined) return flatten(after, path, sensitive);
-  if (after === undefined) return flatten(before, path, sensitive).map(({ path: p, after: a, redacted }) => ({ path: p, before: a, redacted }));
+  if (after === undefined)
+    return flatten(before, path, sensitive).map(({ path: p, after: a, redacted }) => ({
+      path: p,
+      before: a,
+      redacted,
+    }));
   return [leafChange(path, before, after, sensitive)];
 }
 
@@ -183,7 +213,9 @@ export function flatten(value: unknown, path: string, sensitive = false): Attrib
     const headerBlock = secretHeaderBlock(value);
     return Object.keys(value)
       .sort()
-      .flatMap((k) => flatten(value[k], joinPath(path, k), sensitive || isSecretKey(k) || (headerBlock && k === 'value')));
+      .flatMap((k) =>
+        flatten(value[k], joinPath(path, k), sensitive || isSecretKey(k) || (headerBlock && k === 'value')),
+      );
   }
   if (Array.isArray(value) && !value.every(isPrimitive)) {
     const keyOf = blockKey(value, value);

@@ -17,7 +17,11 @@ export function pipelineGraphOf(config: Record<string, unknown>): PipelineGraph 
   if (!v || !Array.isArray(v.steps)) return undefined;
   const steps = v.steps
     .filter((s): s is PipelineGraph['steps'][number] => !!s && typeof s.name === 'string')
-    .map((s) => ({ name: s.name, queueId: typeof s.queueId === 'string' ? s.queueId : undefined, next: Array.isArray(s.next) ? s.next.filter((n) => typeof n === 'string') : [] }));
+    .map((s) => ({
+      name: s.name,
+      queueId: typeof s.queueId === 'string' ? s.queueId : undefined,
+      next: Array.isArray(s.next) ? s.next.filter((n) => typeof n === 'string') : [],
+    }));
   return { pipeline: String(v.pipeline ?? ''), environment: String(v.environment ?? ''), steps };
 }
 

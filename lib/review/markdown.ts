@@ -47,7 +47,9 @@ function render(review: Review, compact: boolean): string {
     const r = resourceCounts(s);
     const t = seedCounts(s);
     const res = `+${r.add} ~${r.change}${r.replace ? ` ±${r.replace} replaced` : ''} -${r.remove}`;
-    out.push(`| \`${s.name}\` | ${s.status === 'unchanged' ? 'no change' : s.status} | ${res} | +${t.add} ~${t.change} -${t.remove} |`);
+    out.push(
+      `| \`${s.name}\` | ${s.status === 'unchanged' ? 'no change' : s.status} | ${res} | +${t.add} ~${t.change} -${t.remove} |`,
+    );
   }
   out.push('', '<sub>+ add, ~ update in place, ± replace (destroy and re-create), - destroy</sub>', '');
   if (compact) out.push('<sub>Long review: attribute listings of added resources are left out.</sub>', '');
@@ -74,14 +76,24 @@ function renderStack(s: StackReview, compact: boolean): string[] {
     );
   const resources = s.changes.filter((c) => c.kind === 'resource' || c.kind === 'data');
   const other = s.changes.filter((c) => c.kind !== 'resource' && c.kind !== 'data');
-  if (resources.length && s.status !== 'removed') out.push('**Resources**', '', ...resources.flatMap((c) => renderEntry(c, compact)), '');
-  if (resources.length && s.status === 'removed') out.push('**Resources left in place**', '', ...resources.map((c) => `- \`${c.address}\``), '');
-  if (other.length && s.status !== 'removed') out.push('**Outputs, providers and settings**', '', ...other.flatMap((c) => renderEntry(c, compact)), '');
+  if (resources.length && s.status !== 'removed')
+    out.push('**Resources**', '', ...resources.flatMap((c) => renderEntry(c, compact)), '');
+  if (resources.length && s.status === 'removed')
+    out.push('**Resources left in place**', '', ...resources.map((c) => `- \`${c.address}\``), '');
+  if (other.length && s.status !== 'removed')
+    out.push('**Outputs, providers and settings**', '', ...other.flatMap((c) => renderEntry(c, compact)), '');
   // A removed stack's tasks and assets are not touched by a deploy either: only its resources are listed.
   if (s.status !== 'removed') {
     if (s.seedTasks.length) out.push(...renderSeedTasks(s.seedTasks), '');
     if (s.seedManifestFields.length)
-      out.push('**Seed manifest**', '', '```text', ...s.seedManifestFields.map((c) => `${c.field}: ${c.before} -> ${c.after}`), '```', '');
+      out.push(
+        '**Seed manifest**',
+        '',
+        '```text',
+        ...s.seedManifestFields.map((c) => `${c.field}: ${c.before} -> ${c.after}`),
+        '```',
+        '',
+      );
     if (s.assets.length) out.push('**Assets**', '', ...s.assets.map(renderAsset), '');
   }
   if (s.mermaid) out.push('**Pipeline**', '', '```mermaid', s.mermaid, '```', '');
@@ -105,13 +117,19 @@ function renderEntry(c: EntryChange, compact: boolean): string[] {
   }
   const verb = c.replacedBy ? `replace (forced by ${c.replacedBy.map((p) => `\`${p}\``).join(', ')})` : 'update';
   const note = c.replacedBy && REPLACE_NOTES[c.type ?? ''] ? `: ${REPLACE_NOTES[c.type ?? '']}` : '';
-  return [`- ${verb} \`${c.address}\`${note}`, '  ```text', ...c.attributes.map((a) => `  ${renderAttribute(a)}`), '  ```'];
+  return [
+    `- ${verb} \`${c.address}\`${note}`,
+    '  ```text',
+    ...c.attributes.map((a) => `  ${renderAttribute(a)}`),
+    '  ```',
+  ];
 }
 
 /** What a replacement means for the resources this project creates. */
 const REPLACE_NOTES: Readonly<Record<string, string>> = {
   terraform_data: 'the seeder runs again on deploy (tasks whose id still exists are reported as already present)',
-  google_cloud_tasks_queue: 'the old queue and its tasks are deleted, and Cloud Tasks blocks re-creating a deleted queue name for 7 days',
+  google_cloud_tasks_queue:
+    'the old queue and its tasks are deleted, and Cloud Tasks blocks re-creating a deleted queue name for 7 days',
   google_service_account: 'tokens minted for the old account stop working; IAM bindings on it are lost',
 };
 
@@ -136,7 +154,13 @@ function renderSeedTasks(tasks: readonly SeedTaskChange[]): string[] {
   for (const t of tasks) out.push(`| ${t.step} | \`${t.seedId}\` | ${t.status} | ${formatPayload(t.payload)} |`);
   const changed = tasks.filter((t) => t.status === 'changed');
   for (const t of changed)
-    out.push('', `\`${t.step}/${t.seedId}\`:`, '```text', ...t.changes.map((c) => `${c.field}: ${c.before} -> ${c.after}`), '```');
+    out.push(
+      '',
+      `\`${t.step}/${t.seedId}\`:`,
+      '```text',
+      ...t.changes.map((c) => `${c.field}: ${c.before} -> ${c.after}`),
+      '```',
+    );
   const sameId = changed.filter((t) => t.sameTaskId).map((t) => `\`${t.step}/${t.seedId}\``);
   if (sameId.length)
     out.push(

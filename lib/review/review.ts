@@ -54,9 +54,10 @@ export function reviewSynthOutputs(base: SynthOutput, head: SynthOutput): Review
 function reviewStack(base: SynthesizedStack | undefined, head: SynthesizedStack | undefined): StackReview {
   const name = (head ?? base)!.name;
   const empty = new Map();
-  const changes = diffEntries(base ? configEntries(base.config) : empty, head ? configEntries(head.config) : empty).filter(
-    (c) => !SHOWN_ELSEWHERE.has(c.address),
-  );
+  const changes = diffEntries(
+    base ? configEntries(base.config) : empty,
+    head ? configEntries(head.config) : empty,
+  ).filter((c) => !SHOWN_ELSEWHERE.has(c.address));
   const seedTasks = diffSeedManifests(base?.seedManifest, head?.seedManifest);
   const seedManifestFields = diffSeedManifestFields(base?.seedManifest, head?.seedManifest);
   const assets = diffAssets(base?.assets ?? {}, head?.assets ?? {});
@@ -84,13 +85,19 @@ function reviewStack(base: SynthesizedStack | undefined, head: SynthesizedStack 
     assets,
     graph,
     baseGraph,
-    mermaid: drawn ? mermaidFlowchart(graph ?? undefined, status === 'changed' || status === 'removed' ? baseGraph : undefined) : undefined,
+    mermaid: drawn
+      ? mermaidFlowchart(graph ?? undefined, status === 'changed' || status === 'removed' ? baseGraph : undefined)
+      : undefined,
   };
 }
 
-function diffAssets(base: Readonly<Record<string, AssetFingerprint>>, head: Readonly<Record<string, AssetFingerprint>>): AssetChange[] {
+function diffAssets(
+  base: Readonly<Record<string, AssetFingerprint>>,
+  head: Readonly<Record<string, AssetFingerprint>>,
+): AssetChange[] {
   const out: AssetChange[] = [];
-  const isSeedManifest = (a: AssetFingerprint | undefined): boolean => !!a && a.files.some((f) => f.endsWith(SEED_MANIFEST_FILE));
+  const isSeedManifest = (a: AssetFingerprint | undefined): boolean =>
+    !!a && a.files.some((f) => f.endsWith(SEED_MANIFEST_FILE));
   for (const id of [...new Set([...Object.keys(base), ...Object.keys(head)])].sort()) {
     const before = base[id];
     const after = head[id];

@@ -57,11 +57,16 @@ export function summarizePayload(body: string | undefined): PayloadSummary {
 }
 
 export function formatPayload(p: PayloadSummary): string {
-  return p.shape === 'none' ? 'no body' : `${p.sizeBytes.toLocaleString('en-US')} bytes, ${p.shape}, sha256 ${p.sha256}`;
+  return p.shape === 'none'
+    ? 'no body'
+    : `${p.sizeBytes.toLocaleString('en-US')} bytes, ${p.shape}, sha256 ${p.sha256}`;
 }
 
 /** Manifest-level fields (everything but the tasks) that changed, e.g. a new project or location. */
-export function diffSeedManifestFields(base: SeedManifest | undefined, head: SeedManifest | undefined): SeedFieldChange[] {
+export function diffSeedManifestFields(
+  base: SeedManifest | undefined,
+  head: SeedManifest | undefined,
+): SeedFieldChange[] {
   if (!base || !head) return [];
   const out: SeedFieldChange[] = [];
   for (const field of ['version', 'stack', 'project', 'location'] as const)
@@ -79,9 +84,23 @@ export function diffSeedManifests(base: SeedManifest | undefined, head: SeedMani
     const before = b.get(k);
     const after = h.get(k);
     if (!before && after)
-      out.push({ step: after.step, seedId: after.seedId, status: 'added', payload: summarizePayload(after.httpRequest.body), changes: [], sameTaskId: false });
+      out.push({
+        step: after.step,
+        seedId: after.seedId,
+        status: 'added',
+        payload: summarizePayload(after.httpRequest.body),
+        changes: [],
+        sameTaskId: false,
+      });
     else if (before && !after)
-      out.push({ step: before.step, seedId: before.seedId, status: 'removed', payload: summarizePayload(before.httpRequest.body), changes: [], sameTaskId: false });
+      out.push({
+        step: before.step,
+        seedId: before.seedId,
+        status: 'removed',
+        payload: summarizePayload(before.httpRequest.body),
+        changes: [],
+        sameTaskId: false,
+      });
     else if (before && after && !deepEqual(before, after)) {
       const changes = taskFieldChanges(before, after);
       out.push({
@@ -117,10 +136,18 @@ function taskFieldChanges(b: ManifestTask, a: ManifestTask): SeedFieldChange[] {
     const x = bh[name];
     const y = ah[name];
     if (x !== y)
-      out.push({ field: `httpRequest.headers.${name}`, before: x === undefined ? '(none)' : `sha256 ${shortHash(x)}`, after: y === undefined ? '(none)' : `sha256 ${shortHash(y)}` });
+      out.push({
+        field: `httpRequest.headers.${name}`,
+        before: x === undefined ? '(none)' : `sha256 ${shortHash(x)}`,
+        after: y === undefined ? '(none)' : `sha256 ${shortHash(y)}`,
+      });
   }
   if (b.httpRequest.body !== a.httpRequest.body)
-    out.push({ field: 'payload', before: formatPayload(summarizePayload(b.httpRequest.body)), after: formatPayload(summarizePayload(a.httpRequest.body)) });
+    out.push({
+      field: 'payload',
+      before: formatPayload(summarizePayload(b.httpRequest.body)),
+      after: formatPayload(summarizePayload(a.httpRequest.body)),
+    });
   return out;
 }
 

@@ -63,17 +63,24 @@ export function readSynthOutput(dir: string): SynthOutput {
   try {
     stat = fs.statSync(dir);
   } catch {
-    throw new ReviewInputError(`${dir}: no such directory; pass the cdktf output directory (run \`npm run synth\` first)`);
+    throw new ReviewInputError(
+      `${dir}: no such directory; pass the cdktf output directory (run \`npm run synth\` first)`,
+    );
   }
-  if (!stat.isDirectory()) throw new ReviewInputError(`${dir}: is a file, not a directory; pass the cdktf output directory (e.g. cdktf.out)`);
+  if (!stat.isDirectory())
+    throw new ReviewInputError(`${dir}: is a file, not a directory; pass the cdktf output directory (e.g. cdktf.out)`);
   const manifestPath = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifestPath))
-    throw new ReviewInputError(`${dir}: not a cdktf output directory (no manifest.json); run \`npm run synth\` and pass its cdktf.out`);
+    throw new ReviewInputError(
+      `${dir}: not a cdktf output directory (no manifest.json); run \`npm run synth\` and pass its cdktf.out`,
+    );
   let manifest: { stacks?: Record<string, ManifestStackEntry> };
   try {
     manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
   } catch (e) {
-    throw new ReviewInputError(`${manifestPath}: unreadable cdktf manifest (${(e as Error).message}); synthesize again`);
+    throw new ReviewInputError(
+      `${manifestPath}: unreadable cdktf manifest (${(e as Error).message}); synthesize again`,
+    );
   }
   if (!manifest || typeof manifest !== 'object' || !manifest.stacks || typeof manifest.stacks !== 'object')
     throw new ReviewInputError(`${manifestPath}: not a cdktf manifest (no "stacks" object); synthesize again`);
@@ -103,7 +110,9 @@ function readSeedManifest(stackDir: string, assetsDir: string): SeedManifest | u
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as SeedManifest;
   } catch (e) {
-    throw new ReviewInputError(`${path.relative(stackDir, file)} in ${stackDir}: unreadable seed manifest (${(e as Error).message})`);
+    throw new ReviewInputError(
+      `${path.relative(stackDir, file)} in ${stackDir}: unreadable seed manifest (${(e as Error).message})`,
+    );
   }
 }
 
@@ -136,7 +145,12 @@ function readAssets(assetsDir: string): Record<string, AssetFingerprint> {
       size += content.length;
       hash.update(f.rel).update('\0').update(content).update('\0');
     }
-    out[idEntry.name] = { id: idEntry.name, files: files.map((f) => f.rel), sizeBytes: size, sha256: hash.digest('hex') };
+    out[idEntry.name] = {
+      id: idEntry.name,
+      files: files.map((f) => f.rel),
+      sizeBytes: size,
+      sha256: hash.digest('hex'),
+    };
   }
   return out;
 }

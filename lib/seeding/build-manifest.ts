@@ -6,10 +6,23 @@
  * hence no Terraform diff and no re-seeding when nothing changed.
  */
 import { createHash } from 'node:crypto';
-import { METHODS_WITH_BODY, type Problem, httpRequestSizeBytes, taskIdProblems, taskSizeProblems } from '../cloud-tasks/rules';
+import {
+  METHODS_WITH_BODY,
+  type Problem,
+  httpRequestSizeBytes,
+  taskIdProblems,
+  taskSizeProblems,
+} from '../cloud-tasks/rules';
 import { invokerEmailFor, oauthScopeFor, oidcAudienceFor } from '../constructs/naming';
 import { type PipelineSpec, queueIdFor, stackNameFor } from '../spec/types';
-import { MANIFEST_VERSION, type ManifestHttpRequest, type ManifestTask, type SeedManifest, queueNameFor, taskIdFor } from './manifest';
+import {
+  MANIFEST_VERSION,
+  type ManifestHttpRequest,
+  type ManifestTask,
+  type SeedManifest,
+  queueNameFor,
+  taskIdFor,
+} from './manifest';
 
 export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
   const invokerEmail = invokerEmailFor(spec);
@@ -39,7 +52,8 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
       }
       body = JSON.stringify(seed.payload);
       // The worker needs to know the body is JSON; a Content-Type the spec sets itself wins.
-      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+        headers['Content-Type'] = 'application/json';
     }
     problems.push(...taskSizeProblems(httpRequestSizeBytes(t.url, headers, body), `${field}.payload`));
 

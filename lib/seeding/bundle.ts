@@ -92,7 +92,9 @@ function build(outDir: string, key: string, file: string, inputs: readonly strin
       absWorkingDir: ROOT,
       metafile: true,
       logLevel: 'silent',
-      banner: { js: `// Cloud Tasks seeder, bundled by lib/seeding/bundle.ts (${key}). Run: node seeder.cjs <seed-manifest.json>` },
+      banner: {
+        js: `// Cloud Tasks seeder, bundled by lib/seeding/bundle.ts (${key}). Run: node seeder.cjs <seed-manifest.json>`,
+      },
     });
     checkInputsAreHashed(Object.keys(result.metafile?.inputs ?? {}), inputs, work);
     mkdirSync(dirname(file), { recursive: true });

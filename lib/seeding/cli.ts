@@ -40,7 +40,8 @@ const fmt = (n: number): string => n.toLocaleString('en-US');
 function wholeNumber(min: number, max: number) {
   return (text: string): number => {
     const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${fmt(max)}, got "${text}"`);
+    if (!/^\d+$/.test(text) || n < min || n > max)
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${fmt(max)}, got "${text}"`);
     return n;
   };
 }
@@ -51,16 +52,33 @@ function program(io: CliIo): Command {
     .argument('<manifest>', 'seed-manifest.json written by synth')
     .option('--dry-run', 'validate and list the tasks that would be created; contact nothing')
     .option('--concurrency <n>', 'CreateTask calls in flight at once', wholeNumber(1, 1000), SEED_DEFAULTS.concurrency)
-    .option('--channels <n>', 'gRPC channels (HTTP/2 connections) to spread calls over (default: one per 100 concurrent calls, the usual HTTP/2 stream limit per connection)', wholeNumber(1, 16))
-    .option('--max-attempts <n>', 'attempts per task for retryable errors (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL)', wholeNumber(1, 100), SEED_DEFAULTS.maxAttempts)
+    .option(
+      '--channels <n>',
+      'gRPC channels (HTTP/2 connections) to spread calls over (default: one per 100 concurrent calls, the usual HTTP/2 stream limit per connection)',
+      wholeNumber(1, 16),
+    )
+    .option(
+      '--max-attempts <n>',
+      'attempts per task for retryable errors (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL)',
+      wholeNumber(1, 100),
+      SEED_DEFAULTS.maxAttempts,
+    )
     .option(
       '--propagation-wait <seconds>',
       'retry PERMISSION_DENIED and NOT_FOUND this long after the start: IAM bindings and queues made in the same deploy take a while to take effect (0: fail at once)',
       wholeNumber(0, 3600),
       SEED_DEFAULTS.propagationWaitMs / 1000,
     )
-    .option('--deadline <seconds>', 'time budget for the whole run; no retry starts after it', wholeNumber(1, 86_400), SEED_DEFAULTS.deadlineMs / 1000)
-    .addHelpText('after', `\nEnvironment:\n  CLOUD_TASKS_EMULATOR_HOST=host:port  use the local emulator (insecure gRPC) instead of Cloud Tasks\n\nExit codes: 0 done, 1 some tasks left undone (re-run to finish), 2 invalid input or no credentials (nothing created).`)
+    .option(
+      '--deadline <seconds>',
+      'time budget for the whole run; no retry starts after it',
+      wholeNumber(1, 86_400),
+      SEED_DEFAULTS.deadlineMs / 1000,
+    )
+    .addHelpText(
+      'after',
+      `\nEnvironment:\n  CLOUD_TASKS_EMULATOR_HOST=host:port  use the local emulator (insecure gRPC) instead of Cloud Tasks\n\nExit codes: 0 done, 1 some tasks left undone (re-run to finish), 2 invalid input or no credentials (nothing created).`,
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 }
@@ -82,7 +100,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    io.stderr.write(`${file}: cannot read the seed manifest (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
+    io.stderr.write(
+      `${file}: cannot read the seed manifest (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`,
+    );
     return EXIT_INVALID;
   }
   const parsed = parseManifest(text, now());
@@ -191,7 +211,8 @@ export function dryRunListing(manifest: SeedManifest): string {
   ]);
   const header = ['QUEUE', 'TASK ID', 'METHOD', 'URL', 'SCHEDULE', 'BODY'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`;
+  const line = (cells: string[]) =>
+    `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`;
   return (
     `Dry run: would create ${fmt(manifest.tasks.length)} task(s) in ${fmt(queueCount(manifest))} queue(s) of project ${manifest.project}, ${manifest.location}. Nothing was contacted.\n` +
     (rows.length > 0 ? line(header) + rows.map(line).join('') : '')

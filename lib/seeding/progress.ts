@@ -44,11 +44,17 @@ export function createProgress(stream: ProgressStream, total: number, options: P
 function barProgress(stream: ProgressStream, total: number, rate: (c: SeedCounts) => number): ProgressReporter {
   const bar = new SingleBar({
     stream: stream as NodeJS.WritableStream,
-    format: 'seeding [{bar}] {percentage}% {value}/{total} | {rate} tasks/s | created {created}, already present {present}, failed {failed}',
+    format:
+      'seeding [{bar}] {percentage}% {value}/{total} | {rate} tasks/s | created {created}, already present {present}, failed {failed}',
     hideCursor: true,
     fps: 10,
   });
-  const payload = (c: SeedCounts) => ({ rate: fmt(rate(c)), created: c.created, present: c.alreadyPresent, failed: c.failed });
+  const payload = (c: SeedCounts) => ({
+    rate: fmt(rate(c)),
+    created: c.created,
+    present: c.alreadyPresent,
+    failed: c.failed,
+  });
   bar.start(total, 0, payload({ total, created: 0, alreadyPresent: 0, failed: 0, retries: 0 }));
   return {
     update: (c) => bar.update(settled(c), payload(c)),

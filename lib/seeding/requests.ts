@@ -29,9 +29,15 @@ export function createTaskRequest(task: ManifestTask): CreateTaskRequest {
   // quotes, newlines, non-ASCII) exactly as written: nothing here or later passes through a shell.
   if (source.body !== undefined) httpRequest.body = Buffer.from(source.body, 'utf8');
   if (source.oidcToken)
-    httpRequest.oidcToken = { serviceAccountEmail: source.oidcToken.serviceAccountEmail, audience: source.oidcToken.audience };
+    httpRequest.oidcToken = {
+      serviceAccountEmail: source.oidcToken.serviceAccountEmail,
+      audience: source.oidcToken.audience,
+    };
   if (source.oauthToken)
-    httpRequest.oauthToken = { serviceAccountEmail: source.oauthToken.serviceAccountEmail, scope: source.oauthToken.scope };
+    httpRequest.oauthToken = {
+      serviceAccountEmail: source.oauthToken.serviceAccountEmail,
+      scope: source.oauthToken.scope,
+    };
 
   const out: Task = {
     name: taskNameFor(task),

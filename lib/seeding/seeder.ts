@@ -116,7 +116,11 @@ export function backoffMs(attempt: number, initialMs: number, maxMs: number, ran
  * Creates every task, spreading calls round-robin over `clients` (several gRPC channels beat one on a busy
  * connection). Never throws for a task's failure: failures are in the result.
  */
-export async function seedTasks(tasks: readonly ManifestTask[], clients: readonly TaskCreator[], options: SeedOptions = {}): Promise<SeedResult> {
+export async function seedTasks(
+  tasks: readonly ManifestTask[],
+  clients: readonly TaskCreator[],
+  options: SeedOptions = {},
+): Promise<SeedResult> {
   if (clients.length === 0) throw new Error('seedTasks needs at least one client');
   const o = { ...SEED_DEFAULTS, ...options };
   const random = options.random ?? Math.random;
@@ -142,10 +146,13 @@ export async function seedTasks(tasks: readonly ManifestTask[], clients: readonl
           counts.alreadyPresent++;
           return;
         }
-        const propagating = code !== undefined && PROPAGATION_CODES.has(code) && Date.now() - started < o.propagationWaitMs;
+        const propagating =
+          code !== undefined && PROPAGATION_CODES.has(code) && Date.now() - started < o.propagationWaitMs;
         const retryable = code !== undefined && RETRYABLE_CODES.has(code);
         if (retryable) transient++;
-        const wait = propagating ? Math.floor(random() * o.maxBackoffMs) : backoffMs(transient, o.initialBackoffMs, o.maxBackoffMs, random);
+        const wait = propagating
+          ? Math.floor(random() * o.maxBackoffMs)
+          : backoffMs(transient, o.initialBackoffMs, o.maxBackoffMs, random);
         if (!(propagating || (retryable && transient < o.maxAttempts)) || Date.now() + wait >= deadline) {
           counts.failed++;
           failures.push({ task, code, message: errorMessage(err), attempts: attempt });
@@ -183,7 +190,8 @@ function grpcCode(err: unknown): number | undefined {
 /** gax prefixes messages with `<code> <NAME>: `; keep the server's text only, the code is reported separately. */
 function errorMessage(err: unknown): string {
   const details = (err as { details?: unknown } | null)?.details;
-  const text = typeof details === 'string' && details.trim() !== '' ? details : err instanceof Error ? err.message : String(err);
+  const text =
+    typeof details === 'string' && details.trim() !== '' ? details : err instanceof Error ? err.message : String(err);
   // grpc-js ends connection errors with an empty "Resolution note:"; drop it.
   return text.replace(/\s*Resolution note:\s*$/, '').trim();
 }

@@ -2,8 +2,7 @@
 export const EMULATOR_HOST_VARIABLE = 'CLOUD_TASKS_EMULATOR_HOST';
 
 export type SeedTarget =
-  | { readonly kind: 'cloud' }
-  | { readonly kind: 'emulator'; readonly host: string; readonly port: number };
+  { readonly kind: 'cloud' } | { readonly kind: 'emulator'; readonly host: string; readonly port: number };
 
 /** Where the seeder sends its calls, from the environment. Throws a message naming the variable when it is malformed. */
 export function seedTargetFromEnv(env: NodeJS.ProcessEnv): SeedTarget {

@@ -125,7 +125,12 @@ export function parseManifest(text: string, now: Date): ManifestValidation {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    return { ok: false, problems: [{ path: '(file)', message: `is not valid JSON (${(err as Error).message}); re-run synth to regenerate it` }] };
+    return {
+      ok: false,
+      problems: [
+        { path: '(file)', message: `is not valid JSON (${(err as Error).message}); re-run synth to regenerate it` },
+      ],
+    };
   }
   return validateManifest(raw, now);
 }
@@ -150,9 +155,15 @@ export function validateManifest(raw: unknown, now: Date): ManifestValidation {
   const manifest = raw as SeedManifest;
   const problems: ManifestProblem[] = [];
   if (!LIMITS.projectIdPattern.test(manifest.project))
-    problems.push({ path: 'project', message: `"${manifest.project}" is not a valid Google Cloud project id (6-30 lower-case letters, digits, hyphens)` });
+    problems.push({
+      path: 'project',
+      message: `"${manifest.project}" is not a valid Google Cloud project id (6-30 lower-case letters, digits, hyphens)`,
+    });
   if (!LIMITS.locationPattern.test(manifest.location))
-    problems.push({ path: 'location', message: `"${manifest.location}" is not a Cloud Tasks location such as us-central1` });
+    problems.push({
+      path: 'location',
+      message: `"${manifest.location}" is not a Cloud Tasks location such as us-central1`,
+    });
 
   const seenNames = new Map<string, number>();
   manifest.tasks.forEach((task: unknown, i) => {
@@ -188,7 +199,11 @@ function taskProblems(task: Loose<ManifestTask>, manifest: SeedManifest, now: Da
   if (isString(task.queue)) {
     const q = QUEUE_NAME.exec(task.queue);
     if (!q) {
-      out.push({ field: 'queue', value: task.queue, message: `"${task.queue}" is not a queue name of the form projects/{project}/locations/{location}/queues/{queueId}` });
+      out.push({
+        field: 'queue',
+        value: task.queue,
+        message: `"${task.queue}" is not a queue name of the form projects/{project}/locations/{location}/queues/{queueId}`,
+      });
     } else {
       if (q[1] !== manifest.project || q[2] !== manifest.location)
         out.push({
@@ -203,16 +218,22 @@ function taskProblems(task: Loose<ManifestTask>, manifest: SeedManifest, now: Da
 
   if (isString(task.scheduleTime)) {
     if (!isRfc3339(task.scheduleTime))
-      out.push({ field: 'scheduleTime', value: task.scheduleTime, message: `"${task.scheduleTime}" is not an RFC 3339 timestamp such as 2025-01-31T12:00:00Z` });
+      out.push({
+        field: 'scheduleTime',
+        value: task.scheduleTime,
+        message: `"${task.scheduleTime}" is not an RFC 3339 timestamp such as 2025-01-31T12:00:00Z`,
+      });
     // A time in the past is fine: Cloud Tasks dispatches the task at once (task.proto schedule_time).
     else out.push(...scheduleTimeProblems(new Date(task.scheduleTime), now, 'scheduleTime'));
   }
-  if (typeof task.dispatchDeadlineSeconds === 'number') out.push(...dispatchDeadlineProblems(task.dispatchDeadlineSeconds, 'dispatchDeadlineSeconds'));
+  if (typeof task.dispatchDeadlineSeconds === 'number')
+    out.push(...dispatchDeadlineProblems(task.dispatchDeadlineSeconds, 'dispatchDeadlineSeconds'));
 
   if (!isObject(task.httpRequest)) return out;
   const r = task.httpRequest as Loose<ManifestHttpRequest>;
   const url = isString(r.url) ? r.url : '';
-  const headers = isObject(r.headers) && Object.values(r.headers).every(isString) ? (r.headers as Record<string, string>) : {};
+  const headers =
+    isObject(r.headers) && Object.values(r.headers).every(isString) ? (r.headers as Record<string, string>) : {};
   const body = isString(r.body) ? r.body : undefined;
   if (isString(r.url)) out.push(...targetUrlProblems(url, 'httpRequest.url'));
   out.push(...headerProblems(headers, 'httpRequest.headers'));
@@ -242,11 +263,20 @@ function ajvProblems(errors: readonly ErrorObject[], prefix: string, root: unkno
     const value = valueAt(root, e.instancePath);
     switch (e.keyword) {
       case 'required':
-        return { path: join(here, String(e.params.missingProperty)), message: 'is missing; the seed manifest requires it' };
+        return {
+          path: join(here, String(e.params.missingProperty)),
+          message: 'is missing; the seed manifest requires it',
+        };
       case 'additionalProperties':
-        return { path: join(here, String(e.params.additionalProperty)), message: 'is not a field of the seed manifest (misspelt, or written by a newer version)' };
+        return {
+          path: join(here, String(e.params.additionalProperty)),
+          message: 'is not a field of the seed manifest (misspelt, or written by a newer version)',
+        };
       case 'enum':
-        return { path: here || '(root)', message: `${show(value)} is not one of ${(e.params.allowedValues as unknown[]).join(', ')}` };
+        return {
+          path: here || '(root)',
+          message: `${show(value)} is not one of ${(e.params.allowedValues as unknown[]).join(', ')}`,
+        };
       case 'minLength':
         return { path: here || '(root)', message: 'must not be empty' };
       default:
@@ -257,7 +287,8 @@ function ajvProblems(errors: readonly ErrorObject[], prefix: string, root: unkno
 
 function valueAt(root: unknown, pointer: string): unknown {
   let v: unknown = root;
-  for (const part of pointer.split('/').slice(1)) v = (v as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  for (const part of pointer.split('/').slice(1))
+    v = (v as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
   return v;
 }
 

@@ -11,7 +11,8 @@
  * not).
  */
 export const NAME_PATTERN = /^[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
-export const NAME_FORMAT_HINT = 'use lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen';
+export const NAME_FORMAT_HINT =
+  'use lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen';
 
 /**
  * Google Cloud labels (resource-manager "Requirements for labels"): keys 1-63 characters, starting with a lower-case

@@ -6,11 +6,31 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ErrorObject } from 'ajv';
-import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
+import {
+  LineCounter,
+  isAlias,
+  isCollection,
+  isMap,
+  isScalar,
+  isSeq,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+} from 'yaml';
 import { LIMITS } from '../cloud-tasks/rules';
 import { DURATION_FORMAT_HINT } from './duration';
 import { normalizeSpec } from './normalize';
-import { SpecError, displayFile, formatPath, preview, toSpecProblem, type PathProblem, type PathSegment, type SpecProblem } from './problems';
+import {
+  SpecError,
+  displayFile,
+  formatPath,
+  preview,
+  toSpecProblem,
+  type PathProblem,
+  type PathSegment,
+  type SpecProblem,
+} from './problems';
 import { ADVISORY_KEYWORDS, isDurationSchema, rawSpecSchemaErrors } from './schema';
 import { queueIdFor, stackNameFor, type PipelineSpec } from './types';
 import { closest, pipelinePathProblems } from './validate';
@@ -82,7 +102,8 @@ function loadOne(file: string, opts: LoadOptions): Loaded {
     throw new SpecError([{ file: shown, ...where, path: '', message }]);
   };
   const ext = path.extname(file).toLowerCase();
-  if (!SPEC_EXTENSIONS.includes(ext)) fail(`unsupported file type "${ext || '(none)'}": a pipeline spec is .yaml, .yml or .json`);
+  if (!SPEC_EXTENSIONS.includes(ext))
+    fail(`unsupported file type "${ext || '(none)'}": a pipeline spec is .yaml, .yml or .json`);
   let text = '';
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -130,7 +151,9 @@ function loadOne(file: string, opts: LoadOptions): Loaded {
           .filter((e) => e.code !== 'DUPLICATE_KEY')
           .map((e) => ({ file: shown, ...position(e.pos[0]), path: '', message: `YAML syntax error: ${e.message}` }));
   if (syntax.length + duplicateKeys.length > 0)
-    throw new SpecError([...syntax, ...duplicateKeys].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
+    throw new SpecError(
+      [...syntax, ...duplicateKeys].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)),
+    );
   if (ext !== '.json') {
     try {
       raw = doc.toJS({ maxAliasCount: 1000 });
@@ -185,7 +208,8 @@ function yamlLocator(doc: Document, position: (offset: number) => { line: number
       } else return undefined;
     }
     if (isAlias(node)) node = node.resolve(doc);
-    const target = (at === 'key' || isCollection(node) || node === null) && key?.range ? key : (node as Node | undefined);
+    const target =
+      (at === 'key' || isCollection(node) || node === null) && key?.range ? key : (node as Node | undefined);
     return target?.range ? position(target.range[0]) : undefined;
   };
 }
@@ -199,7 +223,10 @@ export function findSpecFiles(dir = 'pipelines'): string[] {
     return [];
   }
   return names
-    .filter((d) => d.isFile() && SPEC_EXTENSIONS.includes(path.extname(d.name).toLowerCase()) && !d.name.endsWith('.schema.json'))
+    .filter(
+      (d) =>
+        d.isFile() && SPEC_EXTENSIONS.includes(path.extname(d.name).toLowerCase()) && !d.name.endsWith('.schema.json'),
+    )
     .map((d) => path.join(dir, d.name))
     .sort();
 }
@@ -351,13 +378,30 @@ function schemaProblem(e: ErrorObject, raw: unknown): PathProblem {
       const expected = String((e.params as { type: string }).type);
       const value = e.data;
       if (at.length === 0 && (value === null || value === undefined))
-        return { path: at, message: 'the spec is empty: write project, region, environment and pipeline (docs/spec.md)' };
+        return {
+          path: at,
+          message: 'the spec is empty: write project, region, environment and pipeline (docs/spec.md)',
+        };
       if (at.length === 0)
-        return { path: at, message: `a pipeline spec must be a mapping with project, region, environment and pipeline, not ${describe(value)}` };
+        return {
+          path: at,
+          message: `a pipeline spec must be a mapping with project, region, environment and pipeline, not ${describe(value)}`,
+        };
       if (isDurationSchema(e.parentSchema))
-        return { path: at, value, message: `must be a duration string, ${DURATION_FORMAT_HINT}, not ${describe(value)}` };
-      const quote = expected === 'string' && (typeof value === 'number' || typeof value === 'boolean') ? ` (quote it: "${String(value)}")` : '';
-      return { path: at, value, message: `must be ${TYPE_WORDS[expected] ?? expected}, not ${describe(value)}${quote}` };
+        return {
+          path: at,
+          value,
+          message: `must be a duration string, ${DURATION_FORMAT_HINT}, not ${describe(value)}`,
+        };
+      const quote =
+        expected === 'string' && (typeof value === 'number' || typeof value === 'boolean')
+          ? ` (quote it: "${String(value)}")`
+          : '';
+      return {
+        path: at,
+        value,
+        message: `must be ${TYPE_WORDS[expected] ?? expected}, not ${describe(value)}${quote}`,
+      };
     }
     case 'enum': {
       const choices = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
@@ -407,7 +451,11 @@ function locateAll(stages: PathProblem[][], source: SpecSourceInfo): SpecProblem
 }
 
 /** The position of the path, or of its nearest ancestor present in the file (a missing key points at its parent). */
-function nearest(fieldPath: readonly PathSegment[], locate: Locate | undefined, at: 'key' | 'value'): { line?: number; column?: number } {
+function nearest(
+  fieldPath: readonly PathSegment[],
+  locate: Locate | undefined,
+  at: 'key' | 'value',
+): { line?: number; column?: number } {
   if (!locate) return {};
   for (let n = fieldPath.length; n >= 0; n--) {
     const found = locate(fieldPath.slice(0, n), n === fieldPath.length ? at : 'value');

@@ -63,7 +63,8 @@ export function normalizeSpec(raw: unknown): NormalizeResult {
   const duration = (v: unknown, path: PathSegment[]): number | undefined => {
     if (typeof v !== 'string') return undefined; // wrong type: reported by the schema check
     const seconds = parseDuration(v);
-    if (seconds === undefined) problems.push({ path, value: v, message: `"${v}" is not a duration: use ${DURATION_FORMAT_HINT}` });
+    if (seconds === undefined)
+      problems.push({ path, value: v, message: `"${v}" is not a duration: use ${DURATION_FORMAT_HINT}` });
     return seconds;
   };
 
@@ -75,7 +76,9 @@ export function normalizeSpec(raw: unknown): NormalizeResult {
     region,
     environment: str(root.environment) ?? '',
     labels: stringMap(root.labels),
-    backend: isObject(root.backend) ? { gcs: defined({ bucket: str(obj(root.backend.gcs).bucket) ?? '', prefix: str(obj(root.backend.gcs).prefix) }) } : undefined,
+    backend: isObject(root.backend)
+      ? { gcs: defined({ bucket: str(obj(root.backend.gcs).bucket) ?? '', prefix: str(obj(root.backend.gcs).prefix) }) }
+      : undefined,
     // Left out when not written, so specs without it normalize as before; positions kept (deployer[2] is the file's).
     deployer: Array.isArray(root.deployer) ? arr(root.deployer).map((m) => str(m) ?? '') : undefined,
     monitoring: isObject(root.monitoring) ? normalizeMonitoring(root.monitoring, duration) : undefined,
@@ -107,7 +110,8 @@ function normalizeStep(
     minBackoffSeconds: duration(rawRetry.minBackoff, [...retryPath, 'minBackoff']) ?? base?.retry.minBackoffSeconds,
     maxBackoffSeconds: duration(rawRetry.maxBackoff, [...retryPath, 'maxBackoff']) ?? base?.retry.maxBackoffSeconds,
     maxDoublings: int(rawRetry.maxDoublings) ?? base?.retry.maxDoublings,
-    maxRetryDurationSeconds: duration(rawRetry.maxRetryDuration, [...retryPath, 'maxRetryDuration']) ?? base?.retry.maxRetryDurationSeconds,
+    maxRetryDurationSeconds:
+      duration(rawRetry.maxRetryDuration, [...retryPath, 'maxRetryDuration']) ?? base?.retry.maxRetryDurationSeconds,
   });
 
   const rawLocal = isObject(raw.local) ? raw.local : undefined;
@@ -159,8 +163,14 @@ function normalizeSeedTask(raw: Raw): SeedTaskSpec {
  * other duration; any other monitoring key passes through unchanged. Their rules live with the alerts
  * (lib/constructs/queue-alerts.ts).
  */
-function normalizeMonitoring(raw: Raw, duration: (v: unknown, path: PathSegment[]) => number | undefined): MonitoringSpec {
-  const out: Record<string, unknown> = { ...raw, notificationChannels: arr(raw.notificationChannels).map((c) => str(c) ?? '') };
+function normalizeMonitoring(
+  raw: Raw,
+  duration: (v: unknown, path: PathSegment[]) => number | undefined,
+): MonitoringSpec {
+  const out: Record<string, unknown> = {
+    ...raw,
+    notificationChannels: arr(raw.notificationChannels).map((c) => str(c) ?? ''),
+  };
   for (const kind of ['queueDepth', 'failedAttempts'] as const) {
     if (!isObject(raw[kind])) continue;
     const { duration: text, ...rest } = raw[kind];

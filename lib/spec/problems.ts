@@ -111,7 +111,10 @@ export interface PathProblem {
   readonly atKey?: boolean;
 }
 
-export function toSpecProblem(p: PathProblem, where: { file?: string; line?: number; column?: number } = {}): SpecProblem {
+export function toSpecProblem(
+  p: PathProblem,
+  where: { file?: string; line?: number; column?: number } = {},
+): SpecProblem {
   return {
     ...(where.file !== undefined ? { file: where.file } : {}),
     ...(where.line !== undefined ? { line: where.line } : {}),

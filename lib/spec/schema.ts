@@ -15,7 +15,13 @@ import { createHash } from 'node:crypto';
 import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import { HTTP_METHODS, LIMITS } from '../cloud-tasks/rules';
 import { DURATION_FORMAT_HINT, DURATION_PATTERN } from './duration';
-import { GCS_BUCKET_PATTERN, IAM_MEMBER_PATTERN, MAX_LABELS, NAME_PATTERN, NOTIFICATION_CHANNEL_PATTERN } from './formats';
+import {
+  GCS_BUCKET_PATTERN,
+  IAM_MEMBER_PATTERN,
+  MAX_LABELS,
+  NAME_PATTERN,
+  NOTIFICATION_CHANNEL_PATTERN,
+} from './formats';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESET_NAMES } from './presets';
 
 /** Keywords that only guide editors; the semantic validator owns these rules (see the file comment). */
@@ -66,11 +72,18 @@ export function isDurationSchema(schema: unknown): boolean {
 const alert = (description: string, threshold: string): Schema =>
   object(description, {
     enabled: { type: 'boolean', default: true, description: 'Create this alert for every queue.' },
-    threshold: { type: 'number', minimum: 0, description: `${threshold} Default: per step preset (docs/monitoring.md).` },
-    duration: duration('How long the value must stay above the threshold; a multiple of 60s. Default: per step preset.'),
+    threshold: {
+      type: 'number',
+      minimum: 0,
+      description: `${threshold} Default: per step preset (docs/monitoring.md).`,
+    },
+    duration: duration(
+      'How long the value must stay above the threshold; a multiple of 60s. Default: per step preset.',
+    ),
   });
 
-const https = (description: string): Schema => text(description, { pattern: '^https://', maxLength: LIMITS.maxUrlLength });
+const https = (description: string): Schema =>
+  text(description, { pattern: '^https://', maxLength: LIMITS.maxUrlLength });
 
 const target = object(
   "Where Cloud Tasks sends this step's tasks (an HTTP target).",
@@ -91,8 +104,15 @@ const target = object(
       additionalProperties: { type: 'string' },
       default: {},
     },
-    method: { type: 'string', enum: [...HTTP_METHODS], default: 'POST', description: 'HTTP method. A payload needs POST, PUT or PATCH.' },
-    serviceAccount: text("E-mail of the worker's runtime service account; it may enqueue into the `next` steps' queues."),
+    method: {
+      type: 'string',
+      enum: [...HTTP_METHODS],
+      default: 'POST',
+      description: 'HTTP method. A payload needs POST, PUT or PATCH.',
+    },
+    serviceAccount: text(
+      "E-mail of the worker's runtime service account; it may enqueue into the `next` steps' queues.",
+    ),
     cloudRun: object(
       'The Cloud Run service behind the url; the pipeline invoker gets roles/run.invoker on it.',
       {
@@ -138,8 +158,14 @@ const step = object(
       },
       minBackoff: duration('Wait before the first retry.'),
       maxBackoff: duration('Longest wait between retries; at least minBackoff.'),
-      maxDoublings: { type: 'integer', minimum: 0, description: 'How many times the wait doubles before it grows linearly.' },
-      maxRetryDuration: duration('Time limit for retrying a task; 0s for none. Retrying stops when both this and maxAttempts are spent.'),
+      maxDoublings: {
+        type: 'integer',
+        minimum: 0,
+        description: 'How many times the wait doubles before it grows linearly.',
+      },
+      maxRetryDuration: duration(
+        'Time limit for retrying a task; 0s for none. Retrying stops when both this and maxAttempts are spent.',
+      ),
     }),
     dispatchDeadline: duration(
       `How long Cloud Tasks waits for the worker's response, ${LIMITS.minDispatchDeadlineSeconds}s to ${LIMITS.maxDispatchDeadlineSeconds / 60}m. Default: the preset, else 10m.`,
@@ -174,7 +200,9 @@ const seedTask = object(
       pattern: LIMITS.taskIdPattern.source,
     }),
     payload: { description: 'Any JSON value; sent JSON-encoded as the task body. Omit for no body.' },
-    scheduleTime: text('RFC 3339 time to dispatch at, at most 30 days ahead (e.g. 2026-12-01T00:00:00Z). Default: now.'),
+    scheduleTime: text(
+      'RFC 3339 time to dispatch at, at most 30 days ahead (e.g. 2026-12-01T00:00:00Z). Default: now.',
+    ),
   },
   ['step', 'id'],
 );
@@ -182,7 +210,8 @@ const seedTask = object(
 export const PIPELINE_SCHEMA: Schema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   title: 'Cloud Tasks pipeline spec',
-  description: 'A pipeline of Cloud Tasks queues (one per step) and the seed tasks that start it. Reference: docs/spec.md.',
+  description:
+    'A pipeline of Cloud Tasks queues (one per step) and the seed tasks that start it. Reference: docs/spec.md.',
   type: 'object',
   required: ['project', 'region', 'environment', 'pipeline'],
   properties: {
@@ -215,9 +244,12 @@ export const PIPELINE_SCHEMA: Schema = {
     ),
     deployer: {
       type: 'array',
-      items: text('An IAM member: serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...', {
-        pattern: IAM_MEMBER_PATTERN.source,
-      }),
+      items: text(
+        'An IAM member: serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...',
+        {
+          pattern: IAM_MEMBER_PATTERN.source,
+        },
+      ),
       uniqueItems: true,
       default: [],
       description:
@@ -231,7 +263,10 @@ export const PIPELINE_SCHEMA: Schema = {
         description: 'Notification channels for alerts (full resource names).',
       },
       // delivery: alert thresholds (docs/monitoring.md).
-      queueDepth: alert('Alert on tasks waiting in each queue (cloudtasks.googleapis.com/queue/depth).', 'Alert when more tasks than this are waiting.'),
+      queueDepth: alert(
+        'Alert on tasks waiting in each queue (cloudtasks.googleapis.com/queue/depth).',
+        'Alert when more tasks than this are waiting.',
+      ),
       failedAttempts: alert(
         'Alert on task attempts that did not succeed (cloudtasks.googleapis.com/queue/task_attempt_count, response code not OK).',
         'Alert when more attempts than this fail within 5 minutes.',
@@ -242,13 +277,19 @@ export const PIPELINE_SCHEMA: Schema = {
         type: 'array',
         default: [],
         description: 'Policy rules not applied to this spec, each with the reason.',
-        items: object('A suppressed policy rule.', { rule: text('Rule id, e.g. CTP001.'), reason: text('Why it does not apply here.') }, [
-          'rule',
-          'reason',
-        ]),
+        items: object(
+          'A suppressed policy rule.',
+          { rule: text('Rule id, e.g. CTP001.'), reason: text('Why it does not apply here.') },
+          ['rule', 'reason'],
+        ),
       },
       // delivery: labels this pipeline must carry, on top of the organisation's (docs/policy.md).
-      requiredLabels: { type: 'array', items: text('A label key.'), default: [], description: 'Label keys this pipeline must carry (policy rule CTP006).' },
+      requiredLabels: {
+        type: 'array',
+        items: text('A label key.'),
+        default: [],
+        description: 'Label keys this pipeline must carry (policy rule CTP006).',
+      },
     }),
     pipeline: object(
       'The pipeline: its steps and seed tasks.',

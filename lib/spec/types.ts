@@ -138,7 +138,10 @@ export interface SpecSource {
 }
 
 /** Queue id of a step: `<pipeline>-<environment>-<step>` (queue.proto: letters, digits, hyphens, at most 100). */
-export function queueIdFor(spec: Pick<PipelineSpec, 'environment'> & { pipeline: { name: string } }, step: string): string {
+export function queueIdFor(
+  spec: Pick<PipelineSpec, 'environment'> & { pipeline: { name: string } },
+  step: string,
+): string {
   return `${spec.pipeline.name}-${spec.environment}-${step}`;
 }
 

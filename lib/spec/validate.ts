@@ -70,11 +70,16 @@ export function pipelinePathProblems(spec: PipelineSpec, opts: ValidateOptions):
     out.push(inputs ? { path, value, message, inputs } : { path, value, message });
   };
   /** A rules.ts Problem, placed under `base` (its `field` may be dotted, e.g. `headers.Host`). */
-  const addRule = (base: PathSegment[], p: Problem, field: PathSegment[] = fieldSegments(p.field), inputs?: PathSegment[][]): void =>
-    add([...base, ...field], p.value, p.message, inputs);
+  const addRule = (
+    base: PathSegment[],
+    p: Problem,
+    field: PathSegment[] = fieldSegments(p.field),
+    inputs?: PathSegment[][],
+  ): void => add([...base, ...field], p.value, p.message, inputs);
 
   const named = (path: PathSegment[], value: string, what: string): void => {
-    if (!NAME_PATTERN.test(value)) add(path, value, `${JSON.stringify(value)} is not a valid ${what}: ${NAME_FORMAT_HINT}`);
+    if (!NAME_PATTERN.test(value))
+      add(path, value, `${JSON.stringify(value)} is not a valid ${what}: ${NAME_FORMAT_HINT}`);
   };
 
   // --- Where the pipeline lives ---
@@ -85,14 +90,22 @@ export function pipelinePathProblems(spec: PipelineSpec, opts: ValidateOptions):
       `${JSON.stringify(spec.project)} is not a valid Google Cloud project id: 6-30 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen`,
     );
   if (!LIMITS.locationPattern.test(spec.region))
-    add(['region'], spec.region, `${JSON.stringify(spec.region)} is not a Cloud Tasks location: use a region name such as us-central1`);
+    add(
+      ['region'],
+      spec.region,
+      `${JSON.stringify(spec.region)} is not a Cloud Tasks location: use a region name such as us-central1`,
+    );
   named(['environment'], spec.environment, 'environment name');
   named(['pipeline', 'name'], spec.pipeline.name, 'pipeline name');
 
   // --- Labels, backend, monitoring ---
   const labelKeys = Object.keys(spec.labels);
   if (labelKeys.length > MAX_LABELS)
-    add(['labels'], `${labelKeys.length} labels`, `${labelKeys.length} labels; Google Cloud allows at most ${MAX_LABELS} per resource`);
+    add(
+      ['labels'],
+      `${labelKeys.length} labels`,
+      `${labelKeys.length} labels; Google Cloud allows at most ${MAX_LABELS} per resource`,
+    );
   for (const [key, value] of Object.entries(spec.labels)) {
     if (!LABEL_KEY_PATTERN.test(key))
       add(
@@ -141,7 +154,11 @@ export function pipelinePathProblems(spec: PipelineSpec, opts: ValidateOptions):
   steps.forEach((step, i) => {
     const first = stepIndex.get(step.name);
     if (first !== undefined)
-      add([...stepPath(i), 'name'], step.name, `${JSON.stringify(step.name)} is already the name of pipeline.steps[${first}]; step names must be unique (each names a queue)`);
+      add(
+        [...stepPath(i), 'name'],
+        step.name,
+        `${JSON.stringify(step.name)} is already the name of pipeline.steps[${first}]; step names must be unique (each names a queue)`,
+      );
     else stepIndex.set(step.name, i);
   });
   // Rules that look steps up by name read every step name: the loader drops them when a name failed the schema.
@@ -167,7 +184,11 @@ export function pipelinePathProblems(spec: PipelineSpec, opts: ValidateOptions):
     step.next.forEach((next, j) => {
       const nextPath = [...path, 'next', j];
       if (next === step.name)
-        add(nextPath, next, `step ${JSON.stringify(step.name)} names itself: a step cannot enqueue into its own queue (Cloud Tasks retries failed tasks already)`);
+        add(
+          nextPath,
+          next,
+          `step ${JSON.stringify(step.name)} names itself: a step cannot enqueue into its own queue (Cloud Tasks retries failed tasks already)`,
+        );
       else if (seen.has(next)) add(nextPath, next, `${JSON.stringify(next)} is listed twice in next`);
       else if (!stepIndex.has(next)) add(nextPath, next, unknownStep(next), allNames);
       seen.add(next);
@@ -217,7 +238,10 @@ export function pipelinePathProblems(spec: PipelineSpec, opts: ValidateOptions):
     if (i === undefined) return;
     const step = steps[i];
     // Found by name, so only this step's name matters (other steps' names cannot change the match).
-    const stepInputs: PathSegment[][] = [[...path, 'step'], [...stepPath(i), 'name']];
+    const stepInputs: PathSegment[][] = [
+      [...path, 'step'],
+      [...stepPath(i), 'name'],
+    ];
 
     // The id Cloud Tasks sees is `<hash>-<id>` (taskIdFor): it, not the id as written, must fit in 500 characters.
     if (idProblems.length === 0) {
@@ -254,7 +278,12 @@ export function pipelinePathProblems(spec: PipelineSpec, opts: ValidateOptions):
         const headers = { ...step.target.headers, 'Content-Type': 'application/json' };
         const size = httpRequestSizeBytes(step.target.url, headers, body);
         for (const p of taskSizeProblems(size))
-          addRule(path, p, ['payload'], [...stepInputs, [...stepPath(i), 'target', 'url'], [...stepPath(i), 'target', 'headers']]);
+          addRule(
+            path,
+            p,
+            ['payload'],
+            [...stepInputs, [...stepPath(i), 'target', 'url'], [...stepPath(i), 'target', 'headers']],
+          );
       }
     }
   });
@@ -286,7 +315,11 @@ function targetRules(step: StepSpec, path: PathSegment[], add: Add, addRule: Add
   for (const p of urlProblems) addRule(path, p);
 
   if (!HTTP_METHODS.includes(t.method))
-    add([...path, 'method'], t.method, `${JSON.stringify(t.method)} is not an HTTP method Cloud Tasks supports: ${HTTP_METHODS.join(', ')}`);
+    add(
+      [...path, 'method'],
+      t.method,
+      `${JSON.stringify(t.method)} is not an HTTP method Cloud Tasks supports: ${HTTP_METHODS.join(', ')}`,
+    );
 
   // target.proto OAuthToken: "should only be used when sending HTTP requests to *.googleapis.com".
   if (t.auth === 'oauth' && urlProblems.length === 0) {
@@ -300,11 +333,17 @@ function targetRules(step: StepSpec, path: PathSegment[], add: Add, addRule: Add
       );
   }
   if (t.audience !== undefined) {
-    if (t.auth !== 'oidc') add([...path, 'audience'], t.audience, `audience is only used with auth: oidc, and this target uses auth: ${t.auth}`);
+    if (t.auth !== 'oidc')
+      add(
+        [...path, 'audience'],
+        t.audience,
+        `audience is only used with auth: oidc, and this target uses auth: ${t.auth}`,
+      );
     else for (const p of targetUrlProblems(t.audience, 'audience')) addRule(path, p);
   }
   if (t.scope !== undefined) {
-    if (t.auth !== 'oauth') add([...path, 'scope'], t.scope, `scope is only used with auth: oauth, and this target uses auth: ${t.auth}`);
+    if (t.auth !== 'oauth')
+      add([...path, 'scope'], t.scope, `scope is only used with auth: oauth, and this target uses auth: ${t.auth}`);
     else for (const p of targetUrlProblems(t.scope, 'scope')) addRule(path, p);
   }
 
@@ -324,7 +363,11 @@ function targetRules(step: StepSpec, path: PathSegment[], add: Add, addRule: Add
         `${preview(t.cloudRun.service)} is not a Cloud Run service name: at most 49 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen`,
       );
     if (!LIMITS.locationPattern.test(t.cloudRun.region))
-      add([...path, 'cloudRun', 'region'], t.cloudRun.region, `${JSON.stringify(t.cloudRun.region)} is not a region name such as us-central1`);
+      add(
+        [...path, 'cloudRun', 'region'],
+        t.cloudRun.region,
+        `${JSON.stringify(t.cloudRun.region)} is not a region name such as us-central1`,
+      );
   }
 }
 
@@ -373,7 +416,8 @@ function iamMemberMessage(member: string): string {
   if (known === 'user' || known === 'group')
     return `${notMember}: ${known}: takes an e-mail address, e.g. ${known}:${known === 'user' ? 'alice' : 'ml-deployers'}@example.com`;
   if (known === 'domain') return `${notMember}: domain: takes a domain name, e.g. domain:example.com`;
-  if (known) return `${notMember}: ${known}: takes a URI, e.g. ${known}://iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/...`;
+  if (known)
+    return `${notMember}: ${known}: takes a URI, e.g. ${known}://iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/...`;
   return `${notMember}: use ${IAM_MEMBER_FORMAT_HINT}`;
 }
 
@@ -384,7 +428,10 @@ function retryRules(step: StepSpec, path: PathSegment[], add: Add, addRule: AddR
   const min = r.minBackoffSeconds;
   const max = r.maxBackoffSeconds;
   if ((min === undefined) === (max === undefined)) return;
-  const effective = { minBackoffSeconds: min ?? SERVICE_DEFAULTS.minBackoffSeconds, maxBackoffSeconds: max ?? SERVICE_DEFAULTS.maxBackoffSeconds };
+  const effective = {
+    minBackoffSeconds: min ?? SERVICE_DEFAULTS.minBackoffSeconds,
+    maxBackoffSeconds: max ?? SERVICE_DEFAULTS.maxBackoffSeconds,
+  };
   for (const p of retryConfigProblems(effective)) {
     const unset = min === undefined ? 'minBackoff' : 'maxBackoff';
     const set = min === undefined ? 'maxBackoff' : 'minBackoff';
@@ -488,7 +535,8 @@ function editDistance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   return d[a.length][b.length];
 }

@@ -57,9 +57,14 @@ export interface ExampleWorkerOptions {
 const MAX_BODY_BYTES = 1024 * 1024 + 1;
 
 /** A request handler for `http.createServer`. */
-export function exampleWorkerHandler(options: ExampleWorkerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function exampleWorkerHandler(
+  options: ExampleWorkerOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const next = options.next ?? [];
-  if (next.length > 0 && !options.client) throw new Error(`example worker for step "${options.step}": a client is needed to enqueue into ${next.map((n) => n.step).join(', ')}`);
+  if (next.length > 0 && !options.client)
+    throw new Error(
+      `example worker for step "${options.step}": a client is needed to enqueue into ${next.map((n) => n.step).join(', ')}`,
+    );
   const guard = createIdempotencyGuard();
   const random = options.random ?? Math.random;
   const log = options.log ?? (() => undefined);
@@ -76,7 +81,9 @@ export function exampleWorkerHandler(options: ExampleWorkerOptions): (req: Incom
         await enqueueNext(options.client!, { queue: n.queue, url: n.url, parent: task, step: options.step, message });
       return true;
     });
-    log(`${options.step}: ${duplicate ? 'duplicate delivery of' : 'done'} ${task.taskName} (run ${message.runId}, attempt ${task.retryCount + 1})`);
+    log(
+      `${options.step}: ${duplicate ? 'duplicate delivery of' : 'done'} ${task.taskName} (run ${message.runId}, attempt ${task.retryCount + 1})`,
+    );
     return { status: 200, json: { step: options.step, task: task.taskName, runId: message.runId, duplicate } };
   };
 
@@ -124,7 +131,9 @@ export interface RunningWorker {
 }
 
 /** Serves one step's example worker on a loopback port (0 = a free one). */
-export async function startExampleWorker(options: ExampleWorkerOptions & { readonly port?: number; readonly host?: string }): Promise<RunningWorker> {
+export async function startExampleWorker(
+  options: ExampleWorkerOptions & { readonly port?: number; readonly host?: string },
+): Promise<RunningWorker> {
   const server: Server = createServer(exampleWorkerHandler(options));
   const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {

@@ -57,7 +57,8 @@ export interface TaskHeaders {
 }
 
 function header(headers: HeaderSource, name: string): string | undefined {
-  if (typeof (headers as { get?: unknown }).get === 'function') return (headers as { get(n: string): string | null }).get(name) ?? undefined;
+  if (typeof (headers as { get?: unknown }).get === 'function')
+    return (headers as { get(n: string): string | null }).get(name) ?? undefined;
   const record = headers as { readonly [name: string]: HeaderValue };
   const v = record[name] ?? record[Object.keys(record).find((k) => k.toLowerCase() === name) ?? ''];
   return Array.isArray(v) ? v[0] : (v as string | undefined);
@@ -131,7 +132,10 @@ export interface VerifiedTaskRequest {
 }
 
 /** Where tokens come from: Google, or (only when the variable names a loopback URL) the local emulator. */
-export function tokenIssuerConfig(env: NodeJS.ProcessEnv = process.env): { issuer: readonly string[]; jwksUri: string } {
+export function tokenIssuerConfig(env: NodeJS.ProcessEnv = process.env): {
+  issuer: readonly string[];
+  jwksUri: string;
+} {
   const emulator = env[EMULATOR_ISSUER_ENV];
   if (!emulator) return { issuer: GOOGLE_ISSUERS, jwksUri: GOOGLE_JWKS_URI };
   let url: URL | undefined;
@@ -142,7 +146,9 @@ export function tokenIssuerConfig(env: NodeJS.ProcessEnv = process.env): { issue
   }
   // Trusting a key server means trusting whoever runs it: only an emulator on this machine.
   if (!url || url.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
-    throw new Error(`${EMULATOR_ISSUER_ENV}="${emulator}" must be the emulator's loopback URL, e.g. http://127.0.0.1:8124 (printed by npm run emulator)`);
+    throw new Error(
+      `${EMULATOR_ISSUER_ENV}="${emulator}" must be the emulator's loopback URL, e.g. http://127.0.0.1:8124 (printed by npm run emulator)`,
+    );
   const issuer = emulator.replace(/\/+$/, '');
   return { issuer: [issuer], jwksUri: `${issuer}/.well-known/jwks.json` };
 }
@@ -155,13 +161,22 @@ const keySets = new Map<string, ReturnType<Jose['createRemoteJWKSet']>>();
  * published keys (fetched once and cached by jose), issuer, audience, expiry, then `email_verified` and the
  * service account. Throws TaskRequestError 401 (no/invalid token) or 403 (valid token, wrong account).
  */
-export async function verifyTaskRequest(headers: HeaderSource, options: VerifyTaskRequestOptions): Promise<VerifiedTaskRequest> {
+export async function verifyTaskRequest(
+  headers: HeaderSource,
+  options: VerifyTaskRequestOptions,
+): Promise<VerifiedTaskRequest> {
   const auth = header(headers, 'authorization');
   const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
-  if (!m) throw new TaskRequestError(401, 'missing Authorization: Bearer <OIDC token>; configure the queue with an oidc_token (spec target.auth: oidc)');
+  if (!m)
+    throw new TaskRequestError(
+      401,
+      'missing Authorization: Bearer <OIDC token>; configure the queue with an oidc_token (spec target.auth: oidc)',
+    );
   const config = tokenIssuerConfig(options.env ?? process.env);
   const issuer = options.issuer ?? config.issuer;
-  const jwksUri = options.jwksUri ?? (options.issuer === undefined ? config.jwksUri : `${[options.issuer].flat()[0]}/.well-known/jwks.json`);
+  const jwksUri =
+    options.jwksUri ??
+    (options.issuer === undefined ? config.jwksUri : `${[options.issuer].flat()[0]}/.well-known/jwks.json`);
   const jose = await (josePromise ??= import('jose'));
   let keySet = keySets.get(jwksUri);
   if (!keySet) keySets.set(jwksUri, (keySet = jose.createRemoteJWKSet(new URL(jwksUri))));
@@ -178,7 +193,10 @@ export async function verifyTaskRequest(headers: HeaderSource, options: VerifyTa
   }
   const allowed = [options.serviceAccountEmail].flat();
   if (claims.email_verified !== true || typeof claims.email !== 'string' || !allowed.includes(claims.email))
-    throw new TaskRequestError(403, `token of ${String(claims.email)} is not allowed here; expected ${allowed.join(' or ')} with email_verified`);
+    throw new TaskRequestError(
+      403,
+      `token of ${String(claims.email)} is not allowed here; expected ${allowed.join(' or ')} with email_verified`,
+    );
   return { claims: claims as VerifiedTaskRequest['claims'] };
 }
 
@@ -279,14 +297,23 @@ export function readPipelineMessage(body: string | Buffer, task: Pick<TaskHeader
 function isEnvelope(v: unknown): v is PipelineMessage {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
-  return typeof o.runId === 'string' && Array.isArray(o.lineage) && o.lineage.every((s) => typeof s === 'string') && 'payload' in o && Object.keys(o).length === 3;
+  return (
+    typeof o.runId === 'string' &&
+    Array.isArray(o.lineage) &&
+    o.lineage.every((s) => typeof s === 'string') &&
+    'payload' in o &&
+    Object.keys(o).length === 3
+  );
 }
 
 // ------------------------------------------------------------------ enqueueing the next step
 
 /** What enqueueNext needs from a Cloud Tasks client (CloudTasksClient satisfies it). */
 export interface TaskCreatorClient {
-  createTask(request: { parent: string; task: Record<string, unknown> }, options?: { timeout?: number }): Promise<unknown>;
+  createTask(
+    request: { parent: string; task: Record<string, unknown> },
+    options?: { timeout?: number },
+  ): Promise<unknown>;
 }
 
 export interface EnqueueNextOptions {
@@ -314,13 +341,38 @@ export interface EnqueueNextOptions {
  * enqueueing and Cloud Tasks retries it, the retry's enqueue meets ALREADY_EXISTS instead of creating a second task:
  * exactly one child per parent task and next step. Fan-in: a step with two parents gets one task per parent delivery.
  */
-export async function enqueueNext(client: TaskCreatorClient, o: EnqueueNextOptions): Promise<{ readonly name: string; readonly created: boolean }> {
-  const id = createHash('sha256').update(o.queue).update('\0').update(o.parent.queueName).update('\0').update(o.parent.taskName).digest('hex').slice(0, 32);
+export async function enqueueNext(
+  client: TaskCreatorClient,
+  o: EnqueueNextOptions,
+): Promise<{ readonly name: string; readonly created: boolean }> {
+  const id = createHash('sha256')
+    .update(o.queue)
+    .update('\0')
+    .update(o.parent.queueName)
+    .update('\0')
+    .update(o.parent.taskName)
+    .digest('hex')
+    .slice(0, 32);
   const name = `${o.queue}/tasks/${id}`;
-  const message: PipelineMessage = { runId: o.message.runId, lineage: [...o.message.lineage, o.step], payload: o.payload === undefined ? o.message.payload : o.payload };
+  const message: PipelineMessage = {
+    runId: o.message.runId,
+    lineage: [...o.message.lineage, o.step],
+    payload: o.payload === undefined ? o.message.payload : o.payload,
+  };
   try {
     await client.createTask(
-      { parent: o.queue, task: { name, httpRequest: { url: o.url, httpMethod: 'POST', headers: { 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify(message)) } } },
+      {
+        parent: o.queue,
+        task: {
+          name,
+          httpRequest: {
+            url: o.url,
+            httpMethod: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: Buffer.from(JSON.stringify(message)),
+          },
+        },
+      },
       { timeout: o.timeoutMs ?? 30_000 },
     );
     return { name, created: true };

@@ -51,7 +51,8 @@ async function main(): Promise<void> {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (const [q, name] of names.entries())
-      for (let i = 0; i < perQueue; i++) emulator.state.createTask(name, { httpRequest: { url: `http://127.0.0.1:${port}/q${q}/${i}` } });
+      for (let i = 0; i < perQueue; i++)
+        emulator.state.createTask(name, { httpRequest: { url: `http://127.0.0.1:${port}/q${q}/${i}` } });
     const expected = perQueue * queues;
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {

@@ -160,7 +160,11 @@ export class Dispatcher {
       case 'queue-updated': {
         const s = this.schedulerFor(e.queue);
         s.queue = e.queue;
-        s.bucket.reconfigure(e.queue.rateLimits.maxDispatchesPerSecond, e.queue.rateLimits.maxBurstSize, this.state.clock.now());
+        s.bucket.reconfigure(
+          e.queue.rateLimits.maxDispatchesPerSecond,
+          e.queue.rateLimits.maxBurstSize,
+          this.state.clock.now(),
+        );
         this.queuePump(s);
         return;
       }
@@ -220,7 +224,8 @@ export class Dispatcher {
         r.removed = true;
         s.records.delete(e.task.name);
         this.liveTasks--;
-        if (e.reason === 'deleted' || e.reason === 'purged') this.emit('deleted', e.task, { reason: e.reason === 'purged' ? 'PurgeQueue' : 'DeleteTask' });
+        if (e.reason === 'deleted' || e.reason === 'purged')
+          this.emit('deleted', e.task, { reason: e.reason === 'purged' ? 'PurgeQueue' : 'DeleteTask' });
         return;
       }
       default:
@@ -238,7 +243,14 @@ export class Dispatcher {
   }
 
   private track(s: QueueScheduler, task: Task): void {
-    const r: TaskRecord = { task, scheduler: s, version: 0, inFlight: 0, executionCount: task.responseCount, removed: false };
+    const r: TaskRecord = {
+      task,
+      scheduler: s,
+      version: 0,
+      inFlight: 0,
+      executionCount: task.responseCount,
+      removed: false,
+    };
     s.records.set(task.name, r);
     this.liveTasks++;
     this.push(r);
@@ -316,7 +328,9 @@ export class Dispatcher {
   private attempt(r: TaskRecord, viaRunTask: boolean): Promise<void> {
     const p = this.runAttempt(r, viaRunTask).catch((err: unknown) => {
       // A bug here must not stop the other queues; the task stays and is retried after its backoff.
-      process.stderr.write(`cloud-tasks emulator: dispatch of ${r.task.name} failed internally: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `cloud-tasks emulator: dispatch of ${r.task.name} failed internally: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
     });
     this.inFlightAttempts.add(p);
     void p.finally(() => this.inFlightAttempts.delete(p));
@@ -350,10 +364,17 @@ export class Dispatcher {
       if (r.previousResponse !== undefined) headers['X-CloudTasks-TaskPreviousResponse'] = String(r.previousResponse);
       if (r.retryReason !== undefined) headers['X-CloudTasks-TaskRetryReason'] = r.retryReason;
       if (req.token) {
-        if (!this.options.tokens) throw new Error('this task carries an OIDC/OAuth token but the dispatcher has no token issuer');
+        if (!this.options.tokens)
+          throw new Error('this task carries an OIDC/OAuth token but the dispatcher has no token issuer');
         headers.Authorization = await this.options.tokens.authorization(req.token);
       }
-      result = await this.sender.send({ url: req.url, method: req.method, headers, body: req.body, deadlineMs: task.dispatchDeadlineSeconds * 1000 });
+      result = await this.sender.send({
+        url: req.url,
+        method: req.method,
+        headers,
+        body: req.body,
+        deadlineMs: task.dispatchDeadlineSeconds * 1000,
+      });
     } catch (err) {
       result = { error: `not sent: ${(err as Error).message}`, timedOut: false };
     } finally {
@@ -374,7 +395,10 @@ export class Dispatcher {
     const rpc =
       result.status !== undefined
         ? rpcStatusForHttp(result.status)
-        : { code: result.timedOut ? grpcStatus.DEADLINE_EXCEEDED : grpcStatus.UNAVAILABLE, message: result.error ?? 'no response' };
+        : {
+            code: result.timedOut ? grpcStatus.DEADLINE_EXCEEDED : grpcStatus.UNAVAILABLE,
+            message: result.error ?? 'no response',
+          };
     const task = this.state.recordResponse(name, rpc, result.status !== undefined);
     r.task = task;
     const outcome = { attempt, latencyMs, ...(result.status !== undefined ? { status: result.status } : {}) };
@@ -387,14 +411,18 @@ export class Dispatcher {
     // X-CloudTasks-TaskExecutionCount counts responses, 5xx excluded.
     if (result.status !== undefined && result.status < 500) r.executionCount++;
     r.previousResponse = result.status;
-    r.retryReason = result.status !== undefined ? `HTTP ${result.status}` : result.timedOut ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE';
+    r.retryReason =
+      result.status !== undefined ? `HTTP ${result.status}` : result.timedOut ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE';
     this.emit('failed', task, { ...outcome, ...(result.error ? { reason: result.error } : {}) });
 
     const rc = r.scheduler.queue.retryConfig;
     const firstMs = task.firstAttempt?.dispatchTimeMs ?? now;
     if (!shouldRetry(rc, task.dispatchCount, (now - firstMs) / 1000)) {
       // queue.proto RetryConfig: "no further attempts will be made and the task will be deleted".
-      this.emit('gave-up', task, { ...outcome, reason: `no attempts left (${task.dispatchCount} made; maxAttempts ${rc.maxAttempts}, maxRetryDuration ${rc.maxRetryDurationSeconds}s)` });
+      this.emit('gave-up', task, {
+        ...outcome,
+        reason: `no attempts left (${task.dispatchCount} made; maxAttempts ${rc.maxAttempts}, maxRetryDuration ${rc.maxRetryDurationSeconds}s)`,
+      });
       this.state.completeTask(name, 'failed-permanently');
       return;
     }
@@ -409,14 +437,26 @@ export class Dispatcher {
     this.emit('retry-scheduled', rescheduled, { attempt, nextAttemptAt: new Date(next).toISOString() });
   }
 
-  private emit(type: DispatchEventType, task: Task, fields: Partial<Omit<DispatchEvent, 'ts' | 'queue' | 'task' | 'event'>>): void {
+  private emit(
+    type: DispatchEventType,
+    task: Task,
+    fields: Partial<Omit<DispatchEvent, 'ts' | 'queue' | 'task' | 'event'>>,
+  ): void {
     if (this.listeners.size === 0) return;
-    const event: DispatchEvent = { ts: new Date(this.state.clock.now()).toISOString(), queue: task.queueName, task: task.taskId, event: type, ...fields };
+    const event: DispatchEvent = {
+      ts: new Date(this.state.clock.now()).toISOString(),
+      queue: task.queueName,
+      task: task.taskId,
+      event: type,
+      ...fields,
+    };
     for (const listener of this.listeners) {
       try {
         listener(event, task);
       } catch (err) {
-        process.stderr.write(`cloud-tasks emulator: a dispatch event listener failed on ${type}: ${(err as Error).message}\n`);
+        process.stderr.write(
+          `cloud-tasks emulator: a dispatch event listener failed on ${type}: ${(err as Error).message}\n`,
+        );
       }
     }
   }

@@ -6,7 +6,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Task } from '../model';
 
-export type DispatchEventType = 'created' | 'dispatched' | 'succeeded' | 'failed' | 'retry-scheduled' | 'gave-up' | 'deleted';
+export type DispatchEventType =
+  'created' | 'dispatched' | 'succeeded' | 'failed' | 'retry-scheduled' | 'gave-up' | 'deleted';
 
 export interface DispatchEvent {
   /** RFC 3339, from the emulator's clock. */
@@ -66,7 +67,10 @@ export function formatEvent(e: DispatchEvent): string {
 }
 
 /** A listener printing the events at or above `level` to `write` (stderr by default). */
-export function logListener(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): DispatchEventListener {
+export function logListener(
+  level: LogLevel,
+  write: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): DispatchEventListener {
   return (event) => {
     if (shows(level, eventLevel(event.event))) write(formatEvent(event));
   };
@@ -83,7 +87,8 @@ export class EventLogWriter {
   constructor(readonly file: string) {
     this.stream = createWriteStream(file, { flags: 'a' });
     this.stream.on('error', (err) => {
-      if (!this.failed) process.stderr.write(`cloud-tasks emulator: cannot write the event log ${file}: ${err.message}\n`);
+      if (!this.failed)
+        process.stderr.write(`cloud-tasks emulator: cannot write the event log ${file}: ${err.message}\n`);
       this.failed = err;
     });
   }

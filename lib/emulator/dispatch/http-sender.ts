@@ -43,10 +43,15 @@ export class HttpSender {
       };
       const isHttps = r.url.startsWith('https:');
       const headers: OutgoingHttpHeaders = { ...r.headers };
-      if (r.body.byteLength > 0 || ['POST', 'PUT', 'PATCH'].includes(r.method)) headers['Content-Length'] = r.body.byteLength;
+      if (r.body.byteLength > 0 || ['POST', 'PUT', 'PATCH'].includes(r.method))
+        headers['Content-Length'] = r.body.byteLength;
       let req: ReturnType<typeof httpRequest>;
       try {
-        req = (isHttps ? httpsRequest : httpRequest)(r.url, { method: r.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent });
+        req = (isHttps ? httpsRequest : httpRequest)(r.url, {
+          method: r.method,
+          headers,
+          agent: isHttps ? this.httpsAgent : this.httpAgent,
+        });
       } catch (err) {
         // A URL or header Node refuses: the attempt fails like a connection error and is retried by the queue.
         settled = true;
@@ -61,7 +66,13 @@ export class HttpSender {
         const retryAfter = res.headers['retry-after'];
         // The body is not used; read it to the end so the connection goes back to the pool.
         res.on('data', () => undefined);
-        res.on('end', () => finish({ status: res.statusCode ?? 0, ...(retryAfter !== undefined ? { retryAfter: String(retryAfter) } : {}), timedOut: false }));
+        res.on('end', () =>
+          finish({
+            status: res.statusCode ?? 0,
+            ...(retryAfter !== undefined ? { retryAfter: String(retryAfter) } : {}),
+            timedOut: false,
+          }),
+        );
         res.on('error', (err) => finish({ error: describe(err), timedOut: false }));
       });
       req.on('error', (err) => finish({ error: describe(err), timedOut: false }));

@@ -70,6 +70,8 @@ export class TokenIssuer {
     const { privateKey, publicKey } = await jose.generateKeyPair('RS256');
     const publicJwk: JWK = { ...(await jose.exportJWK(publicKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
     const host = options.host ?? '127.0.0.1';
+    // Assigned once the server exists: the request handler reads it, so it cannot be a const declared after it.
+    // eslint-disable-next-line prefer-const
     let issuer: TokenIssuer | undefined;
     const server = createServer((req, res) => {
       const path = (req.url ?? '').split('?')[0];
@@ -80,10 +82,14 @@ export class TokenIssuer {
             ? issuer.discoveryDocument()
             : undefined;
       if (req.method !== 'GET' || body === undefined) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found: use /.well-known/jwks.json or /.well-known/openid-configuration"}');
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end('{"error":"not found: use /.well-known/jwks.json or /.well-known/openid-configuration"}');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' }).end(JSON.stringify(body));
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' })
+        .end(JSON.stringify(body));
     });
     // Keep-alive sockets from workers' JWKS fetchers must not hold the server open at stop().
     server.keepAliveTimeout = 1000;
@@ -161,7 +167,9 @@ export class TokenIssuer {
  * one from the e-mail, so the same account always has the same subject.
  */
 export function subjectFor(email: string): string {
-  const digits = BigInt(`0x${createHash('sha256').update(email).digest('hex').slice(0, 16)}`).toString().padStart(20, '0');
+  const digits = BigInt(`0x${createHash('sha256').update(email).digest('hex').slice(0, 16)}`)
+    .toString()
+    .padStart(20, '0');
   return `1${digits.slice(0, 20)}`;
 }
 

@@ -21,8 +21,14 @@ export function parseRoute(text: string): [string, string] {
   } catch {
     parsed = undefined;
   }
-  if (!/^(\*|[A-Za-z0-9-]{1,100})$/.test(queue) || !parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
-    throw new Error(`expected <queue-id or *>=<http(s) URL>, e.g. recsys-dev-train=http://127.0.0.1:8080, got "${text}"`);
+  if (
+    !/^(\*|[A-Za-z0-9-]{1,100})$/.test(queue) ||
+    !parsed ||
+    (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+  )
+    throw new Error(
+      `expected <queue-id or *>=<http(s) URL>, e.g. recsys-dev-train=http://127.0.0.1:8080, got "${text}"`,
+    );
   return [queue, url];
 }
 

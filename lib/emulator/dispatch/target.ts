@@ -31,14 +31,16 @@ export function resolveRequest(task: Task, queue: Queue): ResolvedRequest {
 
   const headers: Record<string, string> = {};
   const set = (key: string, value: string): void => {
-    for (const existing of Object.keys(headers)) if (existing.toLowerCase() === key.toLowerCase()) delete headers[existing];
+    for (const existing of Object.keys(headers))
+      if (existing.toLowerCase() === key.toLowerCase()) delete headers[existing];
     headers[key] = value;
   };
   for (const [k, v] of Object.entries(req.headers)) set(k, v);
   for (const o of target?.headerOverrides ?? []) set(o.header.key, o.header.value);
   // target.proto: Host, Content-Length, User-Agent, X-Google-*, X-AppEngine-* (and X-CloudTasks-*) are computed by
   // the service. A static Authorization header is kept unless a token replaces it.
-  for (const k of Object.keys(headers)) if (k.toLowerCase() !== 'authorization' && isReservedHeader(k)) delete headers[k];
+  for (const k of Object.keys(headers))
+    if (k.toLowerCase() !== 'authorization' && isReservedHeader(k)) delete headers[k];
 
   // Queue-level auth overrides the task's (configuring-queues docs: "Configuring authentication at the queue level
   // overrides task-level authentication").
@@ -48,7 +50,12 @@ export function resolveRequest(task: Task, queue: Queue): ResolvedRequest {
   let token: DispatchToken | undefined;
   // target.proto OidcToken.audience: "If not specified, the URI specified in target will be used".
   if (oidc) token = { kind: 'oidc', serviceAccountEmail: oidc.serviceAccountEmail, audience: oidc.audience || url };
-  else if (oauth) token = { kind: 'oauth', serviceAccountEmail: oauth.serviceAccountEmail, scope: oauth.scope || DEFAULT_OAUTH_SCOPE };
+  else if (oauth)
+    token = {
+      kind: 'oauth',
+      serviceAccountEmail: oauth.serviceAccountEmail,
+      scope: oauth.scope || DEFAULT_OAUTH_SCOPE,
+    };
   if (token) for (const k of Object.keys(headers)) if (k.toLowerCase() === 'authorization') delete headers[k];
 
   const body = METHODS_WITH_BODY.includes(method) ? req.body : Buffer.alloc(0);
@@ -67,7 +74,8 @@ export function applyUriOverride(taskUrl: string, o: NonNullable<QueueHttpTarget
   if (always && o.scheme) url.protocol = o.scheme === 'HTTP' ? 'http:' : 'https:';
   if (always && o.host) url.hostname = o.host.includes(':') && !o.host.startsWith('[') ? `[${o.host}]` : o.host;
   if (o.port !== undefined && (always || url.port === '')) url.port = o.port === 0 ? '' : String(o.port);
-  if (o.pathOverride && (always || url.pathname === '/' || url.pathname === '')) url.pathname = o.pathOverride.path ?? '';
+  if (o.pathOverride && (always || url.pathname === '/' || url.pathname === ''))
+    url.pathname = o.pathOverride.path ?? '';
   if (o.queryOverride && (always || url.search === '')) {
     const q = o.queryOverride.queryParams ?? '';
     url.search = q ? `?${q}` : '';

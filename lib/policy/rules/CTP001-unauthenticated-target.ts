@@ -9,7 +9,8 @@ export const CTP001: PolicyRule = {
   id: 'CTP001',
   name: 'unauthenticated-target',
   level: 'error',
-  description: 'Tasks must carry an OIDC (or, for Google APIs, OAuth) token so the worker can refuse anonymous callers.',
+  description:
+    'Tasks must carry an OIDC (or, for Google APIs, OAuth) token so the worker can refuse anonymous callers.',
   checkSpec: ({ spec }) => {
     if (spec.pipeline.steps.length === 0) return NOT_APPLICABLE;
     const violations: Violation[] = [];
@@ -31,7 +32,8 @@ export const CTP001: PolicyRule = {
     return checkResult([
       {
         path: `${block.address}.http_target`,
-        message: 'has neither oidc_token nor oauth_token, so tasks are sent without an identity token; add oidc_token, or suppress with a reason',
+        message:
+          'has neither oidc_token nor oauth_token, so tasks are sent without an identity token; add oidc_token, or suppress with a reason',
       },
     ]);
   },

@@ -6,7 +6,8 @@
 import { findSecrets, joinPath, secretKeyReason, secretValueReason } from '../secrets';
 import { checkResult, isRecord, NOT_APPLICABLE, type PolicyRule, type Violation } from '../types';
 
-const FIX = 'move it to Secret Manager and let the worker read it (identity comes from target.auth), or suppress with a reason';
+const FIX =
+  'move it to Secret Manager and let the worker read it (identity comes from target.auth), or suppress with a reason';
 
 export const CTP002: PolicyRule = {
   id: 'CTP002',

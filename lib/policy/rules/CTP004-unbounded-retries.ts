@@ -37,7 +37,10 @@ export function attemptsWithinRetention(retry: StepRetry): number | undefined {
 function message(retry: StepRetry, field: string): string {
   const attempts = attemptsWithinRetention(retry);
   const maxBackoff = retry.maxBackoffSeconds ?? SERVICE_DEFAULTS.maxBackoffSeconds;
-  const cost = attempts === undefined ? 'without pause' : `about ${attempts.toLocaleString('en-US')} attempts, one every ${maxBackoff}s at most`;
+  const cost =
+    attempts === undefined
+      ? 'without pause'
+      : `about ${attempts.toLocaleString('en-US')} attempts, one every ${maxBackoff}s at most`;
   return (
     `-1 with no ${field} retries a failing task until Cloud Tasks drops it after 31 days (${cost}); ` +
     `set ${field} (e.g. 24h) or a finite maxAttempts, or suppress with a reason`
@@ -61,7 +64,10 @@ export const CTP004: PolicyRule = {
     const violations: Violation[] = [];
     spec.pipeline.steps.forEach((step, i) => {
       if (step.retry.maxAttempts === -1 && !((step.retry.maxRetryDurationSeconds ?? 0) > 0))
-        violations.push({ path: `pipeline.steps[${i}].retry.maxAttempts`, message: message(step.retry, 'maxRetryDuration') });
+        violations.push({
+          path: `pipeline.steps[${i}].retry.maxAttempts`,
+          message: message(step.retry, 'maxRetryDuration'),
+        });
     });
     return checkResult(violations);
   },
@@ -76,6 +82,8 @@ export const CTP004: PolicyRule = {
       maxBackoffSeconds: durationSeconds(retry.max_backoff),
       maxDoublings: typeof retry.max_doublings === 'number' ? retry.max_doublings : undefined,
     };
-    return checkResult([{ path: `${block.address}.retry_config.max_attempts`, message: message(asRetry, 'max_retry_duration') }]);
+    return checkResult([
+      { path: `${block.address}.retry_config.max_attempts`, message: message(asRetry, 'max_retry_duration') },
+    ]);
   },
 };

@@ -27,7 +27,8 @@ export const CTP006: PolicyRule = {
     ]);
   },
   checkBlock: ({ block, config }) => {
-    if (config.requiredLabels.length === 0 || block.kind !== 'provider' || block.type !== 'google') return NOT_APPLICABLE;
+    if (config.requiredLabels.length === 0 || block.kind !== 'provider' || block.type !== 'google')
+      return NOT_APPLICABLE;
     const labels = isRecord(block.config.default_labels) ? block.config.default_labels : {};
     const absent = missing(config.requiredLabels, labels);
     if (absent.length === 0) return checkResult([]);
