@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-/** `npm run review -- <base-cdktf.out> <head-cdktf.out> [--output review.md]`: see lib/review/cli.ts and docs/review.md. */
-import { main } from '../lib/review/cli';
+/** `npm run review -- <base-cdktf.out> <head-cdktf.out> [--output review.md]`: see lib/apps/review/cli.ts and docs/review.md. */
+import { main } from '../lib/apps/review/cli';
 
 main(process.argv.slice(2)).then(
   (code) => {

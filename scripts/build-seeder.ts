@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
-import { seederBundle } from '../lib/seeding/bundle';
+import { seederBundle } from '../lib/seeder/bundle';
 
 const started = process.hrtime.bigint();
 const bundle = seederBundle();

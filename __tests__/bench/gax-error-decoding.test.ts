@@ -1,10 +1,10 @@
 /**
- * The performance fix in lib/seeding/client.ts: google-gax decodes `grpc-status-details-bin` only when an error has
+ * The performance fix in lib/core/tasks-client.ts: google-gax decodes `grpc-status-details-bin` only when an error has
  * it; every error comes out exactly as google-gax's own parser leaves it.
  */
 import { Metadata } from '@grpc/grpc-js';
 import { GoogleError } from 'google-gax';
-import { decodeStatusDetailsOnlyWhenPresent } from '../../lib/seeding/client';
+import { decodeStatusDetailsOnlyWhenPresent } from '../../lib/core/tasks-client';
 
 type GrpcLikeError = Error & {
   code: number;

@@ -7,7 +7,7 @@ import { benchManifest, parseSeederSummary } from '../../bench/lib/seed';
 import { parseSections } from '../../bench/run';
 import { findFile } from '../../bench/sections/synth';
 import { slowestFiles } from '../../bench/sections/tests';
-import { validateManifest } from '../../lib/seeding/validate';
+import { validateManifest } from '../../lib/seeder/validate';
 
 describe('dispatch rates', () => {
   test('windowRate counts the arrivals in the window after the skipped start', () => {

@@ -1,7 +1,7 @@
-import { buildSeedManifest, serializeSeedManifest, sha256Hex } from '../../lib/seeding/build-manifest';
-import { taskIdFor } from '../../lib/seeding/manifest';
-import { validateManifest } from '../../lib/seeding/validate';
+import { buildSeedManifest, serializeSeedManifest, sha256Hex } from '../../lib/constructs/build-manifest';
+import { validateManifest } from '../../lib/seeder/validate';
 import { NOW, pipelineSpec, step } from './fixtures';
+import { taskIdFor } from '../../lib/core/naming';
 
 describe('buildSeedManifest', () => {
   test('GIVEN seed tasks on an oidc step THEN each task carries the FULL HTTP request, the invoker token and the step deadline', () => {
@@ -111,7 +111,7 @@ describe('buildSeedManifest', () => {
     expect(text.endsWith('\n')).toBe(true);
   });
 
-  test('GIVEN the manifest WHEN the seeder re-validates it (lib/seeding/validate.ts) THEN it is accepted', () => {
+  test('GIVEN the manifest WHEN the seeder re-validates it (lib/seeder/validate.ts) THEN it is accepted', () => {
     const text = serializeSeedManifest(buildSeedManifest(pipelineSpec()));
     const result = validateManifest(JSON.parse(text), NOW);
     expect(result).toEqual({ ok: true, manifest: JSON.parse(text) });

@@ -1,6 +1,6 @@
-import { LIMITS } from '../../lib/cloud-tasks/rules';
+import { LIMITS } from '../../lib/core/rules/cloud-tasks';
 import { TerraformStack, Testing } from '../../lib/cdktf/core';
-import { invokerAccountIdFor, oidcAudienceFor } from '../../lib/constructs/naming';
+import { invokerAccountIdFor, oidcAudienceFor } from '../../lib/core/naming';
 import { PipelineInvoker } from '../../lib/constructs/pipeline-invoker';
 
 type Json = Record<string, any>;

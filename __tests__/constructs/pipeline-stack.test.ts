@@ -1,6 +1,6 @@
 import { Testing } from '../../lib/cdktf/core';
 import { PipelineStack, type PipelineStackProps } from '../../lib/constructs/pipeline-stack';
-import { SpecError } from '../../lib/spec/problems';
+import { SpecError } from '../../lib/core/problem';
 import type { PipelineSpec } from '../../lib/spec/types';
 import { NOW, fakeSeeder, pipelineSpec, step } from './fixtures';
 

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { App, TerraformStack, Testing } from '../../lib/cdktf/core';
 import { PipelineStack } from '../../lib/constructs/pipeline-stack';
 import { SeedTasks } from '../../lib/constructs/seed-tasks';
-import { sha256Hex } from '../../lib/seeding/build-manifest';
+import { sha256Hex } from '../../lib/constructs/build-manifest';
 import type { PipelineSpec } from '../../lib/spec/types';
 import { NOW, fakeSeeder, pipelineSpec } from './fixtures';
 

@@ -196,7 +196,7 @@ describe('TaskQueue: grantEnqueue', () => {
   });
 });
 
-describe('TaskQueue: prop validation (lib/cloud-tasks/rules.ts)', () => {
+describe('TaskQueue: prop validation (lib/core/rules/cloud-tasks.ts)', () => {
   const make = (props: Partial<TaskQueueProps>) => () => synthQueue(props);
 
   test('GIVEN 900 dispatches per second THEN the error names the construct path, the field, the value and the limit', () => {

@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PolicyError } from '../../lib/policy/errors';
-import { synthPipelines } from '../../lib/synth';
+import { synthPipelines } from '../../lib/apps/synth';
 import { SECRET_MARKER } from './fixtures';
 
 const ROOT = resolve(__dirname, '..', '..');

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SpecError, findSpecFiles, loadSpecFile, loadSpecs, parsePipelineSpec } from '../../lib/spec/load';
-import { displayFile, formatSpecErrorMessage, type SpecProblem } from '../../lib/spec/problems';
+import { displayFile, formatSpecErrorMessage, type SpecProblem } from '../../lib/core/problem';
 import { NOW, validRaw } from './fixtures';
 
 /** The SpecError a call throws (fails the test when it does not throw one). */

@@ -1,9 +1,9 @@
-import { queueNameFor, taskIdFor } from '../../lib/seeding/manifest';
-import type { SpecProblem } from '../../lib/spec/problems';
+import type { SpecProblem } from '../../lib/core/problem';
 import { STEP_PRESETS } from '../../lib/spec/presets';
 import type { PipelineSpec } from '../../lib/spec/types';
 import { pipelineProblems } from '../../lib/spec/validate';
 import { NOW, mutableSpec, validSpec, type Mutable } from './fixtures';
+import { queueNameFor, taskIdFor } from '../../lib/core/naming';
 
 type Spec = Mutable<PipelineSpec>;
 const problemsOf = (change: (s: Spec) => void): SpecProblem[] => {

@@ -7,7 +7,6 @@ import { systemClock } from '../../lib/emulator/clock';
 import { TokenIssuer } from '../../lib/emulator/dispatch/oidc';
 import { startExampleWorker } from '../../lib/worker/example-worker';
 import {
-  EMULATOR_ISSUER_ENV,
   GOOGLE_JWKS_URI,
   TaskRequestError,
   createIdempotencyGuard,
@@ -18,6 +17,7 @@ import {
   verifyTaskRequest,
   type TaskCreatorClient,
 } from '../../lib/worker/index';
+import { EMULATOR_ISSUER_ENV } from '../../lib/core/env';
 
 const INVOKER = 'recsys-dev@acme-ml-dev.iam.gserviceaccount.com';
 const AUDIENCE = 'https://train-def456-uc.a.run.app/tasks';

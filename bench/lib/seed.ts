@@ -11,15 +11,10 @@ import { join } from 'node:path';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import * as grpc from '@grpc/grpc-js';
 import { type RunningEmulator, startEmulator } from '../../lib/emulator/server';
-import { seederBundle } from '../../lib/seeding/bundle';
-import {
-  MANIFEST_VERSION,
-  queueNameFor,
-  taskIdFor,
-  type ManifestTask,
-  type SeedManifest,
-} from '../../lib/seeding/manifest';
+import { seederBundle } from '../../lib/seeder/bundle';
+import { MANIFEST_VERSION, type ManifestTask, type SeedManifest } from '../../lib/core/manifest';
 import { ROOT } from './context';
+import { queueNameFor, taskIdFor } from '../../lib/core/naming';
 
 const PROJECT = 'bench-project';
 const LOCATION = 'us-central1';

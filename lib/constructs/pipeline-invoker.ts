@@ -6,10 +6,10 @@
  * project.
  */
 import { Construct } from 'constructs';
-import { LIMITS } from '../cloud-tasks/rules';
+import { LIMITS } from '../core/rules/cloud-tasks';
 import type { ITerraformDependable } from '../cdktf/core';
 import { CloudRunV2ServiceIamMember, ServiceAccount, ServiceAccountIamMember } from '../cdktf/google';
-import { invokerAccountIdFor, serviceAccountEmailFor, serviceAccountMember } from './naming';
+import { invokerAccountIdFor, serviceAccountEmailFor, serviceAccountMember } from '../core/naming';
 import { checkIamMember, throwIfProblems } from './validation';
 
 export interface PipelineInvokerProps {

@@ -3,7 +3,7 @@
  * `terraform_data` resource per pipeline runs the project's seeder once, through a `local-exec` provisioner, after
  * the queues, the invoker account and every IAM binding exist.
  *
- * What ships: the seed manifest (complete HTTP requests, lib/seeding/manifest.ts) and the bundled seeder
+ * What ships: the seed manifest (complete HTTP requests, lib/core/manifest.ts) and the bundled seeder
  * (`seeder.cjs`), both as TerraformAssets, so `cdktf.out/stacks/<stack>/assets/` holds everything the provisioner
  * runs and the stack directory can be copied and deployed elsewhere.
  *
@@ -17,16 +17,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { AssetType, TerraformAsset, type ITerraformDependable } from '../cdktf/core';
-import { serializeSeedManifest, sha256Hex } from '../seeding/build-manifest';
-import type { SeederBundle } from '../seeding/bundle';
-import type { SeedManifest } from '../seeding/manifest';
+import { serializeSeedManifest, sha256Hex } from './build-manifest';
+import type { SeederBundle } from '../seeder/bundle';
+import type { SeedManifest } from '../core/manifest';
 import type { TaskQueue } from './task-queue';
 import { TerraformData } from './terraform-data';
 
 /** File name of the manifest inside its asset folder (the seeder bundle keeps its own, `seeder.cjs`). */
 export const MANIFEST_FILE_NAME = 'seed-manifest.json';
 
-/** A self-contained seeder script, run as `node <path> <manifest.json>` (lib/seeding/bundle.ts: seederBundle()). */
+/** A self-contained seeder script, run as `node <path> <manifest.json>` (lib/seeder/bundle.ts: seederBundle()). */
 export type { SeederBundle };
 
 export interface SeedTasksProps {

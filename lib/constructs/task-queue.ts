@@ -3,7 +3,7 @@
  *
  * The queue carries the target (`http_target` with `uri_override` enforced ALWAYS, the token and the headers), so a
  * worker that enqueues the next step only sends a body: routing, identity and headers come from the queue. Limits
- * are checked with lib/cloud-tasks/rules.ts, the single source of truth, before anything is synthesized.
+ * are checked with lib/core/rules/cloud-tasks.ts, the single source of truth, before anything is synthesized.
  */
 import { Construct } from 'constructs';
 import {
@@ -21,13 +21,12 @@ import {
   retryConfigProblems,
   samplingRatioProblems,
   targetUrlProblems,
-} from '../cloud-tasks/rules';
+} from '../core/rules/cloud-tasks';
 import type { ITerraformDependable } from '../cdktf/core';
 import { CloudTasksQueue, CloudTasksQueueIamMember, type CloudTasksQueueConfig } from '../cdktf/google';
-import { queueNameFor } from '../seeding/manifest';
 import { toTerraformDuration } from '../spec/duration';
 import type { TargetAuth } from '../spec/types';
-import { oauthScopeFor, oidcAudienceFor } from './naming';
+import { oauthScopeFor, oidcAudienceFor, queueNameFor } from '../core/naming';
 import { checkIamMember, isUnresolved, throwIfProblems, under } from './validation';
 
 /** Where every task of the queue is sent, and with which identity. */

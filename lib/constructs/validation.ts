@@ -1,9 +1,9 @@
 /**
  * How a construct reports broken Cloud Tasks rules: all problems at once, each with the field path, the value given
- * and the rule (the message from lib/cloud-tasks/rules.ts), under the construct's path so the user finds the caller.
+ * and the rule (the message from lib/core/rules/cloud-tasks.ts), under the construct's path so the user finds the caller.
  */
 import type { IConstruct } from 'constructs';
-import type { Problem } from '../cloud-tasks/rules';
+import type { Problem } from '../core/rules/cloud-tasks';
 import { Token } from '../cdktf/core';
 
 /** Prefixes each problem's field with `prefix.` (e.g. `rateLimits.` + `maxDispatchesPerSecond`). */

@@ -4,7 +4,7 @@
  * tests) and gRPC clients see the same outcome.
  */
 import { status } from '@grpc/grpc-js';
-import type { Problem } from '../cloud-tasks/rules';
+import type { Problem } from '../core/rules/cloud-tasks';
 
 export class EmulatorError extends Error {
   constructor(

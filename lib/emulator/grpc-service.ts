@@ -10,7 +10,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { HttpMethod } from '../cloud-tasks/rules';
+import type { HttpMethod } from '../core/rules/cloud-tasks';
 import { EmulatorError } from './errors';
 import type { Attempt, Queue, QueueInput, Task, TaskInput } from './model';
 import type { EmulatorState } from './state';

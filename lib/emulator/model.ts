@@ -3,7 +3,7 @@
  * Times are milliseconds since the epoch (from the emulator's Clock), durations are seconds. Field names follow the
  * Cloud Tasks v2 API (camelCase, as the Node client writes them).
  */
-import type { HttpMethod, RetryConfig } from '../cloud-tasks/rules';
+import type { HttpMethod, RetryConfig } from '../core/rules/cloud-tasks';
 
 export type QueueState = 'RUNNING' | 'PAUSED';
 

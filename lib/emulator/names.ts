@@ -1,9 +1,9 @@
 /**
  * Cloud Tasks resource names: `projects/P/locations/L`, `.../queues/Q`, `.../queues/Q/tasks/T`.
- * Parsing validates every segment against lib/cloud-tasks/rules.ts and throws INVALID_ARGUMENT naming the request
+ * Parsing validates every segment against lib/core/rules/cloud-tasks.ts and throws INVALID_ARGUMENT naming the request
  * field, the value and the expected format.
  */
-import { LIMITS, queueIdProblems, taskIdProblems } from '../cloud-tasks/rules';
+import { LIMITS, queueIdProblems, taskIdProblems } from '../core/rules/cloud-tasks';
 import { invalidArgument, throwProblems } from './errors';
 
 export interface LocationName {

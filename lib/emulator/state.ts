@@ -3,7 +3,7 @@
  *
  * Every method is synchronous, so each gRPC call is atomic on Node's single thread. Per-call work is O(1) for the hot
  * path (CreateTask: a few Map lookups and an append) and O(page) for listing. Every rule comes from
- * lib/cloud-tasks/rules.ts; this file decides only which gRPC status a broken rule becomes.
+ * lib/core/rules/cloud-tasks.ts; this file decides only which gRPC status a broken rule becomes.
  */
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
@@ -22,7 +22,7 @@ import {
   taskSizeProblems,
   HTTP_METHODS,
   type Problem,
-} from '../cloud-tasks/rules';
+} from '../core/rules/cloud-tasks';
 import { systemClock, type Clock } from './clock';
 import { EmulatorError, alreadyExists, failedPrecondition, invalidArgument, notFound, throwProblems } from './errors';
 import type {

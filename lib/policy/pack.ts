@@ -4,7 +4,7 @@
  *
  * How findings surface:
  * - errors become a node validation on the stack, which cdktf runs before it writes the stack (also under
- *   `cdktf synth`, which otherwise only collects error annotations and writes the stack anyway); lib/synth.ts also
+ *   `cdktf synth`, which otherwise only collects error annotations and writes the stack anyway); lib/apps/synth.ts also
  *   calls `assertPolicy(app)` before `app.synth()` so a policy error writes nothing at all, for any stack;
  * - warnings become warning annotations (printed by `cdktf synth`) and are printed to stderr by `assertPolicy`;
  * - suppressed findings stay in the report (with their reason) and are not printed.
@@ -366,7 +366,7 @@ function defaultWarn(line: string): void {
 
 /**
  * Runs every stack's policy before synth: writes one `warning: ...` line per warning (default stderr) and throws
- * PolicyError listing the errors. lib/synth.ts calls it before `app.synth()`, so a policy error writes nothing.
+ * PolicyError listing the errors. lib/apps/synth.ts calls it before `app.synth()`, so a policy error writes nothing.
  */
 export function assertPolicy(scope: IConstruct, warn: (line: string) => void = defaultWarn): void {
   const reports = policyReports(scope);

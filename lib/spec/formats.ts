@@ -1,5 +1,5 @@
 /**
- * Formats of spec fields that are not Cloud Tasks limits (those live in lib/cloud-tasks/rules.ts): our own naming
+ * Formats of spec fields that are not Cloud Tasks limits (those live in lib/core/rules/cloud-tasks.ts): our own naming
  * rule, and Google Cloud formats the spec passes on to other resources (labels, buckets, notification channels).
  * Used by the JSON Schema (as editor hints) and by validate.ts (as the rule).
  */

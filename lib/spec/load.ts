@@ -18,7 +18,7 @@ import {
   type Document,
   type Node,
 } from 'yaml';
-import { LIMITS } from '../cloud-tasks/rules';
+import { LIMITS } from '../core/rules/cloud-tasks';
 import { DURATION_FORMAT_HINT } from './duration';
 import { normalizeSpec } from './normalize';
 import {
@@ -30,12 +30,13 @@ import {
   type PathProblem,
   type PathSegment,
   type SpecProblem,
-} from './problems';
+} from '../core/problem';
 import { ADVISORY_KEYWORDS, isDurationSchema, rawSpecSchemaErrors } from './schema';
-import { queueIdFor, stackNameFor, type PipelineSpec } from './types';
+import { type PipelineSpec } from './types';
 import { closest, pipelinePathProblems } from './validate';
+import { queueIdFor, stackNameFor } from '../core/naming';
 
-export { SpecError, type SpecProblem } from './problems';
+export { SpecError, type SpecProblem } from '../core/problem';
 
 /**
  * Finds the line and column of a field path in the source text, when it is there. `at: 'key'` asks for the key of a

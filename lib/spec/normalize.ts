@@ -7,10 +7,10 @@
  * placeholder); the schema check has already reported it, and the loader drops rule results on those paths.
  * Array positions are kept, so a problem's path index always matches the file.
  */
-import { HTTP_METHODS, SERVICE_DEFAULTS, type HttpMethod } from '../cloud-tasks/rules';
+import { HTTP_METHODS, SERVICE_DEFAULTS, type HttpMethod } from '../core/rules/cloud-tasks';
 import { DURATION_FORMAT_HINT, parseDuration } from './duration';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESETS } from './presets';
-import type { PathProblem, PathSegment } from './problems';
+import type { PathProblem, PathSegment } from '../core/problem';
 import type {
   MonitoringSpec,
   PipelineSpec,
@@ -137,7 +137,7 @@ function normalizeTarget(raw: Raw, region: string): StepTarget {
   return defined({
     url: str(raw.url) ?? '',
     auth: oneOf<TargetAuth>(raw.auth, ['oidc', 'oauth', 'none']) ?? 'oidc',
-    // Left unset when not written: the constructs derive the default (lib/constructs/naming.ts oidcAudienceFor,
+    // Left unset when not written: the constructs derive the default (lib/core/naming.ts oidcAudienceFor,
     // oauthScopeFor), so the default lives in one place.
     audience: str(raw.audience),
     scope: str(raw.scope),

@@ -2,12 +2,12 @@
  * Per-kind defaults for a step (`preset: preprocess | train | infer`). A spec value overrides the preset's value
  * field by field (e.g. `retry.maxAttempts` alone keeps the preset's backoff). Without a preset, a field the spec
  * leaves unset stays unset and the Cloud Tasks service default applies (SERVICE_DEFAULTS in
- * lib/cloud-tasks/rules.ts), except dispatchDeadline (10 min, the Cloud Tasks default) and logSamplingRatio (1.0,
+ * lib/core/rules/cloud-tasks.ts), except dispatchDeadline (10 min, the Cloud Tasks default) and logSamplingRatio (1.0,
  * see DEFAULT_LOG_SAMPLING_RATIO), which the normalized model always carries.
  *
  * Every value is inside the Cloud Tasks limits (a test runs each preset through pipelineProblems).
  */
-import { LIMITS } from '../cloud-tasks/rules';
+import { LIMITS } from '../core/rules/cloud-tasks';
 import type { StepPreset, StepRateLimits, StepRetry } from './types';
 
 export interface StepPresetValues {

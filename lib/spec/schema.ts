@@ -3,7 +3,7 @@
  *
  * The schema has two jobs:
  * - shape (types, required fields, enums, no unknown keys anywhere): the loader reports these errors itself;
- * - editor hints (ranges, patterns, lengths, all taken from lib/cloud-tasks/rules.ts and ./formats.ts): these
+ * - editor hints (ranges, patterns, lengths, all taken from lib/core/rules/cloud-tasks.ts and ./formats.ts): these
  *   keywords are ADVISORY. The loader ignores ajv's errors for them, because validate.ts checks the same rules on
  *   the normalized model (for TypeScript users too) with messages that name the Cloud Tasks rule. See
  *   ADVISORY_KEYWORDS and docs/decisions/spec-validation.md.
@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
-import { HTTP_METHODS, LIMITS } from '../cloud-tasks/rules';
+import { HTTP_METHODS, LIMITS } from '../core/rules/cloud-tasks';
 import { DURATION_FORMAT_HINT, DURATION_PATTERN } from './duration';
 import {
   GCS_BUCKET_PATTERN,

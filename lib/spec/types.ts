@@ -3,7 +3,7 @@
  * validation. Durations are seconds; every default (presets, auth, method) is already applied. The constructs,
  * the seed manifest builder, the policy pack and `npm run local` all read this model, never the raw YAML.
  */
-import type { HttpMethod } from '../cloud-tasks/rules';
+import type { HttpMethod } from '../core/rules/cloud-tasks';
 
 export type StepPreset = 'preprocess' | 'train' | 'infer';
 export type TargetAuth = 'oidc' | 'oauth' | 'none';
@@ -135,17 +135,4 @@ export interface PipelineSpec {
 export interface SpecSource {
   /** Path as the user wrote it (relative to the working directory when possible). */
   readonly file: string;
-}
-
-/** Queue id of a step: `<pipeline>-<environment>-<step>` (queue.proto: letters, digits, hyphens, at most 100). */
-export function queueIdFor(
-  spec: Pick<PipelineSpec, 'environment'> & { pipeline: { name: string } },
-  step: string,
-): string {
-  return `${spec.pipeline.name}-${spec.environment}-${step}`;
-}
-
-/** Stack name: `<pipeline>-<environment>`. */
-export function stackNameFor(spec: Pick<PipelineSpec, 'environment'> & { pipeline: { name: string } }): string {
-  return `${spec.pipeline.name}-${spec.environment}`;
 }

@@ -1,5 +1,5 @@
 /**
- * Semantic rules for a normalized PipelineSpec. Every Cloud Tasks limit comes from lib/cloud-tasks/rules.ts; this
+ * Semantic rules for a normalized PipelineSpec. Every Cloud Tasks limit comes from lib/core/rules/cloud-tasks.ts; this
  * file only maps the model to those checks and reports spec field paths (`pipeline.steps[1].retry.minBackoff`, the
  * names users write, not the model's `minBackoffSeconds`).
  *
@@ -23,8 +23,7 @@ import {
   taskIdProblems,
   taskSizeProblems,
   type Problem,
-} from '../cloud-tasks/rules';
-import { TASK_ID_PREFIX_LENGTH, queueNameFor, taskIdFor } from '../seeding/manifest';
+} from '../core/rules/cloud-tasks';
 import {
   CLOUD_RUN_SERVICE_PATTERN,
   EMAIL_PATTERN,
@@ -41,8 +40,9 @@ import {
   isLoopbackHost,
   parseRfc3339,
 } from './formats';
-import { preview, toSpecProblem, type PathProblem, type PathSegment, type SpecProblem } from './problems';
-import { queueIdFor, type PipelineSpec, type StepSpec } from './types';
+import { preview, toSpecProblem, type PathProblem, type PathSegment, type SpecProblem } from '../core/problem';
+import { type PipelineSpec, type StepSpec } from './types';
+import { TASK_ID_PREFIX_LENGTH, queueIdFor, queueNameFor, taskIdFor } from '../core/naming';
 
 export interface ValidateOptions {
   /** The clock scheduleTime is checked against (injectable for tests and for synth of a fixed date). */

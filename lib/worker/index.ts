@@ -15,7 +15,8 @@
 import { createHash } from 'node:crypto';
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { status } from '@grpc/grpc-js';
-import { TASK_ID_PREFIX_LENGTH } from '../seeding/manifest';
+import { TASK_ID_PREFIX_LENGTH } from '../core/naming';
+import { EMULATOR_ISSUER_ENV } from '../core/env';
 
 type Jose = typeof import('jose');
 type HeaderValue = string | readonly string[] | undefined;
@@ -104,8 +105,6 @@ export function readTaskHeaders(headers: HeaderSource): TaskHeaders {
 /** Google signs the OIDC tokens Cloud Tasks attaches; these are its issuer names and public keys. */
 export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'] as const;
 export const GOOGLE_JWKS_URI = 'https://www.googleapis.com/oauth2/v3/certs';
-/** Set by `npm run emulator` / `npm run local` for local workers: the emulator's token issuer. */
-export const EMULATOR_ISSUER_ENV = 'CLOUD_TASKS_EMULATOR_OIDC_ISSUER';
 
 export interface VerifyTaskRequestOptions {
   /** The audience the queue's OIDC token names: the spec's `target.audience`, by default the target URL. */
@@ -278,7 +277,7 @@ export interface PipelineMessage {
 
 /**
  * The message in a task body. A seed task's body is the spec's payload as is: its run id is the seed id, which is
- * the end of the task id (`<16 hex>-<seed id>`, lib/seeding/manifest.ts taskIdFor). Bodies written by enqueueNext
+ * the end of the task id (`<16 hex>-<seed id>`, lib/core/naming.ts taskIdFor). Bodies written by enqueueNext
  * are `{ runId, lineage, payload }`. Throws TaskRequestError(400) for a body that is not JSON.
  */
 export function readPipelineMessage(body: string | Buffer, task: Pick<TaskHeaders, 'taskName'>): PipelineMessage {
@@ -388,7 +387,7 @@ export async function enqueueNext(
  */
 export function createTasksClient(env: NodeJS.ProcessEnv = process.env): CloudTasksClient {
   // Loaded on first use: the client library takes a few hundred ms to load.
-  const { seedTargetFromEnv } = require('../seeding/target') as typeof import('../seeding/target');
-  const { createClients } = require('../seeding/client') as typeof import('../seeding/client');
+  const { seedTargetFromEnv } = require('../core/env') as typeof import('../core/env');
+  const { createClients } = require('../core/tasks-client') as typeof import('../core/tasks-client');
   return createClients(seedTargetFromEnv(env), 1)[0];
 }

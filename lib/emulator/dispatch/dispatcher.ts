@@ -6,7 +6,7 @@
  *   the cap allows; a PAUSED queue sends nothing. RunTask sends at once, ignoring pause and both limits.
  * - 2xx deletes the task (its name stays reserved). Any other status, or no response within the dispatch deadline,
  *   is a failure: the task is retried after backoffSeconds() of the queue's RetryConfig, or, once shouldRetry()
- *   says both max_attempts and max_retry_duration are spent, deleted. Both rules come from lib/cloud-tasks/rules.ts.
+ *   says both max_attempts and max_retry_duration are spent, deleted. Both rules come from lib/core/rules/cloud-tasks.ts.
  *   On 429 and 503 a Retry-After header lengthens the wait: max(backoff, Retry-After).
  *
  * Scheduling uses no polling: per queue, one timer at most, armed for the earlier of the next due task and the next
@@ -17,7 +17,7 @@
  * completeTask), and learns about tasks only from the state's events, so API calls and dispatches see one state.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { backoffSeconds, shouldRetry } from '../../cloud-tasks/rules';
+import { backoffSeconds, shouldRetry } from '../../core/rules/cloud-tasks';
 import type { EmulatorEvent, Queue, Task } from '../model';
 import type { EmulatorState } from '../state';
 import type { DispatchEvent, DispatchEventListener, DispatchEventType } from './events';

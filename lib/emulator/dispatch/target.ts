@@ -3,7 +3,7 @@
  * (URI override, method, header overrides, token), the headers Cloud Tasks reserves removed, and the token to attach.
  * Pure functions, so routing can be tested without sending anything.
  */
-import { isReservedHeader, METHODS_WITH_BODY, type HttpMethod } from '../../cloud-tasks/rules';
+import { isReservedHeader, METHODS_WITH_BODY, type HttpMethod } from '../../core/rules/cloud-tasks';
 import type { Queue, QueueHttpTarget, Task } from '../model';
 
 export type DispatchToken =

@@ -3,7 +3,7 @@
  * drops it at its 31-day retention limit (queue.proto RetryConfig; quotas page). That is a legitimate setting for
  * cheap, idempotent work, so it is a warning: for GPU training or paid APIs it is usually a bill, not a retry policy.
  */
-import { backoffSeconds, LIMITS, SERVICE_DEFAULTS } from '../../cloud-tasks/rules';
+import { backoffSeconds, LIMITS, SERVICE_DEFAULTS } from '../../core/rules/cloud-tasks';
 import type { StepRetry } from '../../spec/types';
 import { checkResult, isRecord, isUnresolved, NOT_APPLICABLE, type PolicyRule, type Violation } from '../types';
 

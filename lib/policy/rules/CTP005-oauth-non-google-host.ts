@@ -4,7 +4,7 @@
  * Google APIs as the invoker service account. The spec validator refuses this too; the rule also covers stacks built
  * from constructs directly.
  */
-import { isGoogleApisHost } from '../../cloud-tasks/rules';
+import { isGoogleApisHost } from '../../core/rules/cloud-tasks';
 import { checkResult, isRecord, isUnresolved, NOT_APPLICABLE, type PolicyRule, type Violation } from '../types';
 
 function hostOf(url: string): string | undefined {

@@ -1,0 +1,149 @@
+import { status } from '@grpc/grpc-js';
+import type { CreateTaskRequest } from '../../lib/seeder/requests';
+import { backoffMs, seedTasks, statusName, type TaskCreator } from '../../lib/seeder/seeder';
+import { manyTasks, seedTask } from './fixtures';
+
+/**
+ * A client double that answers from a script per task name: a list of gRPC codes to fail with before succeeding
+ * (or a code to fail with for ever). It records every call, so the tests see exactly what the seeder did.
+ */
+class ScriptedClient implements TaskCreator {
+  readonly calls: { name: string; options: unknown }[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  constructor(private readonly script: (name: string, attempt: number) => number | undefined = () => undefined) {}
+  async createTask(request: CreateTaskRequest, options: { retry: null; timeout: number }): Promise<unknown> {
+    const name = request.task?.name ?? '';
+    this.calls.push({ name, options });
+    const attempt = this.calls.filter((c) => c.name === name).length;
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await new Promise((resolve) => setImmediate(resolve));
+    this.inFlight--;
+    const code = this.script(name, attempt);
+    if (code !== undefined)
+      throw Object.assign(new Error(`${code} ${statusName(code)}: scripted`), { code, details: `scripted ${code}` });
+    return [{ name }];
+  }
+}
+
+const fast = { initialBackoffMs: 1, maxBackoffMs: 2 };
+
+describe('seedTasks', () => {
+  test('GIVEN a healthy service THEN every task is created once, with the library retries turned off', async () => {
+    const client = new ScriptedClient();
+    const tasks = manyTasks(25);
+
+    const result = await seedTasks(tasks, [client], fast);
+
+    expect(result).toMatchObject({ total: 25, created: 25, alreadyPresent: 0, failed: 0, retries: 0, failures: [] });
+    expect(client.calls.map((c) => c.name).sort()).toEqual(tasks.map((t) => `${t.queue}/tasks/${t.taskId}`).sort());
+    expect(client.calls[0].options).toEqual({ retry: null, timeout: 30_000 });
+  });
+
+  test('ALREADY_EXISTS counts as done, not as a failure', async () => {
+    const client = new ScriptedClient((name) => (name.endsWith('item-1') ? status.ALREADY_EXISTS : undefined));
+    const result = await seedTasks(manyTasks(3), [client], fast);
+    expect(result).toMatchObject({ created: 2, alreadyPresent: 1, failed: 0 });
+  });
+
+  test.each([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.ABORTED, status.INTERNAL])(
+    'retryable status %i is retried until it succeeds',
+    async (code) => {
+      const client = new ScriptedClient((_name, attempt) => (attempt <= 2 ? code : undefined));
+      const result = await seedTasks([seedTask('a')], [client], fast);
+      expect(result).toMatchObject({ created: 1, failed: 0, retries: 2 });
+      expect(client.calls).toHaveLength(3);
+    },
+  );
+
+  test.each([
+    status.INVALID_ARGUMENT,
+    status.PERMISSION_DENIED,
+    status.NOT_FOUND,
+    status.FAILED_PRECONDITION,
+    status.UNKNOWN,
+  ])('non-retryable status %i fails the task at once (no propagation wait)', async (code) => {
+    const client = new ScriptedClient(() => code);
+    const result = await seedTasks([seedTask('a')], [client], { ...fast, propagationWaitMs: 0 });
+    expect(result).toMatchObject({ created: 0, failed: 1, retries: 0 });
+    expect(result.failures[0]).toMatchObject({ code, message: `scripted ${code}`, attempts: 1 });
+  });
+
+  test.each([status.PERMISSION_DENIED, status.NOT_FOUND])(
+    'status %i is retried while IAM/queue changes may still be propagating, outside the maxAttempts budget',
+    async (code) => {
+      const client = new ScriptedClient((_name, attempt) => (attempt <= 3 ? code : undefined));
+      const notices: string[] = [];
+      const result = await seedTasks([seedTask('a'), seedTask('b')], [client], {
+        ...fast,
+        maxAttempts: 1,
+        propagationWaitMs: 60_000,
+        onPropagationWait: (name, message) => notices.push(`${name}: ${message}`),
+      });
+      expect(result).toMatchObject({ created: 2, failed: 0, retries: 6 });
+      expect(notices).toEqual([`${statusName(code)}: scripted ${code}`]);
+    },
+  );
+
+  test('after the propagation window, PERMISSION_DENIED is final', async () => {
+    const client = new ScriptedClient(() => status.PERMISSION_DENIED);
+    const result = await seedTasks([seedTask('a')], [client], { ...fast, propagationWaitMs: 30 });
+    expect(result).toMatchObject({ created: 0, failed: 1 });
+    expect(result.failures[0]).toMatchObject({ code: status.PERMISSION_DENIED, message: 'scripted 7' });
+    expect(client.calls.length).toBeGreaterThan(1);
+  });
+
+  test('attempts are capped at maxAttempts; the failure keeps the last status and message', async () => {
+    const client = new ScriptedClient(() => status.UNAVAILABLE);
+    const result = await seedTasks([seedTask('a'), seedTask('b')], [client], { ...fast, maxAttempts: 4 });
+    expect(result).toMatchObject({ created: 0, failed: 2, retries: 6 });
+    expect(result.failures.map((f) => [f.code, f.attempts, f.message])).toEqual([
+      [status.UNAVAILABLE, 4, 'scripted 14'],
+      [status.UNAVAILABLE, 4, 'scripted 14'],
+    ]);
+    expect(client.calls).toHaveLength(8);
+  });
+
+  test('no retry starts after the run deadline', async () => {
+    const client = new ScriptedClient(() => status.UNAVAILABLE);
+    const result = await seedTasks([seedTask('a')], [client], {
+      initialBackoffMs: 50,
+      maxBackoffMs: 50,
+      deadlineMs: 10,
+      random: () => 1,
+    });
+    expect(result).toMatchObject({ failed: 1, retries: 0 });
+    expect(client.calls).toHaveLength(1);
+  });
+
+  test('calls in flight never exceed the concurrency, and are spread over all clients', async () => {
+    const clients = [new ScriptedClient(), new ScriptedClient(), new ScriptedClient()];
+    const result = await seedTasks(manyTasks(200), clients, { ...fast, concurrency: 7 });
+    expect(result.created).toBe(200);
+    const inFlightTotal = clients.reduce((n, c) => n + c.maxInFlight, 0);
+    expect(inFlightTotal).toBeLessThanOrEqual(7);
+    for (const c of clients) expect(c.calls.length).toBeGreaterThan(0);
+  });
+
+  test('onSettled reports growing counts, ending with all settled', async () => {
+    const seen: number[] = [];
+    await seedTasks(manyTasks(5), [new ScriptedClient()], {
+      ...fast,
+      onSettled: (c) => seen.push(c.created + c.alreadyPresent + c.failed),
+    });
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe('backoffMs', () => {
+  test('full jitter under an exponential cap', () => {
+    expect([1, 2, 3, 4, 10].map((n) => backoffMs(n, 100, 5000, () => 0.999999))).toEqual([99, 199, 399, 799, 4999]);
+    expect(backoffMs(3, 100, 5000, () => 0)).toBe(0);
+  });
+});
+
+test('statusName', () => {
+  expect(statusName(14)).toBe('UNAVAILABLE (14)');
+  expect(statusName(undefined)).toBe('no gRPC status');
+});

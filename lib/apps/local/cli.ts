@@ -1,0 +1,256 @@
+/**
+ * `npm run local [-- --spec <file>] [--report <file>] [--timeout 10m] [--fail-rate 0..1] [--work-ms 20]
+ *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir] [--port <p>] [--oidc-port <p>]`
+ *
+ * Runs one pipeline on this machine (lib/apps/local/run.ts), shows progress on stderr (a bar on a terminal, a line every
+ * two seconds otherwise), then prints the per-step summary and the timeline on stdout.
+ * Exit codes: 0 every task succeeded; 1 a task failed, the run timed out or seeding failed; 2 the command line or the
+ * spec is wrong (nothing ran).
+ */
+import { writeFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { LOG_LEVELS, type LogLevel } from '../../emulator/dispatch/events';
+import { parseDuration, DURATION_FORMAT_HINT } from '../../spec/duration';
+import { formatStepTable, formatTimeline } from './summary';
+import type { RunProgress } from './run';
+
+export const DEFAULT_SPEC = 'pipelines/recsys-dev.yaml';
+
+interface CliOptions {
+  readonly spec?: string;
+  readonly report?: string;
+  readonly timeout: number;
+  readonly failRate: number;
+  readonly workMs: number;
+  readonly logLevel: LogLevel;
+  readonly eventLog?: string;
+  readonly keepOutdir?: boolean;
+  readonly port: number;
+  readonly oidcPort: number;
+}
+
+export interface LocalCliIo {
+  readonly stdout: { write(s: string): unknown };
+  readonly stderr: { write(s: string): unknown; readonly isTTY?: boolean };
+  readonly env: NodeJS.ProcessEnv;
+}
+
+function duration(text: string): number {
+  const s = parseDuration(text);
+  if (s === undefined || s === 0) throw new InvalidArgumentError(`expected ${DURATION_FORMAT_HINT}, got "${text}"`);
+  return s * 1000;
+}
+
+function fraction(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !(n >= 0 && n < 1))
+    throw new InvalidArgumentError(
+      `expected a fraction from 0 to below 1 (0.2 = a fifth of attempts fail), got "${text}"`,
+    );
+  return n;
+}
+
+function wholeMs(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 60_000)
+    throw new InvalidArgumentError(`expected milliseconds from 0 to 60000, got "${text}"`);
+  return n;
+}
+
+function port(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535)
+    throw new InvalidArgumentError(`expected a TCP port from 0 (pick a free one) to 65535, got "${text}"`);
+  return n;
+}
+
+function program(io: LocalCliIo): Command {
+  return new Command('local')
+    .description(
+      "Run a pipeline on this machine: synthesize it, create its queues in the local emulator from the Terraform JSON, seed it as deploy does, and serve each step with the example worker (or the step's local.url) until it is idle.",
+    )
+    .option('--spec <file>', `pipeline spec (default: PIPELINE_SPEC, else ${DEFAULT_SPEC})`)
+    .option(
+      '--report <file>',
+      'write the run report as JSON: { steps: { <step>: { succeeded, failed, attempts, ... } }, tasks, durationSeconds, ... }',
+    )
+    .option(
+      '--timeout <duration>',
+      'give up when tasks are still pending after this long, e.g. 90s, 10m',
+      duration,
+      600_000,
+    )
+    .option(
+      '--fail-rate <fraction>',
+      'share of attempts the example workers fail with 503, to watch retries',
+      fraction,
+      0,
+    )
+    .option('--work-ms <ms>', 'simulated work per task in the example workers', wholeMs, 20)
+    .addOption(
+      new Option(
+        '--log-level <level>',
+        'dispatch events printed to stderr: error (tasks given up), warn (+ failed attempts), info (+ successes), debug (everything)',
+      )
+        .choices(LOG_LEVELS)
+        .default('warn'),
+    )
+    .option(
+      '--event-log <file.jsonl>',
+      'append every dispatch event as a JSON line (ts, queue, task, event, status, attempt, latencyMs, nextAttemptAt)',
+    )
+    .option('--keep-outdir', 'keep the synthesized stack under .local-run/ (printed) for inspection')
+    .option(
+      '--port <port>',
+      'gRPC port of the emulator (CLOUD_TASKS_EMULATOR_HOST for local.url workers); 0 picks a free one',
+      port,
+      0,
+    )
+    .option(
+      '--oidc-port <port>',
+      "port of the emulator's OIDC issuer (CLOUD_TASKS_EMULATOR_OIDC_ISSUER for local.url workers); 0 picks a free one",
+      port,
+      0,
+    )
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 every task succeeded, 1 a task failed / timeout / seeding failed, 2 invalid command line or spec.',
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+}
+
+export async function main(
+  argv: readonly string[],
+  io: LocalCliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
+  const cmd = program(io);
+  try {
+    cmd.parse(argv as string[]);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+  const opts = cmd.opts<CliOptions>();
+  const specPath = opts.spec ?? (io.env.PIPELINE_SPEC || DEFAULT_SPEC);
+
+  const view = progressView(io.stderr);
+  // Loaded after parsing: --help stays instant.
+  const { runLocal } = await import('./run');
+  const { SpecError } = await import('../../core/problem');
+  const { PolicyError } = await import('../../policy/errors');
+  // Ctrl-C ends the run like a timeout: workers and the emulator stop, .local-run/ is cleaned, the summary prints.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let result: Awaited<ReturnType<typeof runLocal>>;
+  try {
+    result = await runLocal({
+      specPath,
+      timeoutMs: opts.timeout,
+      failureRate: opts.failRate,
+      workMs: opts.workMs,
+      logLevel: opts.logLevel,
+      eventLog: opts.eventLog,
+      keepOutdir: opts.keepOutdir,
+      port: opts.port,
+      oidcPort: opts.oidcPort,
+      signal: interrupt.signal,
+      log: view.log,
+      onProgress: view.update,
+    });
+  } catch (err) {
+    view.stop();
+    if (err instanceof SpecError || err instanceof PolicyError) {
+      io.stderr.write(`${err.message}\nNothing ran. Fix the spec and run again.\n`);
+      return 2;
+    }
+    io.stderr.write(`local run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  view.stop();
+
+  const r = result.report;
+  const out = io.stdout;
+  out.write(`\n${r.stack} (${r.spec}): ${r.tasks} task(s) in ${r.durationSeconds.toFixed(2)} s\n`);
+  if (result.seederOutput.trim()) out.write(`${result.seederOutput.trim()}\n`);
+  out.write(
+    `\n${formatStepTable(r.steps)}\n\nTimeline (seconds since seeding started):\n${formatTimeline(r.runs)}\n\n`,
+  );
+  if (opts.keepOutdir) out.write(`Synthesized stack kept in ${result.stackDir}\n`);
+  if (opts.report) {
+    writeFileSync(opts.report, `${JSON.stringify(r, null, 2)}\n`);
+    out.write(`Report written to ${opts.report}\n`);
+  }
+  if (r.ok) {
+    out.write('Every task succeeded.\n');
+    return 0;
+  }
+  for (const p of r.problems) io.stderr.write(`${p}\n`);
+  return 1;
+}
+
+/** Progress on stderr: a redrawn line on a terminal, a plain line every 2 s otherwise (CI logs). */
+function progressView(stderr: LocalCliIo['stderr']): {
+  update: (p: RunProgress) => void;
+  log: (line: string) => void;
+  stop: () => void;
+} {
+  const describe = (p: RunProgress) =>
+    `${p.phase}: ${p.finished}/${p.tasks} task(s) done, ${p.inFlight} in flight${p.failedAttempts ? `, ${p.failedAttempts} failed attempt(s)` : ''}`;
+  if (stderr.isTTY) {
+    let last = '';
+    const clear = () => {
+      if (last) stderr.write('\r\x1b[2K');
+    };
+    return {
+      update: (p) => {
+        const text = describe(p);
+        if (text === last) return;
+        clear();
+        stderr.write(text);
+        last = text;
+      },
+      log: (line) => {
+        clear();
+        stderr.write(`${line}\n`);
+        if (last) stderr.write(last);
+      },
+      stop: () => {
+        clear();
+        last = '';
+      },
+    };
+  }
+  let lastAt = 0;
+  let lastPhase = '';
+  return {
+    update: (p) => {
+      const now = Date.now();
+      if (p.phase === lastPhase && now - lastAt < 2000) return;
+      lastAt = now;
+      lastPhase = p.phase;
+      stderr.write(`${describe(p)}\n`);
+    },
+    log: (line) => stderr.write(`${line}\n`),
+    stop: () => undefined,
+  };
+}
+
+export function runMain(argv: readonly string[]): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+      // Everything is closed; if a stray handle keeps the process alive, end it anyway.
+      setTimeout(() => process.exit(code), 2000).unref();
+    },
+    (err: unknown) => {
+      process.stderr.write(`local run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

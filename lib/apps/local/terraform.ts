@@ -1,0 +1,307 @@
+/**
+ * Reads a synthesized stack (`cdk.tf.json`) for `npm run local` and `npm run emulator -- --stack`: the queues exactly
+ * as Terraform would create them (`resource.google_cloud_tasks_queue.*`) and the seeding command of the
+ * `terraform_data` resource's local-exec provisioner; and creates those queues in an emulator (createStackQueues).
+ * Reading the synthesized JSON, not the spec, means a local run exercises what deploys.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { HttpMethod } from '../../core/rules/cloud-tasks';
+import type { QueueHttpTarget, QueueInput } from '../../emulator/model';
+import type { EmulatorState } from '../../emulator/state';
+
+/** One `google_cloud_tasks_queue`, in the emulator's terms. */
+export interface SynthesizedQueue {
+  /** The resource's address, e.g. `google_cloud_tasks_queue.queue-train_74420F46`. */
+  readonly address: string;
+  readonly project: string;
+  readonly location: string;
+  readonly queueId: string;
+  /** `projects/P/locations/L/queues/Q` */
+  readonly queueName: string;
+  /** CreateQueue input (name, rate limits, retry config, logging). */
+  readonly input: QueueInput;
+  /** The queue's `http_target`, as the emulator's QueueHttpTarget. */
+  readonly httpTarget?: QueueHttpTarget;
+}
+
+/** A local-exec provisioner: what Terraform runs, and where. */
+export interface SeedCommand {
+  readonly address: string;
+  /** `[interpreter..., command]`, run without a shell, as Terraform does with an `interpreter` list. */
+  readonly argv: readonly string[];
+  /** `working_dir` with `${path.module}` resolved to the stack folder. */
+  readonly cwd: string;
+  /** The provisioner's `environment`, if any. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+interface TfQueue {
+  name?: unknown;
+  project?: unknown;
+  location?: unknown;
+  rate_limits?: { max_dispatches_per_second?: number; max_concurrent_dispatches?: number };
+  retry_config?: {
+    max_attempts?: number;
+    min_backoff?: string;
+    max_backoff?: string;
+    max_doublings?: number;
+    max_retry_duration?: string;
+  };
+  stackdriver_logging_config?: { sampling_ratio?: number };
+  http_target?: {
+    http_method?: string;
+    uri_override?: {
+      scheme?: string;
+      host?: string;
+      port?: string | number;
+      path_override?: { path?: string };
+      query_override?: { query_params?: string };
+      uri_override_enforce_mode?: string;
+    };
+    header_overrides?: Array<{ header: { key: string; value: string } }>;
+    oidc_token?: { service_account_email: string; audience?: string };
+    oauth_token?: { service_account_email: string; scope?: string };
+  };
+}
+
+interface TfProvisioner {
+  'local-exec'?: {
+    command?: string;
+    interpreter?: string[];
+    working_dir?: string;
+    environment?: Record<string, string>;
+  };
+}
+
+export interface SynthesizedStack {
+  readonly dir: string;
+  readonly queues: readonly SynthesizedQueue[];
+  readonly seedCommands: readonly SeedCommand[];
+}
+
+/** The folder is not a synthesized stack (missing, no cdk.tf.json, unreadable JSON, no queues): the user passed the wrong path. */
+export class NotAStackError extends Error {
+  override readonly name = 'NotAStackError';
+}
+
+const SYNTH_HINT = 'run `npm run synth` and pass a folder cdktf.out/stacks/<stack>';
+
+/**
+ * Reads `<stackDir>/cdk.tf.json`. Throws NotAStackError naming the path and what is missing when the folder is not a
+ * synthesized stack, and an Error naming the resource and field when something in it cannot run locally.
+ */
+export function readSynthesizedStack(stackDir: string): SynthesizedStack {
+  const file = path.join(stackDir, 'cdk.tf.json');
+  const json = readStackJson(stackDir, file);
+  const resources = json.resource ?? {};
+  if (Object.keys(resources.google_cloud_tasks_queue ?? {}).length === 0)
+    throw new NotAStackError(
+      `${file} has no resource.google_cloud_tasks_queue: it is not a pipeline stack; ${SYNTH_HINT}`,
+    );
+  const queues = Object.entries(resources.google_cloud_tasks_queue ?? {}).map(([id, r]) =>
+    queueFrom(`google_cloud_tasks_queue.${id}`, r as TfQueue, file),
+  );
+  const seedCommands: SeedCommand[] = [];
+  for (const [id, r] of Object.entries(resources.terraform_data ?? {})) {
+    const provisioners = ((r as { provisioner?: TfProvisioner[] }).provisioner ?? [])
+      .map((p) => p['local-exec'])
+      .filter((p) => p !== undefined);
+    for (const p of provisioners) seedCommands.push(seedCommandFrom(`terraform_data.${id}`, p!, stackDir, file));
+  }
+  return { dir: stackDir, queues, seedCommands };
+}
+
+function readStackJson(stackDir: string, file: string): { resource?: Record<string, Record<string, unknown>> } {
+  const dir = statSync(stackDir, { throwIfNoEntry: false });
+  if (!dir) throw new NotAStackError(`${stackDir}: no such folder; ${SYNTH_HINT}`);
+  if (!dir.isDirectory())
+    throw new NotAStackError(
+      `${stackDir} is a file, not a stack folder: pass the folder that holds cdk.tf.json, e.g. cdktf.out/stacks/<stack>`,
+    );
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new NotAStackError(`${file}: cannot read it (${code ?? (err as Error).message})`);
+    // A common slip: the output folder or its stacks/ folder instead of one stack.
+    const stacks = [stackDir, path.join(stackDir, 'stacks')].flatMap((d) => stackFoldersIn(d));
+    const hint = stacks.length > 0 ? `; the stacks below it: ${stacks.join(', ')}` : `; ${SYNTH_HINT}`;
+    throw new NotAStackError(`${stackDir} is not a synthesized stack: it has no cdk.tf.json${hint}`);
+  }
+  try {
+    const json = JSON.parse(text) as unknown;
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error('not a JSON object');
+    return json as { resource?: Record<string, Record<string, unknown>> };
+  } catch (err) {
+    throw new NotAStackError(`${file} is not Terraform JSON (${(err as Error).message}); ${SYNTH_HINT}`);
+  }
+}
+
+function stackFoldersIn(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(path.join(dir, d.name, 'cdk.tf.json')))
+      .map((d) => path.join(dir, d.name));
+  } catch {
+    return [];
+  }
+}
+
+function literal(value: unknown, where: string, file: string): string {
+  if (typeof value !== 'string' || value.includes('${'))
+    throw new Error(
+      `${file}: ${where} = ${JSON.stringify(value)} is not a literal; queues can be created locally only when their names are known at synth time`,
+    );
+  return value;
+}
+
+/** Terraform's duration strings for Cloud Tasks: `"600s"`, `"0.5s"`. */
+export function parseTerraformDuration(text: string | undefined, where: string): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)s$/.exec(text);
+  if (!m) throw new Error(`${where} = "${text}" is not a duration in seconds such as "600s"`);
+  return Number(m[1]);
+}
+
+function queueFrom(address: string, r: TfQueue, file: string): SynthesizedQueue {
+  const queueId = literal(r.name, `${address}.name`, file);
+  const project = literal(r.project, `${address}.project`, file);
+  const location = literal(r.location, `${address}.location`, file);
+  const rc = r.retry_config;
+  const input: QueueInput = {
+    name: `projects/${project}/locations/${location}/queues/${queueId}`,
+    ...(r.rate_limits
+      ? {
+          rateLimits: {
+            maxDispatchesPerSecond: r.rate_limits.max_dispatches_per_second,
+            maxConcurrentDispatches: r.rate_limits.max_concurrent_dispatches,
+          },
+        }
+      : {}),
+    ...(rc
+      ? {
+          retryConfig: {
+            maxAttempts: rc.max_attempts,
+            minBackoffSeconds: parseTerraformDuration(rc.min_backoff, `${address}.retry_config.min_backoff`),
+            maxBackoffSeconds: parseTerraformDuration(rc.max_backoff, `${address}.retry_config.max_backoff`),
+            maxDoublings: rc.max_doublings,
+            maxRetryDurationSeconds: parseTerraformDuration(
+              rc.max_retry_duration,
+              `${address}.retry_config.max_retry_duration`,
+            ),
+          },
+        }
+      : {}),
+    ...(r.stackdriver_logging_config
+      ? { stackdriverLoggingConfig: { samplingRatio: r.stackdriver_logging_config.sampling_ratio ?? 0 } }
+      : {}),
+  };
+  const t = r.http_target;
+  let httpTarget: QueueHttpTarget | undefined;
+  if (t) {
+    const u = t.uri_override;
+    httpTarget = {
+      ...(t.http_method ? { httpMethod: t.http_method as HttpMethod } : {}),
+      ...(u
+        ? {
+            uriOverride: {
+              ...(u.scheme ? { scheme: u.scheme as 'HTTP' | 'HTTPS' } : {}),
+              ...(u.host ? { host: u.host } : {}),
+              ...(u.port !== undefined ? { port: Number(u.port) } : {}),
+              ...(u.path_override ? { pathOverride: { path: u.path_override.path ?? '' } } : {}),
+              ...(u.query_override ? { queryOverride: { queryParams: u.query_override.query_params ?? '' } } : {}),
+              ...(u.uri_override_enforce_mode
+                ? { uriOverrideEnforceMode: u.uri_override_enforce_mode as 'ALWAYS' | 'IF_NOT_EXISTS' }
+                : {}),
+            },
+          }
+        : {}),
+      ...(t.header_overrides
+        ? { headerOverrides: t.header_overrides.map((h) => ({ header: { key: h.header.key, value: h.header.value } })) }
+        : {}),
+      ...(t.oidc_token
+        ? {
+            oidcToken: {
+              serviceAccountEmail: t.oidc_token.service_account_email,
+              ...(t.oidc_token.audience ? { audience: t.oidc_token.audience } : {}),
+            },
+          }
+        : {}),
+      ...(t.oauth_token
+        ? {
+            oauthToken: {
+              serviceAccountEmail: t.oauth_token.service_account_email,
+              ...(t.oauth_token.scope ? { scope: t.oauth_token.scope } : {}),
+            },
+          }
+        : {}),
+    };
+  }
+  return { address, project, location, queueId, queueName: input.name!, input, ...(httpTarget ? { httpTarget } : {}) };
+}
+
+function seedCommandFrom(
+  address: string,
+  p: NonNullable<TfProvisioner['local-exec']>,
+  stackDir: string,
+  file: string,
+): SeedCommand {
+  const moduleDir = path.resolve(stackDir);
+  const resolveModule = (text: string, where: string): string => {
+    const resolved = text.split('${path.module}').join(moduleDir);
+    if (resolved.includes('${'))
+      throw new Error(
+        `${file}: ${address} ${where} = "${text}" uses an interpolation a local run cannot resolve (only \${path.module})`,
+      );
+    return resolved;
+  };
+  if (!p.command) throw new Error(`${file}: ${address} has a local-exec provisioner without a command`);
+  if (!p.interpreter || p.interpreter.length === 0)
+    // Without an interpreter Terraform hands the command to a shell; the project's seeding never does that.
+    throw new Error(
+      `${file}: ${address} local-exec has no interpreter list; local runs start commands only without a shell, as SeedTasks writes them`,
+    );
+  return {
+    address,
+    argv: [...p.interpreter.map((a, i) => resolveModule(a, `interpreter[${i}]`)), resolveModule(p.command, 'command')],
+    cwd: path.resolve(moduleDir, resolveModule(p.working_dir ?? '${path.module}', 'working_dir')),
+    environment: p.environment ?? {},
+  };
+}
+
+export interface StackQueuesResult {
+  /** Queue names created now. */
+  readonly created: readonly string[];
+  /** Queue names that existed (restored from a data directory, or from another run) and were set to the stack's config. */
+  readonly updated: readonly string[];
+}
+
+/**
+ * Creates the stack's queues in the emulator as `terraform apply` would: name, rate limits, retry config and logging
+ * from the synthesized JSON, unset fields at the service defaults. A queue that already exists is updated (every
+ * field, as UpdateQueue with an empty mask), so it ends exactly as synthesized. Then each queue gets its queue-level
+ * http_target: by default the synthesized one (production URLs and tokens); `httpTargetFor` replaces it (npm run
+ * local routes queues to local workers).
+ */
+export function createStackQueues(
+  state: EmulatorState,
+  queues: readonly SynthesizedQueue[],
+  httpTargetFor: (q: SynthesizedQueue) => QueueHttpTarget | undefined = (q) => q.httpTarget,
+): StackQueuesResult {
+  const created: string[] = [];
+  const updated: string[] = [];
+  const existing = new Set(state.queues().map((q) => q.name));
+  for (const q of queues) {
+    if (existing.has(q.queueName)) {
+      state.updateQueue(q.input, []);
+      updated.push(q.queueName);
+    } else {
+      state.createQueue(`projects/${q.project}/locations/${q.location}`, q.input);
+      created.push(q.queueName);
+    }
+    state.setQueueHttpTarget(q.queueName, httpTargetFor(q));
+  }
+  return { created, updated };
+}

@@ -1,0 +1,206 @@
+/**
+ * `npm run tasks -- list [--queue <id>] [--emulator host:port] [--show-body]`: what is in the local emulator, read
+ * with the official client as any user code would (ListQueues, ListTasks with the FULL view).
+ *
+ * One table per queue: task id, schedule time, method, URL, token (kind, service account, audience or scope), body
+ * size and a short sha256 of the body, so two listings (or a listing and a seed manifest) compare at a glance.
+ * `--show-body` adds each task's headers and body: in a local emulator they are the user's own payloads. Authorization
+ * headers are never printed. Exit codes: 0 listed, 1 the emulator cannot be reached or has no such queue, 2 the
+ * command line or the emulator address is wrong.
+ */
+import { createHash } from 'node:crypto';
+import { Command, CommanderError } from 'commander';
+import type { protos } from '@google-cloud/tasks';
+import { ANY } from '../../emulator/names';
+import { DEFAULT_EMULATOR_PORT, EMULATOR_HOST_ENV } from '../../core/env';
+
+type TaskMessage = protos.google.cloud.tasks.v2.ITask;
+
+export interface TasksCliIo {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  readonly env: NodeJS.ProcessEnv;
+}
+
+interface ListOptions {
+  readonly queue?: string;
+  readonly emulator?: string;
+  readonly showBody?: boolean;
+}
+
+/** Every queue of every project and location: an emulator extension of ListQueues (lib/emulator/names.ts). */
+const ALL_LOCATIONS = `projects/${ANY}/locations/${ANY}`;
+/**
+ * No client retries (the emulator is local: an UNAVAILABLE means it is not running, say so at once) and a bound on
+ * each call; the emulator answers in milliseconds.
+ */
+const CALL_OPTIONS = { timeout: 5000, retry: null };
+/** Headers whose values are credentials: shown by name only. */
+const HIDDEN_HEADERS = new Set(['authorization', 'proxy-authorization']);
+
+export async function main(argv: readonly string[], io: TasksCliIo = processIo()): Promise<number> {
+  let code = 0;
+  const program = new Command('tasks')
+    .description('Inspect the queues and tasks of the local Cloud Tasks emulator (npm run emulator).')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  program
+    .command('list')
+    .description('list queues and their tasks: id, schedule time, method, URL, token, body size and sha256')
+    .option('--queue <id>', 'only this queue (its id, or its full name projects/P/locations/L/queues/Q)')
+    .option(
+      '--emulator <host:port>',
+      `the emulator (default: ${EMULATOR_HOST_ENV}, else 127.0.0.1:${DEFAULT_EMULATOR_PORT})`,
+    )
+    .option('--show-body', "print each task's headers (never Authorization) and body")
+    .action(async (opts: ListOptions) => {
+      code = await list(opts, io);
+    });
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+  return code;
+}
+
+async function list(opts: ListOptions, io: TasksCliIo): Promise<number> {
+  const address = opts.emulator ?? (io.env[EMULATOR_HOST_ENV] || `127.0.0.1:${DEFAULT_EMULATOR_PORT}`);
+  const { seedTargetFromEnv } = await import('../../core/env');
+  let target: ReturnType<typeof seedTargetFromEnv>;
+  try {
+    target = seedTargetFromEnv({ [EMULATOR_HOST_ENV]: address });
+  } catch {
+    const source = opts.emulator !== undefined ? '--emulator' : EMULATOR_HOST_ENV;
+    io.stderr.write(
+      `${source} "${address}" is not host:port, e.g. 127.0.0.1:${DEFAULT_EMULATOR_PORT} or [::1]:${DEFAULT_EMULATOR_PORT}\n`,
+    );
+    return 2;
+  }
+  const { createClients } = await import('../../core/tasks-client');
+  const client = createClients(target, 1)[0];
+  try {
+    const [all] = await client.listQueues({ parent: ALL_LOCATIONS }, CALL_OPTIONS);
+    const queues =
+      opts.queue === undefined
+        ? all
+        : all.filter((q) => q.name === opts.queue || q.name?.endsWith(`/queues/${opts.queue}`));
+    if (queues.length === 0) {
+      const ids = all.map((q) => q.name!.slice(q.name!.lastIndexOf('/') + 1));
+      io.stderr.write(
+        opts.queue !== undefined
+          ? `no queue ${opts.queue} in the emulator at ${address}; its queues: ${ids.length > 0 ? ids.join(', ') : 'none'}\n`
+          : `no queues in the emulator at ${address}; create them from a synthesized stack: npm run emulator -- --stack cdktf.out/stacks/<stack>\n`,
+      );
+      return opts.queue !== undefined ? 1 : 0;
+    }
+    const listed: Array<{ name: string; state: string; tasks: TaskMessage[] }> = [];
+    for (const q of queues) {
+      const [tasks] = await client.listTasks({ parent: q.name!, responseView: 'FULL' }, CALL_OPTIONS);
+      listed.push({ name: q.name!, state: String(q.state ?? ''), tasks });
+    }
+    const total = listed.reduce((n, q) => n + q.tasks.length, 0);
+    io.stdout.write(
+      `Cloud Tasks emulator at ${address}: ${plural(listed.length, 'queue')}, ${plural(total, 'task')}\n`,
+    );
+    for (const q of listed)
+      io.stdout.write(
+        `\n${q.name}  ${q.state}  ${plural(q.tasks.length, 'task')}\n${taskTable(q.tasks, opts.showBody === true)}`,
+      );
+    return 0;
+  } catch (err) {
+    const e = err as { code?: number; details?: string; message: string };
+    // 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED: nothing answers at that address.
+    const unreachable = e.code === 14 || e.code === 4;
+    io.stderr.write(
+      unreachable
+        ? `cannot reach the Cloud Tasks emulator at ${address} (${(e.details || e.message).split('\n')[0].replace(/\.? *Resolution note: *$/, '')}); start it with npm run emulator, which prints its address (${EMULATOR_HOST_ENV})\n`
+        : `the emulator at ${address} refused the listing: ${e.details ?? e.message}\n`,
+    );
+    return 1;
+  } finally {
+    await client.close();
+  }
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The rows of one queue; with showBody each row is followed by its headers and body, indented. */
+export function taskTable(tasks: readonly TaskMessage[], showBody: boolean): string {
+  if (tasks.length === 0) return '';
+  const header = ['TASK ID', 'SCHEDULE', 'METHOD', 'URL', 'TOKEN', 'BODY'];
+  const rows = tasks.map((t) => {
+    const r = t.httpRequest ?? {};
+    const body = bodyBytes(r.body);
+    return [
+      t.name!.slice(t.name!.lastIndexOf('/') + 1),
+      timestamp(t.scheduleTime),
+      String(r.httpMethod ?? 'POST'),
+      r.url ?? '',
+      token(r),
+      `${body.length} B sha256:${createHash('sha256').update(body).digest('hex').slice(0, 12)}`,
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) =>
+    `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`;
+  let out = line(header);
+  tasks.forEach((t, i) => {
+    out += line(rows[i]);
+    if (showBody) out += details(t);
+  });
+  return out;
+}
+
+function token(r: NonNullable<TaskMessage['httpRequest']>): string {
+  if (r.oidcToken) return `oidc ${r.oidcToken.serviceAccountEmail ?? ''} aud=${r.oidcToken.audience || '(the URL)'}`;
+  if (r.oauthToken)
+    return `oauth ${r.oauthToken.serviceAccountEmail ?? ''} scope=${r.oauthToken.scope || '(cloud-platform)'}`;
+  return 'none';
+}
+
+function details(t: TaskMessage): string {
+  const r = t.httpRequest ?? {};
+  let out = '';
+  for (const [key, value] of Object.entries(r.headers ?? {}).sort(([a], [b]) => a.localeCompare(b)))
+    out += `      ${key}: ${HIDDEN_HEADERS.has(key.toLowerCase()) ? '(hidden)' : value}\n`;
+  const body = bodyBytes(r.body);
+  if (body.length === 0) return `${out}      (no body)\n`;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    text = `(binary, base64) ${body.toString('base64')}`;
+  }
+  return `${out}${text
+    .split('\n')
+    .map((l) => `      ${l}\n`)
+    .join('')}`;
+}
+
+function bodyBytes(body: Uint8Array | string | null | undefined): Buffer {
+  if (body === null || body === undefined) return Buffer.alloc(0);
+  // gax returns bytes as a Buffer; a string is its base64 form (proto3 JSON).
+  return typeof body === 'string' ? Buffer.from(body, 'base64') : Buffer.from(body);
+}
+
+function timestamp(t: TaskMessage['scheduleTime']): string {
+  if (!t) return '-';
+  const ms = Number(String(t.seconds ?? 0)) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+  return new Date(ms).toISOString();
+}
+
+function processIo(): TasksCliIo {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
+
+export function runMain(argv: readonly string[]): void {
+  main(argv).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`tasks: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

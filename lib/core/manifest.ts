@@ -1,0 +1,42 @@
+/**
+ * The seed manifest: the contract between synth (which writes it as a TerraformAsset) and the seeder (which reads it
+ * at deploy time, possibly weeks later, possibly from a copy of the stack directory). It holds complete Cloud Tasks
+ * HTTP requests, so the seeder needs nothing but this file and credentials.
+ */
+import type { HttpMethod } from './rules/cloud-tasks';
+
+export const MANIFEST_VERSION = 1;
+
+export interface ManifestHttpRequest {
+  readonly url: string;
+  readonly httpMethod: HttpMethod;
+  readonly headers: Readonly<Record<string, string>>;
+  /** UTF-8 body text (the step payload, JSON-encoded); absent for methods without a body. */
+  readonly body?: string;
+  readonly oidcToken?: { readonly serviceAccountEmail: string; readonly audience: string };
+  readonly oauthToken?: { readonly serviceAccountEmail: string; readonly scope: string };
+}
+
+export interface ManifestTask {
+  /** Step name in the spec. */
+  readonly step: string;
+  /** The id the user wrote in `seedTasks[].id`. */
+  readonly seedId: string;
+  /** Full queue name: projects/{project}/locations/{location}/queues/{queueId}. */
+  readonly queue: string;
+  /** Deterministic Cloud Tasks task id (see taskIdFor); the same spec always yields the same id. */
+  readonly taskId: string;
+  /** RFC 3339; absent = dispatch now. */
+  readonly scheduleTime?: string;
+  readonly dispatchDeadlineSeconds: number;
+  readonly httpRequest: ManifestHttpRequest;
+}
+
+export interface SeedManifest {
+  readonly version: typeof MANIFEST_VERSION;
+  /** Stack the manifest belongs to, `<pipeline>-<environment>`. */
+  readonly stack: string;
+  readonly project: string;
+  readonly location: string;
+  readonly tasks: readonly ManifestTask[];
+}

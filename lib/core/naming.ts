@@ -1,0 +1,108 @@
+/**
+ * Resource naming: every name and identity derived from a pipeline (queue ids and names, stack names, task ids, the
+ * invoker account, token audiences), as plain strings (never Terraform tokens), so the spec rules, the constructs, the
+ * seed manifest, the seeder, the worker SDK and the emulator agree on them and a reader can predict them.
+ */
+import { createHash } from 'node:crypto';
+import { LIMITS } from './rules/cloud-tasks';
+
+/** What names are derived from: the parts of a pipeline spec that name things. */
+export interface PipelineIdentity {
+  readonly project: string;
+  readonly environment: string;
+  readonly pipeline: { readonly name: string };
+}
+
+/** The label every resource gets (through the provider's default_labels), so a project's resources can be traced. */
+export const MANAGED_BY = 'cloud-tasks-pipelines';
+
+/** target.proto OAuthToken.scope: "If not specified, https://www.googleapis.com/auth/cloud-platform will be used". */
+export const DEFAULT_OAUTH_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+
+/** Length of the hash suffix used when `<pipeline>-<environment>` does not fit a service account id. */
+const HASH_SUFFIX_LENGTH = 6;
+
+/**
+ * The invoker service account id for a pipeline: `<pipeline>-<environment>`, lower-cased, with characters IAM does not
+ * accept replaced by hyphens. IAM ids are 6-30 characters (LIMITS.serviceAccountIdPattern): a shorter name gets an
+ * `-invoker` suffix, a longer one is cut and given a hash suffix of the full name, so two long names that share a
+ * prefix still get different accounts. Deterministic: the same spec always yields the same id.
+ */
+export function invokerAccountIdFor(spec: Omit<PipelineIdentity, 'project'>): string {
+  const full = `${spec.pipeline.name}-${spec.environment}`;
+  let id = full
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^-+|-+$/g, '');
+  // IAM ids start with a letter.
+  if (!/^[a-z]/.test(id)) id = `p-${id}`;
+  if (id.length < 6) id = `${id}-invoker`;
+  const max = LIMITS.serviceAccountIdMaxLength;
+  if (id.length > max) {
+    const hash = createHash('sha256').update(full).digest('hex').slice(0, HASH_SUFFIX_LENGTH);
+    id = `${id.slice(0, max - HASH_SUFFIX_LENGTH - 1).replace(/-+$/, '')}-${hash}`;
+  }
+  if (!LIMITS.serviceAccountIdPattern.test(id)) {
+    // Unreachable for any input after the steps above; kept as a guard so a rule change cannot go unnoticed.
+    throw new Error(`derived service account id "${id}" does not match ${LIMITS.serviceAccountIdPattern}`);
+  }
+  return id;
+}
+
+/** `<account_id>@<project>.iam.gserviceaccount.com`: known at synth time, so tokens and the manifest can use it. */
+export function serviceAccountEmailFor(accountId: string, project: string): string {
+  return `${accountId}@${project}.iam.gserviceaccount.com`;
+}
+
+export function invokerEmailFor(spec: PipelineIdentity): string {
+  return serviceAccountEmailFor(invokerAccountIdFor(spec), spec.project);
+}
+
+/** IAM member string for a service account e-mail (`serviceAccount:<email>`). */
+export function serviceAccountMember(email: string): string {
+  return `serviceAccount:${email}`;
+}
+
+/**
+ * OIDC audience for a target: the configured one, else the URL without query string or fragment (the spec's
+ * documented default; Cloud Tasks' own default would be the full URL, query included, which breaks audience checks
+ * on workers as soon as a query parameter changes).
+ */
+export function oidcAudienceFor(target: { readonly url: string; readonly audience?: string }): string {
+  if (target.audience !== undefined) return target.audience;
+  // Plain text cut rather than URL round-trip: `new URL()` would add a trailing slash to a bare origin, and the
+  // audience has to match what the worker expects byte for byte.
+  return target.url.split(/[?#]/, 1)[0];
+}
+
+export function oauthScopeFor(target: { readonly scope?: string }): string {
+  return target.scope ?? DEFAULT_OAUTH_SCOPE;
+}
+
+/** Queue id of a step: `<pipeline>-<environment>-<step>` (queue.proto: letters, digits, hyphens, at most 100). */
+export function queueIdFor(spec: Omit<PipelineIdentity, 'project'>, step: string): string {
+  return `${spec.pipeline.name}-${spec.environment}-${step}`;
+}
+
+/** Stack name: `<pipeline>-<environment>`. */
+export function stackNameFor(spec: Omit<PipelineIdentity, 'project'>): string {
+  return `${spec.pipeline.name}-${spec.environment}`;
+}
+
+/** Length of the hashed prefix of a task id, plus its separator. */
+export const TASK_ID_PREFIX_LENGTH = 17;
+
+/**
+ * Task id for a seed task: `<16 hex of sha256(queue, seedId)>-<seedId>`. Deterministic, so a re-run meets
+ * ALREADY_EXISTS instead of creating a duplicate; hash-prefixed because cloudtasks.proto warns that sequential or
+ * timestamp-like prefixes make named CreateTask slow (hot key ranges). The seed id stays readable at the end.
+ */
+export function taskIdFor(queueName: string, seedId: string): string {
+  const hash = createHash('sha256').update(queueName).update('\0').update(seedId).digest('hex').slice(0, 16);
+  return `${hash}-${seedId}`;
+}
+
+export function queueNameFor(project: string, location: string, queueId: string): string {
+  return `projects/${project}/locations/${location}/queues/${queueId}`;
+}

@@ -1,0 +1,433 @@
+/**
+ * The single source of truth for every Cloud Tasks rule this project enforces or emulates.
+ *
+ * Synth-time validation (lib/spec, lib/constructs), the seeder (lib/seeder) and the local emulator (lib/emulator)
+ * all call these functions, so a limit is changed in exactly one place. Each rule cites its source; the collected
+ * facts are in ../shared/docs/cloud-tasks-facts.md (mirrored in docs/cloud-tasks-rules.md).
+ *
+ * A check returns `Problem`s instead of throwing: the caller knows the context (a spec file and field path, a
+ * construct id, a gRPC request) and formats the message for its audience.
+ */
+
+/** One broken rule. `field` is relative to the object that was checked (e.g. `maxDispatchesPerSecond`). */
+export interface Problem {
+  readonly field: string;
+  readonly value: unknown;
+  /** States the rule, e.g. "900 exceeds Cloud Tasks' limit of 500 per queue". */
+  readonly message: string;
+}
+
+export const LIMITS = {
+  /** queue.proto `Queue.name`: letters, digits, hyphens; 1-100 characters. */
+  queueIdPattern: /^[A-Za-z0-9-]{1,100}$/,
+  queueIdMaxLength: 100,
+  /** task.proto `Task.name`: letters, digits, hyphens, underscores; 1-500 characters. */
+  taskIdPattern: /^[A-Za-z0-9_-]{1,500}$/,
+  taskIdMaxLength: 500,
+  /** Project ids: 6-30 characters, lower-case letters, digits, hyphens, starting with a letter (resourcemanager). */
+  projectIdPattern: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/,
+  /**
+   * IAM service account ids (the part before `@`): 6-30 characters, lower-case letters, digits, hyphens, starting
+   * with a letter and not ending with a hyphen (iam.projects.serviceAccounts.create `accountId`). The token's account
+   * on a task (oidc_token / oauth_token) is such an account.
+   */
+  serviceAccountIdPattern: /^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$/,
+  serviceAccountIdMaxLength: 30,
+  /** Cloud Tasks locations are region names such as us-central1. */
+  locationPattern: /^[a-z]+(-[a-z]+)*[0-9]+$/,
+  /** Quotas page: queues per project per region. */
+  queuesPerRegion: 1000,
+  /** queue.proto RateLimits.max_dispatches_per_second: > 0 and at most 500. */
+  maxDispatchesPerSecond: 500,
+  /** queue.proto RateLimits.max_concurrent_dispatches: at most 5,000. */
+  maxConcurrentDispatches: 5000,
+  /** queue.proto RetryConfig.max_attempts: -1 means unlimited; otherwise >= 1 ... 0 is "use the default". */
+  minMaxAttempts: -1,
+  /** Quotas page: 1 MB per task (the CreateTask comment still says 100 KB; the quotas page is newer). */
+  maxTaskSizeBytes: 1024 * 1024,
+  /** Quotas page / task.proto: schedule_time at most 30 days in the future. */
+  maxScheduleAheadSeconds: 30 * 24 * 3600,
+  /** Quotas page: a task is kept at most 31 days. */
+  maxTaskRetentionSeconds: 31 * 24 * 3600,
+  /** task.proto Task.dispatch_deadline for HTTP targets: 15 s .. 30 min, default 10 min. */
+  minDispatchDeadlineSeconds: 15,
+  maxDispatchDeadlineSeconds: 30 * 60,
+  defaultDispatchDeadlineSeconds: 10 * 60,
+  /** target.proto HttpRequest.url: at most 2,083 characters. */
+  maxUrlLength: 2083,
+  /** target.proto HttpRequest.headers: total size under 80 KB. */
+  maxHeadersBytes: 80 * 1024,
+  /** cloudtasks.proto CreateTaskRequest: a task name stays reserved about 1 hour after the task is gone. */
+  taskNameDedupWindowSeconds: 3600,
+  /** cloudtasks.proto DeleteQueue: a deleted queue's name cannot be re-used for 7 days. */
+  deletedQueueNameReuseSeconds: 7 * 24 * 3600,
+  /** queue.proto StackdriverLoggingConfig.sampling_ratio: 0.0 .. 1.0. */
+  minSamplingRatio: 0,
+  maxSamplingRatio: 1,
+  /**
+   * queue.proto / task.proto `name`: PROJECT_ID "can contain letters, numbers, hyphens, colons, or periods" (the API's
+   * resource-name rule; looser than projectIdPattern, which is what resourcemanager lets you create).
+   */
+  resourceProjectIdPattern: /^[A-Za-z0-9:.-]+$/,
+  /** cloudtasks.proto ListQueuesRequest.page_size: "The maximum page size is 9800"; unset = the maximum. */
+  maxListQueuesPageSize: 9800,
+  /** cloudtasks.proto ListTasksRequest.page_size: "The maximum page size is 1000"; unset = the maximum. */
+  maxListTasksPageSize: 1000,
+  /** v2beta2 RateLimits.max_burst_size docs: "The maximum value of max_burst_size is 500" (output only). */
+  maxBurstSize: 500,
+} as const;
+
+/**
+ * What Cloud Tasks picks when a queue is created without the field (gcloud tasks queues create reference;
+ * queue.proto says "Cloud Tasks will pick the default"). The emulator uses these for queues created without them.
+ */
+export const SERVICE_DEFAULTS = {
+  maxDispatchesPerSecond: 500,
+  maxConcurrentDispatches: 1000,
+  maxAttempts: 100,
+  minBackoffSeconds: 0.1,
+  maxBackoffSeconds: 3600,
+  maxDoublings: 16,
+  maxRetryDurationSeconds: 0,
+  dispatchDeadlineSeconds: LIMITS.defaultDispatchDeadlineSeconds,
+} as const;
+
+/** HTTP methods a Cloud Tasks HttpRequest can carry (target.proto HttpMethod). */
+export const HTTP_METHODS = ['POST', 'GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+/** target.proto HttpRequest.body: "a request body is allowed only if the HTTP method is POST, PUT, or PATCH". */
+export const METHODS_WITH_BODY: readonly HttpMethod[] = ['POST', 'PUT', 'PATCH'];
+
+export interface RateLimits {
+  readonly maxDispatchesPerSecond?: number;
+  readonly maxConcurrentDispatches?: number;
+}
+
+/** Durations in seconds. */
+export interface RetryConfig {
+  readonly maxAttempts?: number;
+  readonly minBackoffSeconds?: number;
+  readonly maxBackoffSeconds?: number;
+  readonly maxDoublings?: number;
+  readonly maxRetryDurationSeconds?: number;
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+export function queueIdProblems(queueId: string, field = 'queueId'): Problem[] {
+  if (LIMITS.queueIdPattern.test(queueId)) return [];
+  const why =
+    queueId.length > LIMITS.queueIdMaxLength
+      ? `is ${queueId.length} characters; Cloud Tasks queue ids are at most ${LIMITS.queueIdMaxLength}`
+      : queueId.length === 0
+        ? 'is empty; a Cloud Tasks queue id needs 1 to 100 characters'
+        : 'is not a valid Cloud Tasks queue id: use only letters, digits and hyphens';
+  return [{ field, value: queueId, message: `"${truncate(queueId)}" ${why}` }];
+}
+
+export function taskIdProblems(taskId: string, field = 'id'): Problem[] {
+  if (LIMITS.taskIdPattern.test(taskId)) return [];
+  const why =
+    taskId.length > LIMITS.taskIdMaxLength
+      ? `is ${taskId.length} characters; Cloud Tasks task ids are at most ${LIMITS.taskIdMaxLength}`
+      : taskId.length === 0
+        ? 'is empty; a Cloud Tasks task id needs 1 to 500 characters'
+        : 'is not a valid Cloud Tasks task id: use only letters, digits, hyphens and underscores';
+  return [{ field, value: taskId, message: `"${truncate(taskId)}" ${why}` }];
+}
+
+export function rateLimitProblems(r: RateLimits): Problem[] {
+  const out: Problem[] = [];
+  const rate = r.maxDispatchesPerSecond;
+  if (rate !== undefined) {
+    if (!(rate > 0))
+      out.push({ field: 'maxDispatchesPerSecond', value: rate, message: `${rate} must be greater than 0` });
+    else if (rate > LIMITS.maxDispatchesPerSecond)
+      out.push({
+        field: 'maxDispatchesPerSecond',
+        value: rate,
+        message: `${rate} exceeds Cloud Tasks' limit of ${LIMITS.maxDispatchesPerSecond} per queue`,
+      });
+  }
+  const conc = r.maxConcurrentDispatches;
+  if (conc !== undefined) {
+    if (!Number.isInteger(conc) || conc < 1)
+      out.push({
+        field: 'maxConcurrentDispatches',
+        value: conc,
+        message: `${conc} must be a whole number of at least 1`,
+      });
+    else if (conc > LIMITS.maxConcurrentDispatches)
+      out.push({
+        field: 'maxConcurrentDispatches',
+        value: conc,
+        message: `${fmt(conc)} exceeds Cloud Tasks' limit of ${fmt(LIMITS.maxConcurrentDispatches)} concurrent dispatches per queue`,
+      });
+  }
+  return out;
+}
+
+export function retryConfigProblems(r: RetryConfig): Problem[] {
+  const out: Problem[] = [];
+  if (
+    r.maxAttempts !== undefined &&
+    (!Number.isInteger(r.maxAttempts) || r.maxAttempts < LIMITS.minMaxAttempts || r.maxAttempts === 0)
+  )
+    out.push({
+      field: 'maxAttempts',
+      value: r.maxAttempts,
+      message: `${r.maxAttempts} is not allowed: use a whole number of at least 1, or -1 for unlimited attempts`,
+    });
+  for (const f of ['minBackoffSeconds', 'maxBackoffSeconds', 'maxRetryDurationSeconds'] as const) {
+    const v = r[f];
+    if (v !== undefined && !(v >= 0)) out.push({ field: f, value: v, message: `${v} must not be negative` });
+  }
+  if (r.maxDoublings !== undefined && (!Number.isInteger(r.maxDoublings) || r.maxDoublings < 0))
+    out.push({
+      field: 'maxDoublings',
+      value: r.maxDoublings,
+      message: `${r.maxDoublings} must be a whole number of at least 0`,
+    });
+  if (
+    r.minBackoffSeconds !== undefined &&
+    r.maxBackoffSeconds !== undefined &&
+    r.minBackoffSeconds > r.maxBackoffSeconds
+  )
+    out.push({
+      field: 'minBackoffSeconds',
+      value: r.minBackoffSeconds,
+      message: `${r.minBackoffSeconds}s is greater than maxBackoff ${r.maxBackoffSeconds}s; Cloud Tasks requires minBackoff <= maxBackoff`,
+    });
+  return out;
+}
+
+export function dispatchDeadlineProblems(seconds: number, field = 'dispatchDeadline'): Problem[] {
+  if (seconds >= LIMITS.minDispatchDeadlineSeconds && seconds <= LIMITS.maxDispatchDeadlineSeconds) return [];
+  return [
+    {
+      field,
+      value: seconds,
+      message: `${seconds}s is outside Cloud Tasks' range for HTTP dispatch deadlines, 15s to 1800s (30m)`,
+    },
+  ];
+}
+
+export function samplingRatioProblems(ratio: number, field = 'logSamplingRatio'): Problem[] {
+  if (ratio >= LIMITS.minSamplingRatio && ratio <= LIMITS.maxSamplingRatio) return [];
+  return [{ field, value: ratio, message: `${ratio} is outside the sampling ratio range 0.0 to 1.0` }];
+}
+
+/** `now` is injectable so tests and the emulator agree on the clock. */
+export function scheduleTimeProblems(scheduleTime: Date, now: Date, field = 'scheduleTime'): Problem[] {
+  if (Number.isNaN(scheduleTime.getTime()))
+    return [{ field, value: String(scheduleTime), message: 'is not a valid RFC 3339 timestamp' }];
+  const ahead = (scheduleTime.getTime() - now.getTime()) / 1000;
+  if (ahead <= LIMITS.maxScheduleAheadSeconds) return [];
+  return [
+    {
+      field,
+      value: scheduleTime.toISOString(),
+      message: `${scheduleTime.toISOString()} is ${(ahead / 86400).toFixed(1)} days ahead; Cloud Tasks schedules at most 30 days in the future`,
+    },
+  ];
+}
+
+export function taskSizeProblems(sizeBytes: number, field = 'payload'): Problem[] {
+  if (sizeBytes <= LIMITS.maxTaskSizeBytes) return [];
+  return [
+    {
+      field,
+      value: `${fmt(sizeBytes)} bytes`,
+      message: `the task is ${fmt(sizeBytes)} bytes; Cloud Tasks' limit for an HTTP task is 1 MB (${fmt(LIMITS.maxTaskSizeBytes)} bytes)`,
+    },
+  ];
+}
+
+/** The bytes a task's HTTP request takes: URL, headers and body (what the task size limit counts). */
+export function httpRequestSizeBytes(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  body?: Uint8Array | string,
+): number {
+  let size = Buffer.byteLength(url);
+  for (const [k, v] of Object.entries(headers)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
+  if (body !== undefined) size += typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  return size;
+}
+
+/**
+ * target.proto HttpRequest.headers: Cloud Tasks replaces or reserves these; an OIDC/OAuth token overrides
+ * Authorization, so a static one is refused (it would be a secret in the spec or be silently dropped).
+ */
+const RESERVED_HEADER_NAMES = new Set(['host', 'content-length', 'user-agent', 'authorization']);
+const RESERVED_HEADER_PREFIXES = ['x-google-', 'x-appengine-', 'x-cloudtasks-'];
+
+export function isReservedHeader(name: string): boolean {
+  const n = name.toLowerCase();
+  return RESERVED_HEADER_NAMES.has(n) || RESERVED_HEADER_PREFIXES.some((p) => n.startsWith(p));
+}
+
+export function headerProblems(headers: Readonly<Record<string, string>>, field = 'headers'): Problem[] {
+  const out: Problem[] = [];
+  let total = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    total += Buffer.byteLength(name) + Buffer.byteLength(value);
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+      out.push({ field: `${field}.${name}`, value: name, message: `"${name}" is not a valid HTTP header name` });
+    else if (isReservedHeader(name))
+      out.push({
+        field: `${field}.${name}`,
+        value: name,
+        message:
+          name.toLowerCase() === 'authorization'
+            ? 'Authorization is set by Cloud Tasks from the OIDC/OAuth token; use target.auth instead of a static header'
+            : `"${name}" is reserved by Cloud Tasks (Host, Content-Length, User-Agent, X-Google-*, X-AppEngine-*, X-CloudTasks-* are set by the service)`,
+      });
+  }
+  if (total >= LIMITS.maxHeadersBytes)
+    out.push({
+      field,
+      value: `${fmt(total)} bytes`,
+      message: `headers total ${fmt(total)} bytes; Cloud Tasks requires under 80 KB`,
+    });
+  return out;
+}
+
+/**
+ * What the Cloud Tasks API itself accepts for HttpRequest.url (target.proto: "must begin with either http:// or
+ * https://", at most 2,083 characters). Looser than targetUrlProblems, our synth rule: the local emulator uses this
+ * one because local workers listen on plain http.
+ */
+export function apiUrlProblems(url: string, field = 'url'): Problem[] {
+  if (url.length === 0)
+    return [{ field, value: url, message: 'is required: the absolute http:// or https:// URL the task is sent to' }];
+  if (url.length > LIMITS.maxUrlLength)
+    return [
+      {
+        field,
+        value: truncate(url),
+        message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}`,
+      },
+    ];
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.host)
+    return [
+      { field, value: url, message: `"${truncate(url)}" is not an absolute URL that begins with http:// or https://` },
+    ];
+  return [];
+}
+
+/**
+ * What the API refuses in HttpRequest.headers (target.proto): a total of 80 KB or more, or a name that is not an HTTP
+ * token. Reserved names (Host, User-Agent, X-Google-*, ...) are accepted by the API and replaced at dispatch, so unlike
+ * headerProblems (our synth rule) this does not refuse them.
+ */
+export function apiHeaderProblems(headers: Readonly<Record<string, string>>, field = 'headers'): Problem[] {
+  const out: Problem[] = [];
+  let total = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    total += Buffer.byteLength(name) + Buffer.byteLength(value);
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+      out.push({
+        field: `${field}.${name}`,
+        value: name,
+        message: `"${truncate(name)}" is not a valid HTTP header name`,
+      });
+  }
+  if (total >= LIMITS.maxHeadersBytes)
+    out.push({
+      field,
+      value: `${fmt(total)} bytes`,
+      message: `headers total ${fmt(total)} bytes; Cloud Tasks requires under 80 KB`,
+    });
+  return out;
+}
+
+/** target.proto HttpRequest.body: "allowed only if the HTTP method is POST, PUT, or PATCH". */
+export function bodyMethodProblems(method: HttpMethod, bodyBytes: number, field = 'body'): Problem[] {
+  if (bodyBytes === 0 || METHODS_WITH_BODY.includes(method)) return [];
+  return [
+    {
+      field,
+      value: `${fmt(bodyBytes)} bytes`,
+      message: `a body is not allowed with ${method}: Cloud Tasks sends a body only with ${METHODS_WITH_BODY.join(', ')}`,
+    },
+  ];
+}
+
+/** https only, a host, at most 2,083 characters (target.proto HttpRequest.url). */
+export function targetUrlProblems(url: string, field = 'url'): Problem[] {
+  if (url.length > LIMITS.maxUrlLength)
+    return [
+      {
+        field,
+        value: truncate(url),
+        message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}`,
+      },
+    ];
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return [{ field, value: url, message: `"${truncate(url)}" is not an absolute URL` }];
+  }
+  if (parsed.protocol !== 'https:')
+    return [
+      {
+        field,
+        value: url,
+        message: `"${truncate(url)}" must use https: tasks carry identity tokens, which must not travel in clear text`,
+      },
+    ];
+  if (parsed.username || parsed.password)
+    return [{ field, value: '(redacted)', message: 'must not contain user:password credentials; use target.auth' }];
+  return [];
+}
+
+/** target.proto OAuthToken: "should only be used when sending HTTP requests to *.googleapis.com". */
+export function isGoogleApisHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'googleapis.com' || h.endsWith('.googleapis.com');
+}
+
+/**
+ * queue.proto RetryConfig.max_doublings: the interval before retry `retryIndex` (0 = first retry) starts at
+ * min_backoff, doubles max_doublings times, then grows linearly by 2^max_doublings * min_backoff, capped at
+ * max_backoff. Example min 10s, max 300s, doublings 3: 10, 20, 40, 80, 160, 240, 300, 300 ...
+ */
+export function backoffSeconds(
+  retry: Required<Pick<RetryConfig, 'minBackoffSeconds' | 'maxBackoffSeconds' | 'maxDoublings'>>,
+  retryIndex: number,
+): number {
+  const { minBackoffSeconds: min, maxBackoffSeconds: max, maxDoublings: d } = retry;
+  const interval = retryIndex <= d ? min * 2 ** retryIndex : min * 2 ** d * (1 + retryIndex - d);
+  return Math.min(interval, max);
+}
+
+/**
+ * queue.proto RetryConfig: "Once max_retry_duration time has passed *and* the task has been attempted max_attempts
+ * times, no further attempts will be made". A limit that is not set (max_attempts -1, max_retry_duration 0) never
+ * runs out, so it cannot end the task on its own; with neither set the task is retried for ever.
+ * `attempts` counts attempts made so far; `sinceFirstAttemptSeconds` is the time since the first attempt.
+ */
+export function shouldRetry(
+  retry: Required<Pick<RetryConfig, 'maxAttempts' | 'maxRetryDurationSeconds'>>,
+  attempts: number,
+  sinceFirstAttemptSeconds: number,
+): boolean {
+  const attemptsLimited = retry.maxAttempts !== -1;
+  const durationLimited = retry.maxRetryDurationSeconds > 0;
+  if (!attemptsLimited && !durationLimited) return true;
+  const attemptsLeft = attemptsLimited && attempts < retry.maxAttempts;
+  const timeLeft = durationLimited && sinceFirstAttemptSeconds < retry.maxRetryDurationSeconds;
+  return attemptsLeft || timeLeft;
+}
+
+function truncate(s: string, max = 60): string {
+  return s.length > max ? `${s.slice(0, max)}...` : s;
+}

@@ -1,0 +1,4 @@
+/** Entry point of the bundled seeder.cjs (lib/seeder/bundle.ts): `node seeder.cjs <manifest> [flags]`. */
+import { runMain } from './cli';
+
+runMain(process.argv);

@@ -1,4 +1,0 @@
-/** Entry point of the bundled seeder.cjs (lib/seeding/bundle.ts): `node seeder.cjs <manifest> [flags]`. */
-import { runMain } from './cli';
-
-runMain(process.argv);
