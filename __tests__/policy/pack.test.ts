@@ -15,7 +15,7 @@ import {
   POLICY_CONTEXT_KEY,
   PolicyPack,
   suppressPolicyRule,
-} from '../../lib/policy/pack';
+} from '../../lib/policy';
 import type { PipelineSpec } from '../../lib/spec/types';
 import { fakeSeeder, NOW, SECRET_MARKER, spec, step, withStep } from './fixtures';
 
@@ -203,7 +203,7 @@ describe('plain TerraformStack built from provider classes (TypeScript users)', 
     const { ok, lines } = collect(app);
     expect(ok).toBe(false);
     expect(lines).toContain(
-      "error: custom/google: [CTP006] provider.google.default_labels: missing required label team; add it to the provider's defaultLabels",
+      "error: custom/google: [CTP006] provider.google.default_labels: missing required label team (required: team); add it to the provider's defaultLabels",
     );
   });
 });
