@@ -187,6 +187,13 @@ describe('TaskQueue: grantEnqueue', () => {
     );
   });
 
+  test('GIVEN a member the spec would refuse THEN the construct refuses it too, with the same message', () => {
+    expect(() => synthQueue({}, ['serviceAccount:x'])).toThrow(
+      /grantEnqueue\(member\) = "serviceAccount:x": "serviceAccount:x" is not an IAM member: serviceAccount: takes a service account e-mail/,
+    );
+    expect(() => synthQueue({}, ['allUsers'])).toThrow(/"allUsers" would give the role to anyone/);
+  });
+
   test('GIVEN the same member twice THEN one binding', () => {
     const { json } = synthQueue({}, [
       'serviceAccount:w@p.iam.gserviceaccount.com',

@@ -125,6 +125,22 @@ describe('validateManifest', () => {
     ]);
   });
 
+  test('a schedule time on a day that does not exist is refused, as the spec validator refuses it', () => {
+    expect(problemsOf(manifestOf([seedTask('feb', { scheduleTime: '2030-02-30T00:00:00Z' })]))).toEqual([
+      {
+        path: 'tasks[0].scheduleTime',
+        message: expect.stringMatching(/^"2030-02-30T00:00:00Z" is not a valid RFC 3339/),
+      },
+    ]);
+  });
+
+  test('a header name with dots is one key of the path', () => {
+    const t = seedTask('dots', { httpRequest: { headers: { 'X-CloudTasks-Trace.Id': 'x' } } });
+    expect(problemsOf(manifestOf([t])).map((p) => p.path)).toEqual([
+      'tasks[0].httpRequest.headers["X-CloudTasks-Trace.Id"]',
+    ]);
+  });
+
   test('a task over 1 MB is refused with its size', () => {
     const big = seedTask('big', { httpRequest: { body: 'x'.repeat(1024 * 1024) } });
     expect(problemsOf(manifestOf([big]))).toEqual([

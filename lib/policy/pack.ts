@@ -167,16 +167,19 @@ export class PolicyPack implements IAspect {
           suppression.rule === ruleId && (constructPath === site.scope || constructPath.startsWith(`${site.scope}/`)),
       )?.suppression.reason;
 
-    const record = (rule: PolicyRule, check: RuleCheck, subject: string, constructPath: string): void => {
+    const record = (rule: PolicyRule, outcome: Outcome, subject: string, constructPath: string): void => {
+      const { check } = outcome;
+      // A rule that failed is an error whatever its level: the stack was not checked by it.
+      const level = outcome.failed ? 'error' : rule.level;
       if (check.result !== 'NON_COMPLIANT') {
-        findings.push({ ruleId: rule.id, level: rule.level, result: check.result, subject });
+        findings.push({ ruleId: rule.id, level, result: check.result, subject });
         return;
       }
       const reason = suppressionFor(rule.id, constructPath);
       for (const v of check.violations)
         findings.push({
           ruleId: rule.id,
-          level: rule.level,
+          level,
           result: 'NON_COMPLIANT',
           subject,
           path: v.path,
@@ -197,9 +200,9 @@ export class PolicyPack implements IAspect {
         );
       for (const block of blocks) {
         if (spec && covered.has(block.constructPath)) continue;
-        const check = safely(rule, () => rule.checkBlock({ block, config }));
+        const outcome = safely(rule, () => rule.checkBlock({ block, config }));
         // A rule is not applicable to most blocks (a queue rule to a service account): only results that say something are kept.
-        if (check.result !== 'NOT_APPLICABLE') record(rule, check, block.constructPath, block.constructPath);
+        if (outcome.check.result !== 'NOT_APPLICABLE') record(rule, outcome, block.constructPath, block.constructPath);
       }
     }
     const active = findings.filter((f) => f.result === 'NON_COMPLIANT' && f.suppressedBecause === undefined);
@@ -212,23 +215,33 @@ export class PolicyPack implements IAspect {
   }
 }
 
+/** A rule's check, or its failure. */
+interface Outcome {
+  readonly check: RuleCheck;
+  /** The rule threw; `check` holds one violation naming the exception. */
+  readonly failed: boolean;
+}
+
 /**
  * A rule that throws is a bug in the rule, not in the stack: it becomes an error finding of that rule (suppressible
  * like any other, so a stack can still be synthesized while the rule is fixed), never a crash of the synth.
  */
-function safely(rule: PolicyRule, check: () => RuleCheck): RuleCheck {
+function safely(rule: PolicyRule, check: () => RuleCheck): Outcome {
   try {
-    return check();
+    return { check: check(), failed: false };
   } catch (e) {
     const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     return {
-      result: 'NON_COMPLIANT',
-      violations: [
-        {
-          path: [],
-          message: `rule ${rule.id} (${rule.name}) failed with ${why}; it could not check this stack (report it, or suppress ${rule.id} with a reason)`,
-        },
-      ],
+      failed: true,
+      check: {
+        result: 'NON_COMPLIANT',
+        violations: [
+          {
+            path: [],
+            message: `rule ${rule.id} (${rule.name}) failed with ${why}; it could not check this stack (report it, or suppress ${rule.id} with a reason)`,
+          },
+        ],
+      },
     };
   }
 }
