@@ -1,5 +1,5 @@
 /** Where the pipeline lives and how it is named: project, region, environment, names, labels, backend, alert channels. */
-import { formatValue, type Problem } from '../../core/problem';
+import { formatValue, type FieldPath, type Problem } from '../../core/problem';
 import { LIMITS } from '../../core/rules/cloud-tasks';
 import { projectIdProblems } from '../../core/rules/resource-manager';
 import {
@@ -11,7 +11,6 @@ import {
   NAME_PATTERN,
   NOTIFICATION_CHANNEL_PATTERN,
 } from '../formats';
-import type { FieldPath } from '../../core/problem';
 import { problemAt, type RuleContext } from './context';
 
 /** Our naming rule for environment, pipeline and step names (formats.ts NAME_PATTERN). */
