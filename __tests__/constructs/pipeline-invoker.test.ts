@@ -98,7 +98,7 @@ describe('PipelineInvoker', () => {
 
   test('grantActAs refuses a value that is not an IAM member', () => {
     expect(() => synth((inv) => inv.grantActAs('worker'))).toThrow(
-      /PipelineInvoker at test\/invoker is invalid:\n {2}- grantActAs\(member\) = "worker": is not an IAM member of the form/,
+      /PipelineInvoker at test\/invoker is invalid:\n {2}- grantActAs\(member\) = "worker": "worker" is not an IAM member: use serviceAccount:<email>/,
     );
   });
 
@@ -125,7 +125,7 @@ describe('PipelineInvoker', () => {
     expect(
       () => new PipelineInvoker(stack, 'invoker', { project: 'Bad_Project', pipeline: 'recsys', environment: 'dev' }),
     ).toThrow(
-      /PipelineInvoker at test\/invoker is invalid:\n {2}- project = "Bad_Project": is not a Google Cloud project id/,
+      /PipelineInvoker at test\/invoker is invalid:\n {2}- project = "Bad_Project": "Bad_Project" is not a valid Google Cloud project id/,
     );
   });
 });

@@ -1,6 +1,7 @@
 import { Testing } from '../../lib/cdktf/core';
 import { PipelineStack, type PipelineStackProps } from '../../lib/constructs/pipeline-stack';
-import { SpecError } from '../../lib/core/problem';
+import { SpecError } from '../../lib/spec/errors';
+import { formatPath } from '../../lib/core/problem';
 import type { PipelineSpec } from '../../lib/spec/types';
 import { NOW, fakeSeeder, pipelineSpec, step } from './fixtures';
 
@@ -344,7 +345,7 @@ describe('PipelineStack: the same validation as YAML users get', () => {
     }
     expect(error).toBeInstanceOf(SpecError);
     const e = error as SpecError;
-    expect(e.problems.map((p) => p.path)).toEqual(
+    expect(e.problems.map((p) => formatPath(p.path))).toEqual(
       expect.arrayContaining([
         'pipeline.steps[0].rateLimits.maxDispatchesPerSecond',
         expect.stringMatching(/^pipeline\.steps\[0\]\.next/),

@@ -10,7 +10,7 @@ import { ALERT_DEFAULTS, effectiveAlerts, QueueAlerts } from '../../lib/construc
 import { PipelineStack } from '../../lib/constructs/pipeline-stack';
 import { parse as parseYaml } from 'yaml';
 import { parsePipelineSpec } from '../../lib/spec/load';
-import { SpecError } from '../../lib/core/problem';
+import { SpecError } from '../../lib/spec/errors';
 import type { MonitoringSpec, PipelineSpec } from '../../lib/spec/types';
 import { fakeSeeder, NOW, spec, step } from '../policy/fixtures';
 

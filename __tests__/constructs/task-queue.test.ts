@@ -183,8 +183,15 @@ describe('TaskQueue: grantEnqueue', () => {
 
   test('GIVEN a bare e-mail instead of an IAM member THEN refused with the fix', () => {
     expect(() => synthQueue({}, ['w@ml-platform-dev.iam.gserviceaccount.com'])).toThrow(
-      /TaskQueue at test\/queue-train is invalid:\n {2}- grantEnqueue\(member\) = "w@ml-platform-dev\.iam\.gserviceaccount\.com": is not an IAM member; write serviceAccount:w@/,
+      /TaskQueue at test\/queue-train is invalid:\n {2}- grantEnqueue\(member\) = "w@ml-platform-dev\.iam\.gserviceaccount\.com": "w@ml-platform-dev\.iam\.gserviceaccount\.com" is not an IAM member: a bare e-mail needs its IAM type; write serviceAccount:w@/,
     );
+  });
+
+  test('GIVEN a member the spec would refuse THEN the construct refuses it too, with the same message', () => {
+    expect(() => synthQueue({}, ['serviceAccount:x'])).toThrow(
+      /grantEnqueue\(member\) = "serviceAccount:x": "serviceAccount:x" is not an IAM member: serviceAccount: takes a service account e-mail/,
+    );
+    expect(() => synthQueue({}, ['allUsers'])).toThrow(/"allUsers" would give the role to anyone/);
   });
 
   test('GIVEN the same member twice THEN one binding', () => {
@@ -251,7 +258,7 @@ describe('TaskQueue: prop validation (lib/core/rules/cloud-tasks.ts)', () => {
 
   test('GIVEN a bad sampling ratio and a bad project together THEN both are reported at once', () => {
     expect(make({ logSamplingRatio: 2, project: 'X' })).toThrow(
-      /project = "X": is not a Google Cloud project id[\s\S]*logSamplingRatio = 2: 2 is outside the sampling ratio range/,
+      /project = "X": "X" is not a valid Google Cloud project id[\s\S]*logSamplingRatio = 2: 2 is outside the sampling ratio range/,
     );
   });
 });

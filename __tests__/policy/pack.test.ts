@@ -14,8 +14,11 @@ import {
   orgPolicyConfig,
   POLICY_CONTEXT_KEY,
   PolicyPack,
+  policyRule,
   suppressPolicyRule,
-} from '../../lib/policy/pack';
+  type PolicyRule,
+} from '../../lib/policy';
+import { readSynthesizedStack } from '../../lib/core/synthesized-stack';
 import type { PipelineSpec } from '../../lib/spec/types';
 import { fakeSeeder, NOW, SECRET_MARKER, spec, step, withStep } from './fixtures';
 
@@ -203,8 +206,85 @@ describe('plain TerraformStack built from provider classes (TypeScript users)', 
     const { ok, lines } = collect(app);
     expect(ok).toBe(false);
     expect(lines).toContain(
-      "error: custom/google: [CTP006] provider.google.default_labels: missing required label team; add it to the provider's defaultLabels",
+      "error: custom/google: [CTP006] provider.google.default_labels: missing required label team (required: team); add it to the provider's defaultLabels",
     );
+  });
+});
+
+describe('suppressions are construct metadata, recorded in cdk.tf.json', () => {
+  test('GIVEN suppressions from the spec, the pack and a construct THEN the synthesized JSON lists each with its reason and scope', () => {
+    const s: PipelineSpec = {
+      ...unauthenticated,
+      policy: { suppress: [{ rule: 'CTP001', reason: 'worker sits behind IAP, which checks identity' }] },
+    };
+    const { app, stack } = pipelineStack(s);
+    stack.policy.suppress('CTP004', 'idempotent cache warm-up, retried until it works');
+    suppressPolicyRule(stack.queues.train.resource, 'CTP002', 'the key is a public, rate-limited demo key');
+    expect(stack.queues.train.resource.node.metadata).toContainEqual(
+      expect.objectContaining({
+        type: 'cloud-tasks-pipelines:policy-suppression',
+        data: { rule: 'CTP002', reason: 'the key is a public, rate-limited demo key' },
+      }),
+    );
+    expect(collect(app).ok).toBe(true);
+    app.synth();
+    // What the review reads (lib/core/synthesized-stack.ts): the same three, in the stack's own JSON.
+    expect(readSynthesizedStack(join(outdir, 'stacks', 'recsys-dev')).policySuppressions).toEqual([
+      { rule: 'CTP001', reason: 'worker sits behind IAP, which checks identity', source: 'spec', scope: 'recsys-dev' },
+      {
+        rule: 'CTP004',
+        reason: 'idempotent cache warm-up, retried until it works',
+        source: 'pack',
+        scope: 'recsys-dev',
+      },
+      {
+        rule: 'CTP002',
+        reason: 'the key is a public, rate-limited demo key',
+        source: 'construct',
+        scope: 'recsys-dev/queue-train/Resource',
+      },
+    ]);
+  });
+
+  test('GIVEN no suppression THEN the JSON has no policy record', () => {
+    const { app } = pipelineStack(spec());
+    app.synth();
+    const json = JSON.parse(readFileSync(stackFile(), 'utf8'));
+    expect(Object.keys(json['//'])).toEqual(['metadata', 'outputs']);
+  });
+});
+
+describe('a rule that throws', () => {
+  const broken: PolicyRule = policyRule({
+    id: 'CTP999',
+    name: 'broken-rule',
+    level: 'warning',
+    description: 'A rule with a bug, to show that a bug in a rule does not crash synth.',
+    check: (subject) => {
+      if (subject.kind === 'queue') throw new TypeError('cannot read properties of undefined');
+      return { result: 'NOT_APPLICABLE', violations: [] };
+    },
+  });
+
+  test('GIVEN a rule that throws THEN it is an error finding naming the rule and the exception, and synth does not crash', () => {
+    const app = new App({ outdir });
+    const stack = new TerraformStack(app, 'custom');
+    new GoogleProvider(stack, 'google', { project: 'acme-ml-dev', region: 'us-central1' });
+    new CloudTasksQueue(stack, 'inbox', { name: 'inbox', location: 'us-central1' });
+    PolicyPack.applyTo(stack, { rules: [broken] });
+    const { ok, lines } = collect(app);
+    expect(ok).toBe(false);
+    expect(lines[0]).toBe(
+      'error: custom/inbox: [CTP999] rule CTP999 (broken-rule) failed with TypeError: cannot read properties of undefined; it could not check this stack (report it, or suppress CTP999 with a reason)',
+    );
+  });
+
+  test('GIVEN the throwing rule suppressed THEN synth goes on', () => {
+    const app = new App({ outdir });
+    const stack = new TerraformStack(app, 'custom');
+    new CloudTasksQueue(stack, 'inbox', { name: 'inbox', location: 'us-central1' });
+    PolicyPack.applyTo(stack, { rules: [broken] }).suppress('CTP999', 'known bug, fixed in the next release');
+    expect(collect(app)).toEqual({ ok: true, lines: [] });
   });
 });
 

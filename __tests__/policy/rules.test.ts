@@ -9,15 +9,21 @@ import { CTP003 } from '../../lib/policy/rules/CTP003-secret-in-seed-payload';
 import { attemptsWithinRetention, CTP004 } from '../../lib/policy/rules/CTP004-unbounded-retries';
 import { CTP005 } from '../../lib/policy/rules/CTP005-oauth-non-google-host';
 import { CTP006 } from '../../lib/policy/rules/CTP006-required-labels';
-import type { PolicyConfig, PolicyRule, TerraformBlock } from '../../lib/policy/types';
+import type { PolicyConfig, PolicyRule, RuleCheck, TerraformBlock } from '../../lib/policy/types';
+import { formatPath } from '../../lib/core/problem';
 import type { PipelineSpec } from '../../lib/spec/types';
 import { SECRET_MARKER, spec, step, withStep } from './fixtures';
 
 const noLabels: PolicyConfig = { requiredLabels: [] };
+/** A check with its violations' paths printed (`pipeline.steps[1].target.auth`), as the pack prints them. */
+const printed = (check: RuleCheck) => ({
+  result: check.result,
+  violations: check.violations.map((v) => ({ path: formatPath(v.path), message: v.message })),
+});
 const checkSpec = (rule: PolicyRule, s: PipelineSpec, config: PolicyConfig = noLabels) =>
-  rule.checkSpec!({ spec: s, config });
+  printed(rule.checkSpec!({ spec: s, config }));
 const checkBlock = (rule: PolicyRule, block: TerraformBlock, config: PolicyConfig = noLabels) =>
-  rule.checkBlock!({ block, config });
+  printed(rule.checkBlock!({ block, config }));
 
 function queueBlock(config: Record<string, unknown>): TerraformBlock {
   return {
@@ -259,7 +265,8 @@ describe('CTP006 required-labels (error, when configured)', () => {
     expect(checkBlock(CTP006, provider, required).violations).toEqual([
       {
         path: 'provider.google.default_labels',
-        message: "missing required labels cost-center, owner; add them to the provider's defaultLabels",
+        message:
+          "missing required labels cost-center, owner (required: team, cost-center, owner); add them to the provider's defaultLabels",
       },
     ]);
   });

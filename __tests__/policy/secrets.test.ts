@@ -1,3 +1,4 @@
+import { formatPath } from '../../lib/core/problem';
 import { findSecrets, keyWords, secretKeyReason, secretValueReason } from '../../lib/policy/secrets';
 
 describe('secret detection', () => {
@@ -80,8 +81,8 @@ describe('secret detection', () => {
       token: '',
       max_tokens: 512,
     };
-    const found = findSecrets(payload, 'payload');
-    expect(found.map((f) => f.path)).toEqual([
+    const found = findSecrets(payload, ['payload']);
+    expect(found.map((f) => formatPath(f.path))).toEqual([
       'payload.auth.api_key',
       'payload.list[0].note',
       'payload["odd key"].password',
@@ -90,6 +91,6 @@ describe('secret detection', () => {
   });
 
   test('a key that says secret but holds a Secret Manager name is a reference, not a secret', () => {
-    expect(findSecrets({ api_key: 'projects/acme/secrets/openai-key/versions/latest' }, 'p')).toEqual([]);
+    expect(findSecrets({ api_key: 'projects/acme/secrets/openai-key/versions/latest' }, ['p'])).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { formatProblems, parseManifest, validateManifest } from '../../lib/seeder/validate';
+import { formatPath } from '../../lib/core/problem';
 import { manifestOf, queueName, seedTask } from './fixtures';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
@@ -6,7 +7,7 @@ const DAY = 86_400_000;
 
 function problemsOf(raw: unknown): { path: string; message: string }[] {
   const result = validateManifest(raw, NOW);
-  return result.ok ? [] : [...result.problems];
+  return result.ok ? [] : result.problems.map((p) => ({ path: formatPath(p.path), message: p.message }));
 }
 
 describe('validateManifest', () => {
@@ -65,14 +66,18 @@ describe('validateManifest', () => {
     const problems = problemsOf(manifestOf([bad]));
 
     expect(problems).toEqual([
-      { path: 'tasks[0].step', message: 'is missing; the seed manifest requires it' },
-      { path: 'tasks[0].dispatchDeadlineSeconds', message: '"600" must be integer' },
-      { path: 'tasks[0].httpRequest.bodyy', message: expect.stringMatching(/is not a field of the seed manifest/) },
+      { path: 'tasks[0].step', message: 'is required' },
+      { path: 'tasks[0].dispatchDeadlineSeconds', message: 'must be a whole number, not the string "600"' },
+      {
+        path: 'tasks[0].httpRequest.bodyy',
+        message:
+          'unknown key "bodyy" (did you mean "body"?); allowed here: url, httpMethod, headers, body, oidcToken, oauthToken',
+      },
       {
         path: 'tasks[0].httpRequest.httpMethod',
-        message: '"FETCH" is not one of POST, GET, HEAD, PUT, DELETE, PATCH, OPTIONS',
+        message: '"FETCH" is not one of: POST, GET, HEAD, PUT, DELETE, PATCH, OPTIONS',
       },
-      { path: 'tasks[0].httpRequest.headers.X-Count', message: '3 must be string' },
+      { path: 'tasks[0].httpRequest.headers.X-Count', message: 'must be a string, not the number 3 (quote it: "3")' },
       {
         path: 'tasks[0].httpRequest.url',
         message: expect.stringMatching(/"ftp:\/\/worker.example.com" must use https/),
@@ -94,11 +99,7 @@ describe('validateManifest', () => {
   test('GIVEN top-level fields missing or wrong THEN each is reported', () => {
     expect(
       problemsOf({ version: 1, stack: '', project: 'Bad_Project', tasks: {} }).map((p) => `${p.path}: ${p.message}`),
-    ).toEqual([
-      'location: is missing; the seed manifest requires it',
-      'stack: must not be empty',
-      'tasks: {} must be array',
-    ]);
+    ).toEqual(['location: is required', 'stack: must not be empty', 'tasks: must be a list, not a mapping']);
     expect(problemsOf({ ...manifestOf([]), project: 'Bad_Project', location: 'mars' }).map((p) => p.path)).toEqual([
       'project',
       'location',
@@ -118,8 +119,25 @@ describe('validateManifest', () => {
     expect(problemsOf(manifestOf([seedTask('x', { scheduleTime: 'tomorrow' })]))).toEqual([
       {
         path: 'tasks[0].scheduleTime',
-        message: '"tomorrow" is not an RFC 3339 timestamp such as 2025-01-31T12:00:00Z',
+        message:
+          '"tomorrow" is not a valid RFC 3339 timestamp: write e.g. 2026-12-01T00:00:00Z (a real date, T between date and time, Z or an offset)',
       },
+    ]);
+  });
+
+  test('a schedule time on a day that does not exist is refused, as the spec validator refuses it', () => {
+    expect(problemsOf(manifestOf([seedTask('feb', { scheduleTime: '2030-02-30T00:00:00Z' })]))).toEqual([
+      {
+        path: 'tasks[0].scheduleTime',
+        message: expect.stringMatching(/^"2030-02-30T00:00:00Z" is not a valid RFC 3339/),
+      },
+    ]);
+  });
+
+  test('a header name with dots is one key of the path', () => {
+    const t = seedTask('dots', { httpRequest: { headers: { 'X-CloudTasks-Trace.Id': 'x' } } });
+    expect(problemsOf(manifestOf([t])).map((p) => p.path)).toEqual([
+      'tasks[0].httpRequest.headers["X-CloudTasks-Trace.Id"]',
     ]);
   });
 
@@ -175,12 +193,12 @@ describe('parseManifest and formatProblems', () => {
     expect(result.ok).toBe(false);
     if (!result.ok)
       expect(formatProblems('m.json', result.problems)).toMatch(
-        /^m\.json: \(file\): is not valid JSON \(.+\); re-run synth to regenerate it$/,
+        /^m\.json: is not valid JSON \(.+\); re-run synth to regenerate it$/,
       );
   });
 
   test('lines name the file and the path; long lists are cut with a count', () => {
-    const problems = Array.from({ length: 60 }, (_, i) => ({ path: `tasks[${i}].taskId`, message: 'bad' }));
+    const problems = Array.from({ length: 60 }, (_, i) => ({ path: ['tasks', i, 'taskId'], message: 'bad' }));
     const lines = formatProblems('seed-manifest.json', problems).split('\n');
     expect(lines[0]).toBe('seed-manifest.json: tasks[0].taskId: bad');
     expect(lines).toHaveLength(51);

@@ -2,26 +2,31 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SpecError, findSpecFiles, loadSpecFile, loadSpecs, parsePipelineSpec } from '../../lib/spec/load';
-import { displayFile, formatSpecErrorMessage, type SpecProblem } from '../../lib/core/problem';
+import { displayFile, formatPath } from '../../lib/core/problem';
+import { formatSpecErrorMessage } from '../../lib/spec/errors';
 import { NOW, validRaw } from './fixtures';
 
-/** The SpecError a call throws (fails the test when it does not throw one). */
-function specError(fn: () => unknown): SpecError {
+/** A SpecError as users read it: its message, and each problem with the path printed (`pipeline.steps[1].name`). */
+function printed(e: SpecError) {
+  return { message: e.message, problems: e.problems.map((p) => ({ ...p, path: formatPath(p.path) })) };
+}
+/** The SpecError a call throws, printed (fails the test when it does not throw one). */
+function specError(fn: () => unknown): ReturnType<typeof printed> {
   try {
     fn();
   } catch (e) {
-    if (e instanceof SpecError) return e;
+    if (e instanceof SpecError) return printed(e);
     throw e;
   }
   throw new Error('expected a SpecError');
 }
-/** Every problem parsePipelineSpec reports for a raw spec; [] when it is valid. */
-const problemsOrEmpty = (raw: unknown): SpecProblem[] => {
+/** Every problem parsePipelineSpec reports for a raw spec, printed; [] when it is valid. */
+const problemsOrEmpty = (raw: unknown) => {
   try {
     parsePipelineSpec(raw, {}, { now: NOW });
     return [];
   } catch (e) {
-    if (e instanceof SpecError) return [...e.problems];
+    if (e instanceof SpecError) return printed(e).problems;
     throw e;
   }
 };
@@ -394,8 +399,8 @@ describe('parsePipelineSpec: all problems at once', () => {
   test('formatSpecErrorMessage: without a file or line the path and rule remain', () => {
     expect(
       formatSpecErrorMessage([
-        { path: 'project', message: 'is required' },
-        { file: 'a.yaml', path: '', message: 'x' },
+        { path: ['project'], message: 'is required' },
+        { file: 'a.yaml', path: [], message: 'x' },
       ]),
     ).toBe('2 problems in pipeline spec in a.yaml:\nproject: is required\na.yaml: x');
   });

@@ -1,4 +1,4 @@
-import type { SpecProblem } from '../../lib/core/problem';
+import { formatPath, shortValue } from '../../lib/core/problem';
 import { STEP_PRESETS } from '../../lib/spec/presets';
 import type { PipelineSpec } from '../../lib/spec/types';
 import { pipelineProblems } from '../../lib/spec/validate';
@@ -6,10 +6,20 @@ import { NOW, mutableSpec, validSpec, type Mutable } from './fixtures';
 import { queueNameFor, taskIdFor } from '../../lib/core/naming';
 
 type Spec = Mutable<PipelineSpec>;
-const problemsOf = (change: (s: Spec) => void): SpecProblem[] => {
+/** A problem as an error shows it: the path printed (`pipeline.steps[1].name`), the value shortened. */
+interface PrintedProblem {
+  readonly path: string;
+  readonly value?: unknown;
+  readonly message: string;
+}
+const problemsOf = (change: (s: Spec) => void): PrintedProblem[] => {
   const spec = mutableSpec();
   change(spec);
-  return pipelineProblems(spec as PipelineSpec, { now: NOW });
+  return pipelineProblems(spec as PipelineSpec, { now: NOW }).map((p) => ({
+    path: formatPath(p.path),
+    ...(p.value !== undefined ? { value: shortValue(p.value) } : {}),
+    message: p.message,
+  }));
 };
 const step = (s: Spec, i: number) => s.pipeline.steps[i];
 const daysFromNow = (days: number): string => new Date(NOW.getTime() + days * 86400_000).toISOString();
@@ -131,7 +141,7 @@ describe('pipelineProblems', () => {
   const NAME_HINT = 'use lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen';
 
   // One row per rule: what breaks it, and the exact path, value and rule text reported.
-  const bad: Array<[string, (s: Spec) => void, SpecProblem]> = [
+  const bad: Array<[string, (s: Spec) => void, PrintedProblem]> = [
     // Rate limits (queue.proto RateLimits)
     [
       'rate 0',
@@ -445,7 +455,7 @@ describe('pipelineProblems', () => {
         path: 'deployer[0]',
         value: 'allUsers',
         message:
-          '"allUsers" would let anyone act as the pipeline\'s invoker account: name the identities that run cdktf deploy (serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...)',
+          '"allUsers" would give the role to anyone: name the identities that need it (serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...)',
       },
     ],
     [

@@ -107,6 +107,10 @@ describe('verifyTaskRequest', () => {
       issuer: [issuer.issuer],
       jwksUri: issuer.jwksUri,
     });
+    // Any loopback address (lib/core/loopback.ts), IPv6 included.
+    expect(tokenIssuerConfig({ [EMULATOR_ISSUER_ENV]: 'http://[::1]:8124/' }).jwksUri).toBe(
+      'http://[::1]:8124/.well-known/jwks.json',
+    );
     expect(() => tokenIssuerConfig({ [EMULATOR_ISSUER_ENV]: 'http://evil.example.com:8124' })).toThrow(
       /must be the emulator's loopback URL/,
     );

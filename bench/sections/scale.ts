@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readSynthesizedStack } from '../../lib/core/synthesized-stack';
 import { type ProfileSummary, type CpuProfile, summarizeProfile } from '../lib/cpuprofile';
 import { resourceCounts } from '../lib/equivalence';
 import { currentLoad } from '../lib/machine';
@@ -64,11 +65,10 @@ export async function scaleBench(ctx: BenchContext, options: { profile: boolean 
       cpuMs.push(m.cpuMs);
       maxRssBytes.push(m.maxRssBytes);
       const stackDir = join(out, 'stacks', 'scale-bench');
-      const tf = JSON.parse(readFileSync(join(stackDir, 'cdk.tf.json'), 'utf8')) as {
-        resource?: Record<string, Record<string, unknown>>;
-      };
+      const stack = readSynthesizedStack(stackDir);
+      const tf = stack.config as { resource?: Record<string, Record<string, unknown>> };
       resources = Object.values(resourceCounts(tf)).reduce((a, b) => a + b, 0);
-      outputBytes = statSync(join(stackDir, 'cdk.tf.json')).size + manifestBytes(join(stackDir, 'assets'));
+      outputBytes = statSync(stack.file).size + manifestBytes(join(stackDir, 'assets'));
       ctx.log(
         `scale: ${n} queues round ${round}/${rounds} ${(m.wallMs / 1000).toFixed(2)} s, ${(m.maxRssBytes / 2 ** 20).toFixed(0)} MiB`,
       );

@@ -2,8 +2,9 @@
  * Synth of the example pipelines: `npm run synth` against the cdktf-init-style baseline (bench/init-style/) that
  * builds the same dev stack, run alternately in one session so both see the same machine load.
  */
-import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { readSynthesizedStack } from '../../lib/core/synthesized-stack';
 import { terraformDifferences } from '../lib/equivalence';
 import { currentLoad } from '../lib/machine';
 import { type Measured, measure } from '../lib/measure';
@@ -149,7 +150,7 @@ export async function synthBench(ctx: BenchContext): Promise<SynthResult> {
 }
 
 function readStack(outdir: string): unknown {
-  return JSON.parse(readFileSync(join(outdir, 'stacks', STACK, 'cdk.tf.json'), 'utf8'));
+  return readSynthesizedStack(join(outdir, 'stacks', STACK)).config;
 }
 
 /** The first file named `name` below `dir` (depth-first). */

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadSpecs } from '../spec/load';
 import { PolicyError } from '../policy/errors';
-import { SpecError } from '../core/problem';
+import { SpecError } from '../spec/errors';
 import { stackNameFor } from '../core/naming';
 
 export interface SynthOptions {
@@ -33,7 +33,8 @@ export interface SynthOptions {
   readonly now?: Date;
 }
 
-export interface SynthesizedStack {
+/** What synth wrote for one spec (the stack folder itself is read with lib/core/synthesized-stack.ts). */
+export interface WrittenStack {
   readonly name: string;
   /** The spec file it came from. */
   readonly file: string;
@@ -44,7 +45,7 @@ export interface SynthesizedStack {
 }
 
 /** Loads, validates and synthesizes. Throws SpecError (having written nothing) when any spec is invalid. */
-export function synthPipelines(opts: SynthOptions = {}): SynthesizedStack[] {
+export function synthPipelines(opts: SynthOptions = {}): WrittenStack[] {
   const now = opts.now ?? new Date();
   const specs = loadSpecs({ specPath: opts.specPath, dir: opts.dir, now });
 
@@ -76,7 +77,7 @@ export function synthPipelines(opts: SynthOptions = {}): SynthesizedStack[] {
       });
       // delivery (docs/policy.md): the policy pack runs before anything is written. Warnings go to stderr; an error
       // throws PolicyError, so no stack (not even a compliant one) is written.
-      (require('../policy/pack') as typeof import('../policy/pack')).assertPolicy(app);
+      (require('../policy/report') as typeof import('../policy/report')).assertPolicy(app);
       app.synth();
       return built;
     });
@@ -112,7 +113,7 @@ function displayPath(p: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
 }
 
-export function formatStackLine(s: SynthesizedStack): string {
+export function formatStackLine(s: WrittenStack): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   return `${s.name}: ${plural(s.queues, 'queue')}, ${plural(s.seedTasks, 'seed task')} -> ${s.path} (from ${s.file})`;
 }

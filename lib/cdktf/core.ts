@@ -12,6 +12,7 @@ export {
   GcsBackend,
   LocalBackend,
   TerraformAsset,
+  TerraformElement,
   TerraformOutput,
   TerraformResource,
   TerraformStack,

@@ -6,13 +6,8 @@
  * hence no Terraform diff and no re-seeding when nothing changed.
  */
 import { createHash } from 'node:crypto';
-import {
-  METHODS_WITH_BODY,
-  type Problem,
-  httpRequestSizeBytes,
-  taskIdProblems,
-  taskSizeProblems,
-} from '../core/rules/cloud-tasks';
+import { METHODS_WITH_BODY, httpRequestSizeBytes, taskIdProblems, taskSizeProblems } from '../core/rules/cloud-tasks';
+import { formatProblem, ProblemError, type Problem } from '../core/problem';
 import {
   invokerEmailFor,
   oauthScopeFor,
@@ -30,15 +25,15 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
   const problems: Problem[] = [];
   const tasks: ManifestTask[] = [];
   spec.pipeline.seedTasks.forEach((seed, i) => {
-    const field = `pipeline.seedTasks[${i}]`;
+    const at = ['pipeline', 'seedTasks', i];
     const step = spec.pipeline.steps.find((s) => s.name === seed.step);
     if (!step) {
-      problems.push({ field: `${field}.step`, value: seed.step, message: 'names no step of the pipeline' });
+      problems.push({ path: [...at, 'step'], value: seed.step, message: 'names no step of the pipeline' });
       return;
     }
     const queue = queueNameFor(spec.project, spec.region, queueIdFor(spec, step.name));
     const taskId = taskIdFor(queue, seed.id);
-    problems.push(...taskIdProblems(taskId, `${field}.id`));
+    problems.push(...taskIdProblems(taskId, [...at, 'id']));
 
     const t = step.target;
     const headers: Record<string, string> = { ...t.headers };
@@ -46,7 +41,7 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
     if (seed.payload !== undefined) {
       if (!METHODS_WITH_BODY.includes(t.method)) {
         problems.push({
-          field: `${field}.payload`,
+          path: [...at, 'payload'],
           value: t.method,
           message: `step "${step.name}" uses ${t.method}; Cloud Tasks sends a body only with ${METHODS_WITH_BODY.join(', ')}`,
         });
@@ -56,7 +51,7 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
         headers['Content-Type'] = 'application/json';
     }
-    problems.push(...taskSizeProblems(httpRequestSizeBytes(t.url, headers, body), `${field}.payload`));
+    problems.push(...taskSizeProblems(httpRequestSizeBytes(t.url, headers, body), [...at, 'payload']));
 
     const httpRequest: ManifestHttpRequest = {
       url: t.url,
@@ -80,8 +75,11 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
   });
   if (problems.length) {
     // The spec validator reports these with file and line first; this guards TypeScript callers that skip it.
-    const lines = problems.map((p) => `  - ${p.field}: ${p.message}`);
-    throw new Error(`cannot build the seed manifest of ${stackNameFor(spec)}:\n${lines.join('\n')}`);
+    throw new ProblemError(
+      `cannot build the seed manifest of ${stackNameFor(spec)}:`,
+      problems,
+      (p) => `  - ${formatProblem(p)}`,
+    );
   }
   return { version: MANIFEST_VERSION, stack: stackNameFor(spec), project: spec.project, location: spec.region, tasks };
 }

@@ -6,7 +6,7 @@
  * project.
  */
 import { Construct } from 'constructs';
-import { LIMITS } from '../core/rules/cloud-tasks';
+import { projectIdProblems } from '../core/rules/resource-manager';
 import type { ITerraformDependable } from '../cdktf/core';
 import { CloudRunV2ServiceIamMember, ServiceAccount, ServiceAccountIamMember } from '../cdktf/google';
 import { invokerAccountIdFor, serviceAccountEmailFor, serviceAccountMember } from '../core/naming';
@@ -45,14 +45,7 @@ export class PipelineInvoker extends Construct {
 
   constructor(scope: Construct, id: string, props: PipelineInvokerProps) {
     super(scope, id);
-    if (!LIMITS.projectIdPattern.test(props.project))
-      throwIfProblems(this, 'PipelineInvoker', [
-        {
-          field: 'project',
-          value: props.project,
-          message: 'is not a Google Cloud project id (6-30 characters: a-z, 0-9, hyphens, starting with a letter)',
-        },
-      ]);
+    throwIfProblems(this, 'PipelineInvoker', projectIdProblems(props.project));
     this.project = props.project;
     this.accountId = invokerAccountIdFor({ pipeline: { name: props.pipeline }, environment: props.environment });
     this.email = serviceAccountEmailFor(this.accountId, props.project);

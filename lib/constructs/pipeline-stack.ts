@@ -11,7 +11,7 @@ import { GcsBackend, LocalBackend, TerraformOutput, TerraformStack } from '../cd
 import { GoogleProvider, ProjectService, type ServiceAccountIamMember } from '../cdktf/google';
 import { seederBundle } from '../seeder/bundle';
 import { buildSeedManifest } from './build-manifest';
-import { SpecError } from '../core/problem';
+import { SpecError } from '../spec/errors';
 import { type PipelineSpec } from '../spec/types';
 import { pipelineProblems } from '../spec/validate';
 import { PolicyPack } from '../policy/pack';
@@ -208,7 +208,12 @@ export class PipelineStack extends TerraformStack {
     // ---------------------------------------------------------------------------------------------------------------
 
     // delivery: the policy pack (docs/policy.md). Errors stop synth before this stack is written; warnings print.
-    this.policy = PolicyPack.applyTo(this, { source: props.source });
+    this.policy = PolicyPack.applyTo(this, {
+      source: props.source,
+      spec,
+      // The provider and the queues come from the spec: the spec check reports them, in the spec's terms.
+      coveredBySpec: [this.provider, ...Object.values(queues).map((q) => q.resource)],
+    });
 
     // delivery: alert policies per queue, only when the spec has a `monitoring` block (docs/monitoring.md).
     if (spec.monitoring) {

@@ -12,6 +12,8 @@ import { Construct } from 'constructs';
 import type { ITerraformDependable } from '../cdktf/core';
 import { MonitoringAlertPolicy, ProjectService } from '../cdktf/google';
 import type { AlertSettings, MonitoringSpec, StepPreset } from '../spec/types';
+import type { Problem } from '../core/problem';
+import { throwIfProblems } from './validation';
 
 export const MONITORING_API = 'monitoring.googleapis.com';
 
@@ -119,24 +121,18 @@ export interface QueueAlertPolicies {
   readonly failedAttempts?: MonitoringAlertPolicy;
 }
 
-/** A broken monitoring setting, with its spec path (`monitoring.queueDepth.duration`). */
-export interface MonitoringProblem {
-  readonly path: string;
-  readonly value: unknown;
-  readonly message: string;
-}
-
-/** Checks the `monitoring` block's alert settings (the notification channel format is checked by the spec validator). */
-export function monitoringProblems(
-  monitoring: Pick<MonitoringSpec, 'queueDepth' | 'failedAttempts'>,
-): MonitoringProblem[] {
-  const out: MonitoringProblem[] = [];
+/**
+ * Checks the `monitoring` block's alert settings, with spec paths (`monitoring.queueDepth.duration`); the notification
+ * channel format is checked by the spec validator.
+ */
+export function monitoringProblems(monitoring: Pick<MonitoringSpec, 'queueDepth' | 'failedAttempts'>): Problem[] {
+  const out: Problem[] = [];
   for (const kind of ['queueDepth', 'failedAttempts'] as const) {
     const s = monitoring[kind];
     if (!s) continue;
     if (s.threshold !== undefined && !(Number.isFinite(s.threshold) && s.threshold >= 0))
       out.push({
-        path: `monitoring.${kind}.threshold`,
+        path: ['monitoring', kind, 'threshold'],
         value: s.threshold,
         message: `${s.threshold} must be a number of at least 0`,
       });
@@ -149,7 +145,7 @@ export function monitoringProblems(
       )
     )
       out.push({
-        path: `monitoring.${kind}.duration`,
+        path: ['monitoring', kind, 'duration'],
         value: `${s.durationSeconds}s`,
         message: `${s.durationSeconds}s is not a whole number of minutes; Cloud Monitoring only accepts alert durations that are multiples of 60s (e.g. 0s, 5m, 1h)`,
       });
@@ -187,11 +183,7 @@ export class QueueAlerts extends Construct {
 
   constructor(scope: Construct, id: string, props: QueueAlertsProps) {
     super(scope, id);
-    const problems = monitoringProblems(props);
-    if (problems.length)
-      throw new Error(
-        `QueueAlerts at ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p.path} = ${JSON.stringify(p.value)}: ${p.message}`).join('\n')}`,
-      );
+    throwIfProblems(this, 'QueueAlerts', monitoringProblems(props));
 
     const plans = props.queues.map((q) => ({ q, alerts: effectiveAlerts(q.preset, props) }));
     const any = plans.some((p) => p.alerts.queueDepth || p.alerts.failedAttempts);

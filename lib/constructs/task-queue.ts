@@ -10,7 +10,6 @@ import {
   HTTP_METHODS,
   LIMITS,
   type HttpMethod,
-  type Problem,
   type RateLimits,
   type RetryConfig,
   dispatchDeadlineProblems,
@@ -22,12 +21,14 @@ import {
   samplingRatioProblems,
   targetUrlProblems,
 } from '../core/rules/cloud-tasks';
+import { isAtOrUnder, under, type Problem } from '../core/problem';
+import { projectIdProblems } from '../core/rules/resource-manager';
 import type { ITerraformDependable } from '../cdktf/core';
 import { CloudTasksQueue, CloudTasksQueueIamMember, type CloudTasksQueueConfig } from '../cdktf/google';
 import { toTerraformDuration } from '../spec/duration';
 import type { TargetAuth } from '../spec/types';
 import { oauthScopeFor, oidcAudienceFor, queueNameFor } from '../core/naming';
-import { checkIamMember, isUnresolved, throwIfProblems, under } from './validation';
+import { checkIamMember, isUnresolved, throwIfProblems } from './validation';
 
 /** Where every task of the queue is sent, and with which identity. */
 export interface TaskQueueHttpTarget {
@@ -168,57 +169,52 @@ export class TaskQueue extends Construct {
 
 function validate(props: TaskQueueProps, method: string, auth: string, dispatchDeadlineSeconds: number): Problem[] {
   const t = props.httpTarget;
-  const problems: Problem[] = [...queueIdProblems(props.queueId, 'queueId')];
-  if (!isUnresolved(props.project) && !LIMITS.projectIdPattern.test(props.project))
-    problems.push({
-      field: 'project',
-      value: props.project,
-      message: 'is not a Google Cloud project id (6-30 characters: a-z, 0-9, hyphens, starting with a letter)',
-    });
+  const problems: Problem[] = [...queueIdProblems(props.queueId)];
+  if (!isUnresolved(props.project)) problems.push(...projectIdProblems(props.project));
   if (!isUnresolved(props.location) && !LIMITS.locationPattern.test(props.location))
     problems.push({
-      field: 'location',
+      path: ['location'],
       value: props.location,
       message: 'is not a Cloud Tasks location; use a region such as us-central1',
     });
   problems.push(...under('rateLimits', rateLimitProblems(resolvedOnly(props.rateLimits ?? {}))));
   problems.push(...under('retry', retryConfigProblems(resolvedOnly(props.retry ?? {}))));
   if (!isUnresolved(dispatchDeadlineSeconds))
-    problems.push(...dispatchDeadlineProblems(dispatchDeadlineSeconds, 'dispatchDeadlineSeconds'));
+    problems.push(...dispatchDeadlineProblems(dispatchDeadlineSeconds, ['dispatchDeadlineSeconds']));
   if (props.logSamplingRatio !== undefined && !isUnresolved(props.logSamplingRatio))
-    problems.push(...samplingRatioProblems(props.logSamplingRatio, 'logSamplingRatio'));
+    problems.push(...samplingRatioProblems(props.logSamplingRatio));
 
   if (isUnresolved(t.url)) {
     problems.push({
-      field: 'httpTarget.url',
+      path: ['httpTarget', 'url'],
       value: t.url,
       message: 'must be known at synth time: the queue-level uri_override is built from its parts',
     });
   } else {
-    problems.push(...targetUrlProblems(t.url, 'httpTarget.url'));
+    problems.push(...under('httpTarget', targetUrlProblems(t.url)));
   }
   if (!(HTTP_METHODS as readonly string[]).includes(method))
     problems.push({
-      field: 'httpTarget.method',
+      path: ['httpTarget', 'method'],
       value: method,
       message: `is not an HTTP method Cloud Tasks supports (${HTTP_METHODS.join(', ')})`,
     });
-  problems.push(...headerProblems(t.headers ?? {}, 'httpTarget.headers'));
+  problems.push(...under('httpTarget', headerProblems(t.headers ?? {})));
   if (!['oidc', 'oauth', 'none'].includes(auth))
-    problems.push({ field: 'httpTarget.auth', value: auth, message: 'must be oidc, oauth or none' });
+    problems.push({ path: ['httpTarget', 'auth'], value: auth, message: 'must be oidc, oauth or none' });
   if (auth !== 'none' && !t.serviceAccountEmail)
     problems.push({
-      field: 'httpTarget.serviceAccountEmail',
+      path: ['httpTarget', 'serviceAccountEmail'],
       value: t.serviceAccountEmail,
       message: `is required with auth ${auth}: the token is minted for this account`,
     });
   if (
     auth === 'oauth' &&
-    problems.every((p) => p.field !== 'httpTarget.url') &&
+    !problems.some((p) => isAtOrUnder(p.path, ['httpTarget', 'url'])) &&
     !isGoogleApisHost(new URL(t.url).hostname)
   )
     problems.push({
-      field: 'httpTarget.auth',
+      path: ['httpTarget', 'auth'],
       value: auth,
       message: `OAuth tokens are only for *.googleapis.com targets (target.proto OAuthToken), not ${new URL(t.url).hostname}; use oidc`,
     });

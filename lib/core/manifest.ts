@@ -7,6 +7,9 @@ import type { HttpMethod } from './rules/cloud-tasks';
 
 export const MANIFEST_VERSION = 1;
 
+/** The manifest's file name inside its asset folder (`assets/<id>/<hash>/seed-manifest.json`). */
+export const SEED_MANIFEST_FILE_NAME = 'seed-manifest.json';
+
 export interface ManifestHttpRequest {
   readonly url: string;
   readonly httpMethod: HttpMethod;

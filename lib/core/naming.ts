@@ -103,6 +103,14 @@ export function taskIdFor(queueName: string, seedId: string): string {
   return `${hash}-${seedId}`;
 }
 
+/**
+ * The seed id at the end of a task id that taskIdFor made (`<16 hex>-<seedId>`), or undefined when the id is not of
+ * that form (a task some other client named). The worker SDK reads a seed task's run id this way.
+ */
+export function seedIdFromTaskId(taskId: string): string | undefined {
+  return /^[0-9a-f]{16}-./.test(taskId) ? taskId.slice(TASK_ID_PREFIX_LENGTH) : undefined;
+}
+
 export function queueNameFor(project: string, location: string, queueId: string): string {
   return `projects/${project}/locations/${location}/queues/${queueId}`;
 }

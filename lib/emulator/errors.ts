@@ -4,7 +4,7 @@
  * tests) and gRPC clients see the same outcome.
  */
 import { status } from '@grpc/grpc-js';
-import type { Problem } from '../core/rules/cloud-tasks';
+import { formatProblem, under, type FieldPath, type Problem } from '../core/problem';
 
 export class EmulatorError extends Error {
   constructor(
@@ -34,19 +34,18 @@ export const failedPrecondition = (message: string): EmulatorError =>
  * rule's field name to the API's where they differ (`minBackoffSeconds` -> `minBackoff`).
  */
 export function throwProblems(
-  prefix: string,
+  prefix: FieldPath,
   problems: readonly Problem[],
   rename: Readonly<Record<string, string>> = {},
 ): void {
   if (problems.length === 0) return;
-  const parts = problems.map((p) => {
-    const field = rename[p.field] ?? p.field;
-    return `${prefix ? `${prefix}.` : ''}${field} = ${formatValue(p.value)}: ${p.message}`;
-  });
-  throw invalidArgument(parts.join('; '));
-}
-
-function formatValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
-  return String(value);
+  const renamed = problems.map((p) => ({
+    ...p,
+    path: p.path.map((s) => (typeof s === 'string' ? (rename[s] ?? s) : s)),
+  }));
+  throw invalidArgument(
+    under(prefix, renamed)
+      .map((p) => formatProblem(p, { value: true }))
+      .join('; '),
+  );
 }

@@ -41,7 +41,7 @@ export function parseQueueName(value: string | undefined, field: string): QueueN
   if (parts.length !== 6 || parts[0] !== 'projects' || parts[2] !== 'locations' || parts[4] !== 'queues')
     throw malformed(field, value, QUEUE_FORMAT);
   const loc = checkLocation(parts[1], parts[3], field, value);
-  throwProblems(field, queueIdProblems(parts[5], 'QUEUE_ID'));
+  throwProblems(field.split('.'), queueIdProblems(parts[5], ['QUEUE_ID']));
   return { ...loc, queueId: parts[5], queueName: value as string };
 }
 
@@ -56,8 +56,8 @@ export function parseTaskName(value: string | undefined, field: string): TaskNam
   )
     throw malformed(field, value, TASK_FORMAT);
   const loc = checkLocation(parts[1], parts[3], field, value);
-  throwProblems(field, queueIdProblems(parts[5], 'QUEUE_ID'));
-  throwProblems(field, taskIdProblems(parts[7], 'TASK_ID'));
+  throwProblems(field.split('.'), queueIdProblems(parts[5], ['QUEUE_ID']));
+  throwProblems(field.split('.'), taskIdProblems(parts[7], ['TASK_ID']));
   return {
     ...loc,
     queueId: parts[5],

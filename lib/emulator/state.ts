@@ -21,9 +21,9 @@ import {
   scheduleTimeProblems,
   taskSizeProblems,
   HTTP_METHODS,
-  type Problem,
 } from '../core/rules/cloud-tasks';
 import { systemClock, type Clock } from './clock';
+import type { Problem } from '../core/problem';
 import { EmulatorError, alreadyExists, failedPrecondition, invalidArgument, notFound, throwProblems } from './errors';
 import type {
   Attempt,
@@ -394,9 +394,9 @@ export class EmulatorState {
     const httpRequest = resolveHttpRequest(input);
     const scheduleTimeMs =
       input.scheduleTimeMs === undefined || input.scheduleTimeMs < now ? now : input.scheduleTimeMs;
-    throwProblems('task', scheduleTimeProblems(new Date(scheduleTimeMs), new Date(now), 'scheduleTime'));
+    throwProblems(['task'], scheduleTimeProblems(new Date(scheduleTimeMs), new Date(now), ['scheduleTime']));
     const dispatchDeadlineSeconds = input.dispatchDeadlineSeconds ?? SERVICE_DEFAULTS.dispatchDeadlineSeconds;
-    throwProblems('task', dispatchDeadlineProblems(dispatchDeadlineSeconds, 'dispatchDeadline'));
+    throwProblems(['task'], dispatchDeadlineProblems(dispatchDeadlineSeconds, ['dispatchDeadline']));
 
     // Dedup last, after validation: a malformed retry of a named task reports its real problem.
     if (entry.tasks.get(name)) throw alreadyExists(`Requested entity already exists: task ${name} is in the queue`);
@@ -685,7 +685,7 @@ export class EmulatorState {
         SERVICE_DEFAULTS.maxConcurrentDispatches,
       ),
     };
-    throwProblems('queue.rateLimits', rateLimitProblems(rateInput));
+    throwProblems(['queue', 'rateLimits'], rateLimitProblems(rateInput));
 
     const rc = input.retryConfig ?? {};
     const cur = current?.retryConfig;
@@ -716,13 +716,13 @@ export class EmulatorState {
         SERVICE_DEFAULTS.maxRetryDurationSeconds,
       ),
     };
-    throwProblems('queue.retryConfig', retryConfigProblems(retryConfig), RETRY_FIELD_NAMES);
+    throwProblems(['queue', 'retryConfig'], retryConfigProblems(retryConfig), RETRY_FIELD_NAMES);
 
     let logging = current?.stackdriverLoggingConfig;
     if (takes('stackdriver_logging_config.sampling_ratio')) {
       const ratio = input.stackdriverLoggingConfig ? (input.stackdriverLoggingConfig.samplingRatio ?? 0) : undefined;
       if (ratio !== undefined)
-        throwProblems('queue.stackdriverLoggingConfig', samplingRatioProblems(ratio, 'samplingRatio'));
+        throwProblems(['queue', 'stackdriverLoggingConfig'], samplingRatioProblems(ratio, ['samplingRatio']));
       logging = ratio === undefined ? undefined : { samplingRatio: ratio };
     }
     const routing = takes('app_engine_routing_override')
@@ -787,12 +787,12 @@ function resolveHttpRequest(input: TaskInput): TaskHttpRequest {
   const headers = req.headers ?? {};
   const body = req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength) : Buffer.alloc(0);
   const problems: Problem[] = [
-    ...apiUrlProblems(url, 'url'),
-    ...apiHeaderProblems(headers, 'headers'),
-    ...bodyMethodProblems(httpMethod, body.byteLength, 'body'),
+    ...apiUrlProblems(url, ['url']),
+    ...apiHeaderProblems(headers, ['headers']),
+    ...bodyMethodProblems(httpMethod, body.byteLength, ['body']),
   ];
-  throwProblems('task.httpRequest', problems);
-  throwProblems('', taskSizeProblems(httpRequestSizeBytes(url, headers, body), 'task'));
+  throwProblems(['task', 'httpRequest'], problems);
+  throwProblems([], taskSizeProblems(httpRequestSizeBytes(url, headers, body), ['task']));
   if (req.oidcToken && req.oauthToken) throw invalidArgument('task.httpRequest: set oidcToken or oauthToken, not both');
   const token = req.oidcToken ?? req.oauthToken;
   if (token && !token.serviceAccountEmail)

@@ -8,6 +8,7 @@
  * ML payloads are full of tokenizer settings (`max_tokens`, `pad_token`, `tokenizer`), so key matching works on whole
  * words and skips those well-known non-secret uses of "token".
  */
+import type { FieldPath } from '../core/problem';
 
 /** Splits `apiKey`, `api_key`, `API-KEY`, `x-api-key` and `apikey` into lower-case words. */
 export function keyWords(key: string): string[] {
@@ -142,40 +143,30 @@ export function isSecretReference(value: string): boolean {
 
 /** A place where a secret seems to be. `path` never includes the value. */
 export interface SecretFinding {
-  readonly path: string;
+  readonly path: FieldPath;
   readonly reason: string;
-}
-
-/**
- * Appends a key to a field path: `a.b`, `a["x y"]`, `a[2]`. Keys that are not plain identifiers (headers with
- * hyphens are fine) are quoted so a reader can copy the path.
- */
-export function joinPath(base: string, key: string | number): string {
-  if (typeof key === 'number') return `${base}[${key}]`;
-  if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return base ? `${base}.${key}` : key;
-  return `${base}[${JSON.stringify(key)}]`;
 }
 
 /**
  * Walks any JSON value and returns every place that looks like a secret: a key whose name says credential and whose
  * value is a non-empty string (a number under `token` is a count, not a secret), or a string whose shape is a known
- * credential. Values are inspected, never returned.
+ * credential. Values are inspected, never returned. `path` is where `value` is; findings are below it.
  */
-export function findSecrets(value: unknown, path: string): SecretFinding[] {
+export function findSecrets(value: unknown, path: FieldPath): SecretFinding[] {
   const out: SecretFinding[] = [];
-  const walk = (v: unknown, p: string): void => {
+  const walk = (v: unknown, p: FieldPath): void => {
     if (typeof v === 'string') {
       const reason = secretValueReason(v);
       if (reason) out.push({ path: p, reason });
       return;
     }
     if (Array.isArray(v)) {
-      v.forEach((item, i) => walk(item, joinPath(p, i)));
+      v.forEach((item, i) => walk(item, [...p, i]));
       return;
     }
     if (v !== null && typeof v === 'object') {
       for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
-        const childPath = joinPath(p, k);
+        const childPath = [...p, k];
         const keyReason = secretKeyReason(k);
         if (keyReason && typeof child === 'string' && child.trim() !== '' && !isSecretReference(child)) {
           out.push({ path: childPath, reason: keyReason });

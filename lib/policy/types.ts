@@ -1,27 +1,25 @@
 /**
- * The policy pack's vocabulary (cdk-nag style): a rule has a stable id (`CTP001`), a level, and checks that return
- * COMPLIANT / NON_COMPLIANT / NOT_APPLICABLE with violations that name a field path and say what to change.
+ * The policy pack's vocabulary (cdk-nag style): a rule has a stable id (`CTP001`), a level, and one check that
+ * returns COMPLIANT / NON_COMPLIANT / NOT_APPLICABLE with violations (Problems) that name a field path and say what to
+ * change.
  *
- * A rule can check two things: the normalized pipeline spec (paths like `pipeline.steps[0].target.auth`, what YAML
- * users wrote) and synthesized Terraform blocks (paths like `google_cloud_tasks_queue.q.http_target`, for TypeScript
- * users who build stacks from constructs directly). In a PipelineStack the spec check covers the queues and provider
- * the spec generated, so each problem is reported once, in the user's own terms.
+ * A rule checks *subjects*: one queue, the labels, one seed payload. Each subject is seen either through the
+ * normalized pipeline spec (paths like `pipeline.steps[0].target.auth`, what YAML users wrote) or through a
+ * synthesized Terraform block (paths like `google_cloud_tasks_queue.q.http_target`, for TypeScript users who build
+ * stacks from constructs directly); ./subjects.ts builds both, so a rule is written once. In a PipelineStack the spec
+ * covers the queues and provider it generated, so each problem is reported once, in the user's own terms.
  */
-import type { PipelineSpec } from '../spec/types';
+import type { FieldPath, Problem } from '../core/problem';
+import type { PipelineSpec, StepRetry } from '../spec/types';
 
 export type PolicyLevel = 'error' | 'warning';
 
 export type PolicyResult = 'COMPLIANT' | 'NON_COMPLIANT' | 'NOT_APPLICABLE';
 
-/** One broken rule at one place. `message` never contains a secret value; `path` points at the field. */
-export interface Violation {
-  readonly path: string;
-  readonly message: string;
-}
-
 export interface RuleCheck {
   readonly result: PolicyResult;
-  readonly violations: readonly Violation[];
+  /** One Problem per place that breaks the rule. Messages never contain a secret value; paths point at the field. */
+  readonly violations: readonly Problem[];
 }
 
 /** Organisation-wide settings that rules read (cdktf.json context, pack props, the spec's own `policy`). */
@@ -52,7 +50,65 @@ export interface BlockContext {
   readonly config: PolicyConfig;
 }
 
-export interface PolicyRule {
+/** Where a subject was read from: its paths and the names in `terms` are in that representation's words. */
+export type SubjectSource = 'spec' | 'terraform';
+
+/** A header on every task of a queue. `path` is where it is written (the header, or its value in Terraform). */
+export interface SubjectHeader {
+  readonly name: string;
+  readonly value: string;
+  readonly path: FieldPath;
+}
+
+/** One Cloud Tasks queue with a queue-level HTTP target: a pipeline step, or a `google_cloud_tasks_queue` block. */
+export interface QueueSubject {
+  readonly kind: 'queue';
+  readonly source: SubjectSource;
+  /** The token Cloud Tasks attaches and where it is set; undefined when each task names its own (no queue-level target). */
+  readonly token?: { readonly kind: 'oidc' | 'oauth' | 'none'; readonly path: FieldPath };
+  /** The host tasks go to; undefined when Terraform only knows it at apply time. */
+  readonly host?: string;
+  /** Headers set on every task; undefined when each task names its own. */
+  readonly headers?: readonly SubjectHeader[];
+  /** Retry settings in seconds, and where maxAttempts is set; undefined when Terraform only knows them at apply time. */
+  readonly retry?: { readonly config: StepRetry; readonly maxAttemptsPath: FieldPath };
+  /** Field names as this representation spells them (spec `maxRetryDuration`, Terraform `max_retry_duration`). */
+  readonly terms: QueueTerms;
+}
+
+export interface QueueTerms {
+  /** What a target without a token is called: `"none"` (the spec's auth value), `http_target with neither ...`. */
+  readonly noToken: string;
+  /** How to add one: `use oidc`, `add oidc_token`. */
+  readonly addToken: string;
+  /** The OIDC setting: `oidc`, `oidc_token`. */
+  readonly oidc: string;
+  readonly maxAttempts: string;
+  readonly maxRetryDuration: string;
+}
+
+/** The labels every resource of the stack carries: the spec's `labels`, or a google provider's `default_labels`. */
+export interface LabelsSubject {
+  readonly kind: 'labels';
+  readonly source: SubjectSource;
+  readonly labels: Readonly<Record<string, unknown>>;
+  readonly path: FieldPath;
+  /** Where to add a label, for the message: `under labels`, `to the provider's defaultLabels`. */
+  readonly addWhere: string;
+}
+
+/** The payload of one seed task (the spec only: in Terraform it is inside the manifest asset). */
+export interface SeedPayloadSubject {
+  readonly kind: 'seed-payload';
+  readonly source: 'spec';
+  readonly payload: unknown;
+  readonly path: FieldPath;
+}
+
+export type PolicySubject = QueueSubject | LabelsSubject | SeedPayloadSubject;
+
+/** What a rule file defines: the rule's identity and its one check. */
+export interface PolicyRuleDefinition {
   /** Stable id, `CTP` + three digits; what suppressions name. */
   readonly id: string;
   /** Short kebab-case name, also the rule file's suffix. */
@@ -60,14 +116,20 @@ export interface PolicyRule {
   readonly level: PolicyLevel;
   /** One sentence: what the rule protects against. */
   readonly description: string;
-  readonly checkSpec?: (ctx: SpecContext) => RuleCheck;
-  readonly checkBlock?: (ctx: BlockContext) => RuleCheck;
+  /** The check, a pure function of one subject (NOT_APPLICABLE for subjects it is not about). */
+  readonly check: (subject: PolicySubject, config: PolicyConfig) => RuleCheck;
+}
+
+/** A rule as the pack runs it: the definition, applied to a whole spec or to one Terraform block. */
+export interface PolicyRule extends PolicyRuleDefinition {
+  readonly checkSpec: (ctx: SpecContext) => RuleCheck;
+  readonly checkBlock: (ctx: BlockContext) => RuleCheck;
 }
 
 export const NOT_APPLICABLE: RuleCheck = { result: 'NOT_APPLICABLE', violations: [] };
 
 /** COMPLIANT when nothing was found, NON_COMPLIANT otherwise. */
-export function checkResult(violations: readonly Violation[]): RuleCheck {
+export function checkResult(violations: readonly Problem[]): RuleCheck {
   return { result: violations.length ? 'NON_COMPLIANT' : 'COMPLIANT', violations };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { protos } from '@google-cloud/tasks';
 import type { ManifestTask } from '../core/manifest';
+import { parseRfc3339, RFC3339_HINT } from '../core/rules/timestamp';
 
 export type CreateTaskRequest = protos.google.cloud.tasks.v2.ICreateTaskRequest;
 type HttpRequest = protos.google.cloud.tasks.v2.IHttpRequest;
@@ -49,21 +50,12 @@ export function createTaskRequest(task: ManifestTask): CreateTaskRequest {
   return { parent: task.queue, task: out };
 }
 
-const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
-
-/** True for the RFC 3339 form the API accepts (`2025-01-31T12:00:00Z`, `...00.5+02:00`), with a real date. */
-export function isRfc3339(text: string): boolean {
-  const m = RFC3339.exec(text);
-  return m !== null && !Number.isNaN(Date.parse(`${m[1]}${m[3]}`));
-}
-
 /**
- * google.protobuf.Timestamp for an RFC 3339 string, keeping sub-millisecond digits that a JS Date would drop.
- * Throws on anything else (the manifest is validated before any request is built).
+ * google.protobuf.Timestamp for an RFC 3339 string (lib/core/rules/timestamp.ts), keeping sub-millisecond digits that
+ * a JS Date would drop. Throws on anything else (the manifest is validated before any request is built).
  */
 export function timestampFromRfc3339(text: string): { seconds: number; nanos: number } {
-  const m = RFC3339.exec(text);
-  const ms = m ? Date.parse(`${m[1]}${m[3]}`) : Number.NaN;
-  if (!m || Number.isNaN(ms)) throw new Error(`"${text}" is not an RFC 3339 timestamp such as 2025-01-31T12:00:00Z`);
-  return { seconds: ms / 1000, nanos: m[2] ? Number(m[2].padEnd(9, '0')) : 0 };
+  const parsed = parseRfc3339(text);
+  if (!parsed) throw new Error(`"${text}" is not an RFC 3339 timestamp: ${RFC3339_HINT}`);
+  return { seconds: parsed.seconds, nanos: parsed.nanos };
 }

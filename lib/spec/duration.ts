@@ -21,3 +21,9 @@ export const DURATION_FORMAT_HINT = 'a whole number followed by s, m or h, e.g. 
 export function toTerraformDuration(seconds: number): string {
   return `${seconds}s`;
 }
+
+/** Seconds of a Terraform / Cloud Tasks API duration (`"600s"`, `"0.5s"`), or undefined when the text is not one. */
+export function parseTerraformDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)s$/.exec(text);
+  return m ? Number(m[1]) : undefined;
+}

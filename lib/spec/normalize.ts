@@ -10,7 +10,7 @@
 import { HTTP_METHODS, SERVICE_DEFAULTS, type HttpMethod } from '../core/rules/cloud-tasks';
 import { DURATION_FORMAT_HINT, parseDuration } from './duration';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESETS } from './presets';
-import type { PathProblem, PathSegment } from '../core/problem';
+import type { PathSegment, Problem } from '../core/problem';
 import type {
   MonitoringSpec,
   PipelineSpec,
@@ -51,11 +51,11 @@ function defined<T extends object>(o: T): T {
 export interface NormalizeResult {
   readonly spec: PipelineSpec;
   /** Values that could not be normalized (bad durations); reported, and their paths count as broken. */
-  readonly problems: PathProblem[];
+  readonly problems: Problem[];
 }
 
 export function normalizeSpec(raw: unknown): NormalizeResult {
-  const problems: PathProblem[] = [];
+  const problems: Problem[] = [];
   const root = obj(raw);
   const region = str(root.region) ?? '';
   const rawPipeline = obj(root.pipeline);

@@ -15,13 +15,9 @@ import { createHash } from 'node:crypto';
 import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import { HTTP_METHODS, LIMITS } from '../core/rules/cloud-tasks';
 import { DURATION_FORMAT_HINT, DURATION_PATTERN } from './duration';
-import {
-  GCS_BUCKET_PATTERN,
-  IAM_MEMBER_PATTERN,
-  MAX_LABELS,
-  NAME_PATTERN,
-  NOTIFICATION_CHANNEL_PATTERN,
-} from './formats';
+import { IAM_MEMBER_FORMAT_HINT, IAM_MEMBER_PATTERN } from '../core/rules/iam';
+import { PROJECT_ID_PATTERN } from '../core/rules/resource-manager';
+import { GCS_BUCKET_PATTERN, MAX_LABELS, NAME_PATTERN, NOTIFICATION_CHANNEL_PATTERN } from './formats';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESET_NAMES } from './presets';
 
 /** Keywords that only guide editors; the semantic validator owns these rules (see the file comment). */
@@ -216,7 +212,7 @@ export const PIPELINE_SCHEMA: Schema = {
   required: ['project', 'region', 'environment', 'pipeline'],
   properties: {
     $schema: text('Path or URL of this schema, for editors (JSON specs).'),
-    project: text('Google Cloud project id.', { pattern: LIMITS.projectIdPattern.source }),
+    project: text('Google Cloud project id.', { pattern: PROJECT_ID_PATTERN.source }),
     region: text('Cloud Tasks location, e.g. us-central1.', { pattern: LIMITS.locationPattern.source }),
     environment: text('Environment name (dev, prod, ...): part of the stack name and every queue id.', {
       pattern: NAME_PATTERN.source,
@@ -244,12 +240,9 @@ export const PIPELINE_SCHEMA: Schema = {
     ),
     deployer: {
       type: 'array',
-      items: text(
-        'An IAM member: serviceAccount:<email>, user:<email>, group:<email>, domain:<domain>, principal://... or principalSet://...',
-        {
-          pattern: IAM_MEMBER_PATTERN.source,
-        },
-      ),
+      items: text(`An IAM member: ${IAM_MEMBER_FORMAT_HINT}`, {
+        pattern: IAM_MEMBER_PATTERN.source,
+      }),
       uniqueItems: true,
       default: [],
       description:

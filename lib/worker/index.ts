@@ -15,7 +15,8 @@
 import { createHash } from 'node:crypto';
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { status } from '@grpc/grpc-js';
-import { TASK_ID_PREFIX_LENGTH } from '../core/naming';
+import { seedIdFromTaskId } from '../core/naming';
+import { isLoopbackHost } from '../core/loopback';
 import { EMULATOR_ISSUER_ENV } from '../core/env';
 
 type Jose = typeof import('jose');
@@ -144,7 +145,7 @@ export function tokenIssuerConfig(env: NodeJS.ProcessEnv = process.env): {
     url = undefined;
   }
   // Trusting a key server means trusting whoever runs it: only an emulator on this machine.
-  if (!url || url.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
+  if (!url || url.protocol !== 'http:' || !isLoopbackHost(url.hostname))
     throw new Error(
       `${EMULATOR_ISSUER_ENV}="${emulator}" must be the emulator's loopback URL, e.g. http://127.0.0.1:8124 (printed by npm run emulator)`,
     );
@@ -289,8 +290,7 @@ export function readPipelineMessage(body: string | Buffer, task: Pick<TaskHeader
     throw new TaskRequestError(400, `task body is not JSON: ${(err as Error).message}`);
   }
   if (isEnvelope(value)) return value;
-  const seedId = /^[0-9a-f]{16}-/.test(task.taskName) ? task.taskName.slice(TASK_ID_PREFIX_LENGTH) : task.taskName;
-  return { runId: seedId, lineage: [], payload: value };
+  return { runId: seedIdFromTaskId(task.taskName) ?? task.taskName, lineage: [], payload: value };
 }
 
 function isEnvelope(v: unknown): v is PipelineMessage {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { main, seedCommandLine } from '../../../lib/apps/emulator/cli';
 import { startEmulator } from '../../../lib/emulator/server';
 import { EmulatorState } from '../../../lib/emulator/state';
-import { createStackQueues, readSynthesizedStack } from '../../../lib/apps/local/terraform';
+import { createStackQueues, readLocalStack } from '../../../lib/apps/local/terraform';
 import { grpcError, officialClient } from '../../emulator/helpers';
 
 let dir: string;
@@ -101,7 +101,7 @@ test('GIVEN a --stack that is not a synthesized stack THEN exit 2 naming the pat
 });
 
 test('GIVEN queues restored from --data-dir THEN the stack updates them to exactly its config and production http_target', async () => {
-  const stack = readSynthesizedStack(
+  const stack = readLocalStack(
     stackDir('restore', {
       resource: { google_cloud_tasks_queue: { a: queueResource('p-dev-a'), b: queueResource('p-dev-b') } },
     }),
@@ -150,7 +150,7 @@ test('GIVEN queues restored from --data-dir THEN the stack updates them to exact
 });
 
 test('createStackQueues takes a replacement http_target (npm run local routes to its workers)', () => {
-  const stack = readSynthesizedStack(
+  const stack = readLocalStack(
     stackDir('routed', { resource: { google_cloud_tasks_queue: { a: queueResource('p-dev-a') } } }),
   );
   const state = new EmulatorState();

@@ -12,7 +12,7 @@ import type { DispatchEvent } from '../../../lib/emulator/dispatch/events';
 import type { Task } from '../../../lib/emulator/model';
 import { localHttpTarget, runLocal } from '../../../lib/apps/local/run';
 import { RunRecorder, formatStepTable, percentile, type LocalReport } from '../../../lib/apps/local/summary';
-import { parseTerraformDuration, readSynthesizedStack } from '../../../lib/apps/local/terraform';
+import { parseTerraformDuration, readLocalStack } from '../../../lib/apps/local/terraform';
 
 const ROOT = path.resolve(__dirname, '../../..');
 let dir: string;
@@ -186,7 +186,7 @@ describe('reading the synthesized stack', () => {
 
   test('queues and the seeding command, in the emulator terms', () => {
     const d = stackDir();
-    const stack = readSynthesizedStack(d);
+    const stack = readLocalStack(d);
     expect(stack.queues).toEqual([
       {
         address: 'google_cloud_tasks_queue.q_1',
@@ -237,7 +237,7 @@ describe('reading the synthesized stack', () => {
     expect(() => parseTerraformDuration('10m', 'retry_config.min_backoff')).toThrow(
       'retry_config.min_backoff = "10m" is not a duration in seconds',
     );
-    const q = readSynthesizedStack(stackDir()).queues[0];
+    const q = readLocalStack(stackDir()).queues[0];
     // The example worker: its origin, the synthesized path.
     expect(localHttpTarget(q, { url: 'http://127.0.0.1:4000', own: false }).uriOverride).toEqual({
       scheme: 'HTTP',

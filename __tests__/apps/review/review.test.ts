@@ -109,6 +109,18 @@ test('GIVEN an added step THEN its queue and IAM are added, and the diagram high
   expect(stdout).toMatch(/output\.queue_ids`\n {2}```text\n {2}value\.evaluate: \(none\) -> "recsys-dev-evaluate"/);
 });
 
+test('GIVEN a new policy suppression THEN the stack changed and the review lists it, its reason escaped', async () => {
+  const head = synth({
+    'recsys-dev.yaml': `${DEV}\npolicy:\n  suppress:\n    - rule: CTP004\n      reason: "warm-up | <b>retried</b> [until](https://x) it works"\n`,
+    'recsys-prod.yaml': PROD,
+  });
+  const { stdout } = await review(base, head);
+  expect(stdout).toMatch(/\| `recsys-dev` \| changed \|/);
+  expect(stdout).toContain(
+    '**Policy suppressions**\n\n| Rule | Scope | Change | Reason |\n|---|---|---|---|\n| CTP004 | recsys-dev (spec) | added | warm-up \\| \\<b\\>retried\\</b\\> \\[until\\](https://x) it works |',
+  );
+});
+
 test('GIVEN a changed seed payload THEN the seed task is reported by step and id with summaries, never the payload, and the asset hash move is not noise', async () => {
   const marker = 'PAYLOAD-VALUE-MARKER-7f3a';
   const head = synth({

@@ -15,6 +15,7 @@ import {
   taskIdProblems,
   taskSizeProblems,
 } from '../../../lib/core/rules/cloud-tasks';
+import { formatPath } from '../../../lib/core/problem';
 
 describe('backoffSeconds (queue.proto RetryConfig.max_doublings)', () => {
   test('GIVEN the proto example (min 10s, max 300s, 3 doublings) THEN 10, 20, 40, 80, 160, 240, 300, 300', () => {
@@ -52,7 +53,7 @@ describe('limits', () => {
   test('rates: above 500/s and non-positive are refused with the limit in the message', () => {
     expect(rateLimitProblems({ maxDispatchesPerSecond: 500 })).toEqual([]);
     expect(rateLimitProblems({ maxDispatchesPerSecond: 900 })).toEqual([
-      { field: 'maxDispatchesPerSecond', value: 900, message: "900 exceeds Cloud Tasks' limit of 500 per queue" },
+      { path: ['maxDispatchesPerSecond'], value: 900, message: "900 exceeds Cloud Tasks' limit of 500 per queue" },
     ]);
     expect(rateLimitProblems({ maxDispatchesPerSecond: 0 })[0].message).toMatch(/greater than 0/);
   });
@@ -66,8 +67,8 @@ describe('limits', () => {
 
   test('retry: maxAttempts >= -1 and not 0, minBackoff <= maxBackoff', () => {
     expect(retryConfigProblems({ maxAttempts: -1, minBackoffSeconds: 1, maxBackoffSeconds: 1 })).toEqual([]);
-    expect(retryConfigProblems({ maxAttempts: -2 }).map((p) => p.field)).toEqual(['maxAttempts']);
-    expect(retryConfigProblems({ maxAttempts: 0 }).map((p) => p.field)).toEqual(['maxAttempts']);
+    expect(retryConfigProblems({ maxAttempts: -2 }).map((p) => formatPath(p.path))).toEqual(['maxAttempts']);
+    expect(retryConfigProblems({ maxAttempts: 0 }).map((p) => formatPath(p.path))).toEqual(['maxAttempts']);
     expect(retryConfigProblems({ minBackoffSeconds: 20, maxBackoffSeconds: 10 })[0].message).toMatch(
       /minBackoff <= maxBackoff/,
     );
@@ -115,7 +116,7 @@ describe('limits', () => {
       'X-CloudTasks-TaskName': 'a',
       Host: 'h',
       'User-Agent': 'u',
-    }).map((p) => p.field);
+    }).map((p) => formatPath(p.path));
     expect(fields).toEqual([
       'headers.Authorization',
       'headers.X-CloudTasks-TaskName',

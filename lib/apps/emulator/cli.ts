@@ -19,8 +19,9 @@ import {
   type LogLevel,
 } from '../../emulator/dispatch/events';
 import type { RunningEmulator } from '../../emulator/server';
-import type { SeedCommand, SynthesizedStack } from '../local/terraform';
+import type { LocalStack, SeedCommand } from '../local/terraform';
 import { DEFAULT_EMULATOR_PORT, EMULATOR_HOST_ENV, EMULATOR_ISSUER_ENV } from '../../core/env';
+import { isLoopbackHost } from '../../core/loopback';
 
 interface CliOptions {
   readonly port: number;
@@ -120,9 +121,6 @@ function program(): Command {
     .exitOverride();
 }
 
-const isLoopback = (host: string): boolean =>
-  host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
-
 /** Runs the emulator until a signal; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const cmd = program();
@@ -134,7 +132,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const opts = cmd.opts<CliOptions>();
 
-  let stacks: SynthesizedStack[];
+  let stacks: LocalStack[];
   try {
     stacks = await readStacks(opts.stack ?? []);
   } catch (err) {
@@ -168,7 +166,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const restoredQueues = emulator.state.queues().length;
-  const created: Array<{ stack: SynthesizedStack; created: readonly string[]; updated: readonly string[] }> = [];
+  const created: Array<{ stack: LocalStack; created: readonly string[]; updated: readonly string[] }> = [];
   try {
     const { createStackQueues } = await import('../local/terraform');
     // Before the routes: a route replaces the stack's uri_override and keeps its token and header overrides.
@@ -218,7 +216,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       );
   }
   if (opts.failRate > 0) out.write(`Failing ${opts.failRate * 100}% of CreateTask calls with UNAVAILABLE\n`);
-  if (!isLoopback(opts.host))
+  if (!isLoopbackHost(opts.host))
     process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it can create and delete tasks\n`);
 
   // Keep the handlers for the whole run: a terminal's Ctrl-C reaches npm, tsx and node together (one process group),
@@ -248,13 +246,13 @@ export async function main(argv: readonly string[]): Promise<number> {
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Reads every --stack folder (each once); throws a message naming the path and what is wrong with it. */
-async function readStacks(dirs: readonly string[]): Promise<SynthesizedStack[]> {
+async function readStacks(dirs: readonly string[]): Promise<LocalStack[]> {
   if (dirs.length === 0) return [];
-  const { readSynthesizedStack } = await import('../local/terraform');
-  const stacks: SynthesizedStack[] = [];
+  const { readLocalStack } = await import('../local/terraform');
+  const stacks: LocalStack[] = [];
   const byQueue = new Map<string, string>();
   for (const dir of new Set(dirs.map((d) => path.normalize(d)))) {
-    const stack = readSynthesizedStack(dir);
+    const stack = readLocalStack(dir);
     for (const q of stack.queues) {
       const other = byQueue.get(q.queueName);
       // Two stacks that own one queue would overwrite each other's config in Terraform too.
@@ -267,7 +265,7 @@ async function readStacks(dirs: readonly string[]): Promise<SynthesizedStack[]> 
   return stacks;
 }
 
-function stackLine(stack: SynthesizedStack, created: readonly string[], updated: readonly string[]): string {
+function stackLine(stack: LocalStack, created: readonly string[], updated: readonly string[]): string {
   const ids = (names: readonly string[]) => names.map((n) => n.slice(n.lastIndexOf('/') + 1)).join(', ');
   const parts = [
     ...(created.length > 0 ? [`created ${plural(created.length, 'queue')} (${ids(created)})`] : []),

@@ -137,7 +137,7 @@ export async function main(
   const view = progressView(io.stderr);
   // Loaded after parsing: --help stays instant.
   const { runLocal } = await import('./run');
-  const { SpecError } = await import('../../core/problem');
+  const { SpecError } = await import('../../spec/errors');
   const { PolicyError } = await import('../../policy/errors');
   // Ctrl-C ends the run like a timeout: workers and the emulator stop, .local-run/ is cleaned, the summary prints.
   const interrupt = new AbortController();

@@ -29,7 +29,7 @@ import { type PipelineSpec } from '../../spec/types';
 import { startExampleWorker, type RunningWorker } from '../../worker/example-worker';
 import { createTasksClient } from '../../worker/index';
 import { RunRecorder, type LocalReport } from './summary';
-import { createStackQueues, readSynthesizedStack, type SynthesizedQueue } from './terraform';
+import { createStackQueues, readLocalStack, type SynthesizedQueue } from './terraform';
 import { queueIdFor, stackNameFor } from '../../core/naming';
 
 export interface LocalRunOptions {
@@ -145,7 +145,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     if (synthError !== undefined) throw synthError;
     if (!emulator) throw new Error(`cannot start the emulator: ${emulatorError?.message}`);
     stackDir = path.resolve(stacks[0].path);
-    const stack = readSynthesizedStack(stackDir);
+    const stack = readLocalStack(stackDir);
 
     progress('starting');
     if (spec.pipeline.steps.some((s) => s.local))

@@ -1,12 +1,14 @@
 /**
- * Reads a synthesized stack (`cdk.tf.json`) for `npm run local` and `npm run emulator -- --stack`: the queues exactly
- * as Terraform would create them (`resource.google_cloud_tasks_queue.*`) and the seeding command of the
- * `terraform_data` resource's local-exec provisioner; and creates those queues in an emulator (createStackQueues).
- * Reading the synthesized JSON, not the spec, means a local run exercises what deploys.
+ * A synthesized stack (read by lib/core/synthesized-stack.ts) in the terms `npm run local` and
+ * `npm run emulator -- --stack` need: the queues exactly as Terraform would create them
+ * (`resource.google_cloud_tasks_queue.*`) and the seeding command of the `terraform_data` resource's local-exec
+ * provisioner; and those queues created in an emulator (createStackQueues). Reading the synthesized JSON, not the
+ * spec, means a local run exercises what deploys.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { HttpMethod } from '../../core/rules/cloud-tasks';
+import { readSynthesizedStack, SynthOutputError, type SynthesizedStack } from '../../core/synthesized-stack';
+import { parseTerraformDuration as terraformSeconds } from '../../spec/duration';
 import type { QueueHttpTarget, QueueInput } from '../../emulator/model';
 import type { EmulatorState } from '../../emulator/state';
 
@@ -74,79 +76,41 @@ interface TfProvisioner {
   };
 }
 
-export interface SynthesizedStack {
+/** A stack as a local run uses it. */
+export interface LocalStack {
   readonly dir: string;
+  readonly name: string;
   readonly queues: readonly SynthesizedQueue[];
   readonly seedCommands: readonly SeedCommand[];
-}
-
-/** The folder is not a synthesized stack (missing, no cdk.tf.json, unreadable JSON, no queues): the user passed the wrong path. */
-export class NotAStackError extends Error {
-  override readonly name = 'NotAStackError';
 }
 
 const SYNTH_HINT = 'run `npm run synth` and pass a folder cdktf.out/stacks/<stack>';
 
 /**
- * Reads `<stackDir>/cdk.tf.json`. Throws NotAStackError naming the path and what is missing when the folder is not a
- * synthesized stack, and an Error naming the resource and field when something in it cannot run locally.
+ * Reads `<stackDir>/cdk.tf.json` for a local run. Throws SynthOutputError naming the path and what is missing when the
+ * folder is not a pipeline stack, and an Error naming the resource and field when something in it cannot run locally.
  */
-export function readSynthesizedStack(stackDir: string): SynthesizedStack {
-  const file = path.join(stackDir, 'cdk.tf.json');
-  const json = readStackJson(stackDir, file);
-  const resources = json.resource ?? {};
+export function readLocalStack(stackDir: string): LocalStack {
+  return localStackOf(readSynthesizedStack(stackDir));
+}
+
+export function localStackOf(stack: SynthesizedStack): LocalStack {
+  const resources = (stack.config.resource ?? {}) as Record<string, Record<string, unknown>>;
   if (Object.keys(resources.google_cloud_tasks_queue ?? {}).length === 0)
-    throw new NotAStackError(
-      `${file} has no resource.google_cloud_tasks_queue: it is not a pipeline stack; ${SYNTH_HINT}`,
+    throw new SynthOutputError(
+      `${stack.file} has no resource.google_cloud_tasks_queue: it is not a pipeline stack; ${SYNTH_HINT}`,
     );
   const queues = Object.entries(resources.google_cloud_tasks_queue ?? {}).map(([id, r]) =>
-    queueFrom(`google_cloud_tasks_queue.${id}`, r as TfQueue, file),
+    queueFrom(`google_cloud_tasks_queue.${id}`, r as TfQueue, stack.file),
   );
   const seedCommands: SeedCommand[] = [];
   for (const [id, r] of Object.entries(resources.terraform_data ?? {})) {
     const provisioners = ((r as { provisioner?: TfProvisioner[] }).provisioner ?? [])
       .map((p) => p['local-exec'])
       .filter((p) => p !== undefined);
-    for (const p of provisioners) seedCommands.push(seedCommandFrom(`terraform_data.${id}`, p!, stackDir, file));
+    for (const p of provisioners) seedCommands.push(seedCommandFrom(`terraform_data.${id}`, p!, stack.dir, stack.file));
   }
-  return { dir: stackDir, queues, seedCommands };
-}
-
-function readStackJson(stackDir: string, file: string): { resource?: Record<string, Record<string, unknown>> } {
-  const dir = statSync(stackDir, { throwIfNoEntry: false });
-  if (!dir) throw new NotAStackError(`${stackDir}: no such folder; ${SYNTH_HINT}`);
-  if (!dir.isDirectory())
-    throw new NotAStackError(
-      `${stackDir} is a file, not a stack folder: pass the folder that holds cdk.tf.json, e.g. cdktf.out/stacks/<stack>`,
-    );
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw new NotAStackError(`${file}: cannot read it (${code ?? (err as Error).message})`);
-    // A common slip: the output folder or its stacks/ folder instead of one stack.
-    const stacks = [stackDir, path.join(stackDir, 'stacks')].flatMap((d) => stackFoldersIn(d));
-    const hint = stacks.length > 0 ? `; the stacks below it: ${stacks.join(', ')}` : `; ${SYNTH_HINT}`;
-    throw new NotAStackError(`${stackDir} is not a synthesized stack: it has no cdk.tf.json${hint}`);
-  }
-  try {
-    const json = JSON.parse(text) as unknown;
-    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error('not a JSON object');
-    return json as { resource?: Record<string, Record<string, unknown>> };
-  } catch (err) {
-    throw new NotAStackError(`${file} is not Terraform JSON (${(err as Error).message}); ${SYNTH_HINT}`);
-  }
-}
-
-function stackFoldersIn(dir: string): string[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && existsSync(path.join(dir, d.name, 'cdk.tf.json')))
-      .map((d) => path.join(dir, d.name));
-  } catch {
-    return [];
-  }
+  return { dir: stack.dir, name: stack.name, queues, seedCommands };
 }
 
 function literal(value: unknown, where: string, file: string): string {
@@ -160,9 +124,9 @@ function literal(value: unknown, where: string, file: string): string {
 /** Terraform's duration strings for Cloud Tasks: `"600s"`, `"0.5s"`. */
 export function parseTerraformDuration(text: string | undefined, where: string): number | undefined {
   if (text === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)s$/.exec(text);
-  if (!m) throw new Error(`${where} = "${text}" is not a duration in seconds such as "600s"`);
-  return Number(m[1]);
+  const seconds = terraformSeconds(text);
+  if (seconds === undefined) throw new Error(`${where} = "${text}" is not a duration in seconds such as "600s"`);
+  return seconds;
 }
 
 function queueFrom(address: string, r: TfQueue, file: string): SynthesizedQueue {

@@ -5,7 +5,7 @@
  * metadata, and asset hash directories (`assets/<id>/<hash>/`) that move whenever content moves; the content change
  * itself is reported from the assets (lib/apps/review/synth-output.ts).
  */
-import { findSecrets, isSecretReference, joinPath, secretKeyReason, secretValueReason } from '../../policy/secrets';
+import { findSecrets, isSecretReference, secretKeyReason, secretValueReason } from '../../policy/secrets';
 
 export type EntryKind =
   'resource' | 'data' | 'output' | 'provider' | 'terraform' | 'variable' | 'local' | 'module' | 'other';
@@ -153,6 +153,16 @@ function isSensitiveEntry(e: ConfigEntry): boolean {
   return e.kind === 'output' && (e.value as Record<string, unknown> | null)?.sensitive === true;
 }
 
+/**
+ * Appends a key to an attribute path as the review prints it: `a.b`, `a["x y"]`, `a[2]`. Keys that are not plain
+ * identifiers (headers with hyphens are fine) are quoted so a reader can copy the path.
+ */
+function joinPath(base: string, key: string | number): string {
+  if (typeof key === 'number') return `${base}[${key}]`;
+  if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return base ? `${base}.${key}` : key;
+  return `${base}[${JSON.stringify(key)}]`;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isPrimitive = (v: unknown): boolean => v === null || typeof v !== 'object';
 
@@ -230,7 +240,7 @@ function isSecretKey(key: string): boolean {
 
 function looksSecret(v: unknown): boolean {
   if (typeof v === 'string') return secretValueReason(v) !== undefined && !isSecretReference(v);
-  if (v !== null && typeof v === 'object') return findSecrets(v, '').length > 0;
+  if (v !== null && typeof v === 'object') return findSecrets(v, []).length > 0;
   return false;
 }
 

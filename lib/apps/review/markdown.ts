@@ -6,7 +6,14 @@
 import { createHash } from 'node:crypto';
 import type { AttributeChange, EntryChange } from './diff';
 import { formatPayload, type SeedTaskChange } from './seed-diff';
-import { resourceCounts, seedCounts, type AssetChange, type Review, type StackReview } from './review';
+import {
+  resourceCounts,
+  seedCounts,
+  type AssetChange,
+  type Review,
+  type StackReview,
+  type SuppressionChange,
+} from './review';
 
 export const REVIEW_TITLE = '### Cloud Tasks pipelines: synthesized changes';
 
@@ -95,6 +102,7 @@ function renderStack(s: StackReview, compact: boolean): string[] {
         '',
       );
     if (s.assets.length) out.push('**Assets**', '', ...s.assets.map(renderAsset), '');
+    if (s.suppressions.length) out.push(...renderSuppressions(s.suppressions), '');
   }
   if (s.mermaid) out.push('**Pipeline**', '', '```mermaid', s.mermaid, '```', '');
   out.push('</details>', '');
@@ -177,4 +185,25 @@ function renderAsset(a: AssetChange): string {
   if (a.status === 'added') return `- add asset \`${a.id}\` (${size(a.after)}, sha256 ${a.after!.sha256.slice(0, 12)})`;
   if (a.status === 'removed') return `- remove asset \`${a.id}\``;
   return `- asset \`${a.id}\` content changed: sha256 ${a.before!.sha256.slice(0, 12)} -> ${a.after!.sha256.slice(0, 12)} (${size(a.before)} -> ${size(a.after)})`;
+}
+
+/** The stack's policy suppressions (docs/policy.md): what a reviewer must agree to, new ones first. */
+function renderSuppressions(changes: readonly SuppressionChange[]): string[] {
+  const order = { added: 0, removed: 1, unchanged: 2 } as const;
+  const rows = [...changes].sort((a, b) => order[a.status] - order[b.status]);
+  return [
+    '**Policy suppressions**',
+    '',
+    '| Rule | Scope | Change | Reason |',
+    '|---|---|---|---|',
+    ...rows.map(
+      ({ status, suppression: x }) =>
+        `| ${escapeCell(x.rule)} | ${escapeCell(x.scope)} (${x.source}) | ${status === 'unchanged' ? 'kept' : status} | ${escapeCell(x.reason)} |`,
+    ),
+  ];
+}
+
+/** User text in a Markdown table cell: literal, on one line, unable to open a link, a tag or a code span. */
+function escapeCell(text: string): string {
+  return text.replace(/\r?\n/g, ' ').replace(/[\\`*_[\]<>|#!~]/g, (c) => `\\${c}`);
 }

@@ -6,7 +6,8 @@
 import { configEntries, diffEntries, type EntryChange } from './diff';
 import { mermaidFlowchart, pipelineGraphOf, type PipelineGraph } from './graph';
 import { diffSeedManifestFields, diffSeedManifests, type SeedFieldChange, type SeedTaskChange } from './seed-diff';
-import { SEED_MANIFEST_FILE, type AssetFingerprint, type SynthOutput, type SynthesizedStack } from './synth-output';
+import type { RecordedSuppression } from '../../core/synthesized-stack';
+import { SEED_MANIFEST_FILE, type AssetFingerprint, type ReviewInput, type ReviewedStack } from './synth-output';
 
 export type StackStatus = 'added' | 'removed' | 'changed' | 'unchanged';
 
@@ -15,6 +16,12 @@ export interface AssetChange {
   readonly status: 'added' | 'removed' | 'changed';
   readonly before?: AssetFingerprint;
   readonly after?: AssetFingerprint;
+}
+
+/** A policy suppression of the head stack (unchanged or added), or one the head no longer has (removed). */
+export interface SuppressionChange {
+  readonly status: 'added' | 'removed' | 'unchanged';
+  readonly suppression: RecordedSuppression;
 }
 
 export interface StackReview {
@@ -35,6 +42,8 @@ export interface StackReview {
   readonly backend?: string;
   /** The pipeline environment (from `pipeline_graph`), e.g. `prod`: the GitHub environment a deploy runs in. */
   readonly environment?: string;
+  /** Policy rules switched off for the stack (recorded in its cdk.tf.json), head's, with what changed since base. */
+  readonly suppressions: readonly SuppressionChange[];
 }
 
 export interface Review {
@@ -45,13 +54,13 @@ export interface Review {
 /** Addresses whose change is shown another way (the diagram) and would only repeat it as attribute noise. */
 const SHOWN_ELSEWHERE = new Set(['output.pipeline_graph']);
 
-export function reviewSynthOutputs(base: SynthOutput, head: SynthOutput): Review {
+export function reviewSynthOutputs(base: ReviewInput, head: ReviewInput): Review {
   const names = [...new Set([...Object.keys(base.stacks), ...Object.keys(head.stacks)])].sort();
   const stacks = names.map((n) => reviewStack(base.stacks[n], head.stacks[n]));
   return { stacks, hasChanges: stacks.some((s) => s.status !== 'unchanged') };
 }
 
-function reviewStack(base: SynthesizedStack | undefined, head: SynthesizedStack | undefined): StackReview {
+function reviewStack(base: ReviewedStack | undefined, head: ReviewedStack | undefined): StackReview {
   const name = (head ?? base)!.name;
   const empty = new Map();
   const changes = diffEntries(
@@ -61,6 +70,7 @@ function reviewStack(base: SynthesizedStack | undefined, head: SynthesizedStack 
   const seedTasks = diffSeedManifests(base?.seedManifest, head?.seedManifest);
   const seedManifestFields = diffSeedManifestFields(base?.seedManifest, head?.seedManifest);
   const assets = diffAssets(base?.assets ?? {}, head?.assets ?? {});
+  const suppressions = diffSuppressions(base?.policySuppressions ?? [], head?.policySuppressions ?? []);
   const graph = head ? pipelineGraphOf(head.config) : undefined;
   const baseGraph = base ? pipelineGraphOf(base.config) : undefined;
   const graphChanged = JSON.stringify(graph) !== JSON.stringify(baseGraph);
@@ -68,7 +78,12 @@ function reviewStack(base: SynthesizedStack | undefined, head: SynthesizedStack 
     ? 'added'
     : !head
       ? 'removed'
-      : changes.length || seedTasks.length || seedManifestFields.length || assets.length || graphChanged
+      : changes.length ||
+          seedTasks.length ||
+          seedManifestFields.length ||
+          assets.length ||
+          graphChanged ||
+          suppressions.some((x) => x.status !== 'unchanged')
         ? 'changed'
         : 'unchanged';
   const drawn = graph ?? baseGraph;
@@ -83,12 +98,26 @@ function reviewStack(base: SynthesizedStack | undefined, head: SynthesizedStack 
     seedTasks,
     seedManifestFields,
     assets,
+    suppressions,
     graph,
     baseGraph,
     mermaid: drawn
       ? mermaidFlowchart(graph ?? undefined, status === 'changed' || status === 'removed' ? baseGraph : undefined)
       : undefined,
   };
+}
+
+function diffSuppressions(
+  base: readonly RecordedSuppression[],
+  head: readonly RecordedSuppression[],
+): SuppressionChange[] {
+  const key = (s: RecordedSuppression): string => JSON.stringify([s.rule, s.scope, s.source, s.reason]);
+  const before = new Set(base.map(key));
+  const after = new Set(head.map(key));
+  return [
+    ...head.map((s) => ({ status: before.has(key(s)) ? ('unchanged' as const) : ('added' as const), suppression: s })),
+    ...base.filter((s) => !after.has(key(s))).map((s) => ({ status: 'removed' as const, suppression: s })),
+  ];
 }
 
 function diffAssets(

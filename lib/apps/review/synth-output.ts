@@ -1,15 +1,19 @@
 /**
- * Reads a `cdktf.out/` directory the way the review tool needs it: every stack's Terraform JSON, its seed manifest
- * (if it has one) and a content fingerprint of each asset. Nothing here needs terraform or credentials.
- *
- * Layout (cdktf 0.21): `manifest.json` lists stacks with `synthesizedStackPath`; assets sit under
- * `stacks/<stack>/assets/<asset id>/<hash>/`; the seed manifest asset file is named `seed-manifest.json`
- * (lib/core/manifest.ts).
+ * A `cdktf.out/` directory as the review tool needs it: every stack (read by lib/core/synthesized-stack.ts, the one
+ * reader of synth output), its seed manifest (if it has one) and a content fingerprint of each asset. Nothing here
+ * needs terraform or credentials.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SeedManifest } from '../../core/manifest';
+import {
+  readSynthOutput as readOutput,
+  SynthOutputError,
+  type RecordedSuppression,
+} from '../../core/synthesized-stack';
+
+export { SEED_MANIFEST_FILE_NAME as SEED_MANIFEST_FILE } from '../../core/manifest';
 
 /** Exit code for inputs the tool cannot read (missing directory, not a cdktf output, unreadable manifest). */
 export const INPUT_ERROR_EXIT_CODE = 2;
@@ -22,8 +26,6 @@ export class ReviewInputError extends Error {
   }
 }
 
-export const SEED_MANIFEST_FILE = 'seed-manifest.json';
-
 /** One asset as synthesized: the id cdktf gave it (`assets/<id>/...`) and a hash of its content. */
 export interface AssetFingerprint {
   readonly id: string;
@@ -34,79 +36,50 @@ export interface AssetFingerprint {
   readonly sha256: string;
 }
 
-export interface SynthesizedStack {
+export interface ReviewedStack {
   readonly name: string;
   /** Parsed cdk.tf.json. */
   readonly config: Record<string, unknown>;
   readonly seedManifest?: SeedManifest;
   readonly assets: Readonly<Record<string, AssetFingerprint>>;
+  /**
+   * Policy suppressions recorded in the stack's JSON.
+   * @default - none
+   */
+  readonly policySuppressions?: readonly RecordedSuppression[];
 }
 
-export interface SynthOutput {
+export interface ReviewInput {
   readonly dir: string;
-  readonly stacks: Readonly<Record<string, SynthesizedStack>>;
-}
-
-interface ManifestStackEntry {
-  readonly name?: string;
-  readonly synthesizedStackPath?: string;
-  readonly workingDirectory?: string;
+  readonly stacks: Readonly<Record<string, ReviewedStack>>;
 }
 
 /** An empty output: used for `--allow-missing-base` (first PR of a repository: everything is added). */
-export function emptySynthOutput(dir: string): SynthOutput {
+export function emptySynthOutput(dir: string): ReviewInput {
   return { dir, stacks: {} };
 }
 
-export function readSynthOutput(dir: string): SynthOutput {
-  let stat: fs.Stats;
+export function readSynthOutput(dir: string): ReviewInput {
+  let output: ReturnType<typeof readOutput>;
   try {
-    stat = fs.statSync(dir);
-  } catch {
-    throw new ReviewInputError(
-      `${dir}: no such directory; pass the cdktf output directory (run \`npm run synth\` first)`,
-    );
-  }
-  if (!stat.isDirectory())
-    throw new ReviewInputError(`${dir}: is a file, not a directory; pass the cdktf output directory (e.g. cdktf.out)`);
-  const manifestPath = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(manifestPath))
-    throw new ReviewInputError(
-      `${dir}: not a cdktf output directory (no manifest.json); run \`npm run synth\` and pass its cdktf.out`,
-    );
-  let manifest: { stacks?: Record<string, ManifestStackEntry> };
-  try {
-    manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+    output = readOutput(dir);
   } catch (e) {
-    throw new ReviewInputError(
-      `${manifestPath}: unreadable cdktf manifest (${(e as Error).message}); synthesize again`,
-    );
+    if (e instanceof SynthOutputError) throw new ReviewInputError(e.message);
+    throw e;
   }
-  if (!manifest || typeof manifest !== 'object' || !manifest.stacks || typeof manifest.stacks !== 'object')
-    throw new ReviewInputError(`${manifestPath}: not a cdktf manifest (no "stacks" object); synthesize again`);
-
-  const stacks: Record<string, SynthesizedStack> = {};
-  for (const [key, entry] of Object.entries(manifest.stacks)) {
-    const name = entry.name ?? key;
-    if (!entry.synthesizedStackPath)
-      throw new ReviewInputError(`${manifestPath}: stacks.${key} has no synthesizedStackPath; synthesize again`);
-    const stackFile = path.join(dir, entry.synthesizedStackPath);
-    let config: Record<string, unknown>;
-    try {
-      config = JSON.parse(fs.readFileSync(stackFile, 'utf8'));
-    } catch (e) {
-      throw new ReviewInputError(`${stackFile}: cannot read stack ${name} (${(e as Error).message}); synthesize again`);
-    }
-    const stackDir = path.dirname(stackFile);
-    const assets = readAssets(path.join(stackDir, 'assets'));
-    stacks[name] = { name, config, assets, seedManifest: readSeedManifest(stackDir, path.join(stackDir, 'assets')) };
-  }
+  const stacks: Record<string, ReviewedStack> = {};
+  for (const [name, s] of Object.entries(output.stacks))
+    stacks[name] = {
+      name,
+      config: s.config,
+      assets: readAssets(path.join(s.dir, 'assets')),
+      seedManifest: s.seedManifestFile ? readSeedManifest(s.dir, s.seedManifestFile) : undefined,
+      policySuppressions: s.policySuppressions,
+    };
   return { dir, stacks };
 }
 
-function readSeedManifest(stackDir: string, assetsDir: string): SeedManifest | undefined {
-  const file = findFile(assetsDir, SEED_MANIFEST_FILE);
-  if (!file) return undefined;
+function readSeedManifest(stackDir: string, file: string): SeedManifest {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as SeedManifest;
   } catch (e) {
@@ -114,19 +87,6 @@ function readSeedManifest(stackDir: string, assetsDir: string): SeedManifest | u
       `${path.relative(stackDir, file)} in ${stackDir}: unreadable seed manifest (${(e as Error).message})`,
     );
   }
-}
-
-function findFile(dir: string, name: string): string | undefined {
-  if (!fs.existsSync(dir)) return undefined;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const p = path.join(dir, entry.name);
-    if (entry.isFile() && entry.name === name) return p;
-    if (entry.isDirectory()) {
-      const found = findFile(p, name);
-      if (found) return found;
-    }
-  }
-  return undefined;
 }
 
 /** `assets/<id>/<hash>/...`: fingerprint each asset id by content, so a hash directory rename is not a change. */

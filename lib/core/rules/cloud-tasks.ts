@@ -5,17 +5,12 @@
  * all call these functions, so a limit is changed in exactly one place. Each rule cites its source; the collected
  * facts are in ../shared/docs/cloud-tasks-facts.md (mirrored in docs/cloud-tasks-rules.md).
  *
- * A check returns `Problem`s instead of throwing: the caller knows the context (a spec file and field path, a
- * construct id, a gRPC request) and formats the message for its audience.
+ * A check returns `Problem`s (lib/core/problem.ts) instead of throwing, with paths relative to what it checked (`at`
+ * names the checked field where a caller's name differs): the caller knows the context (a spec file and field path, a
+ * construct id, a gRPC request), places the problems `under` it and prints them with the one formatter.
  */
-
-/** One broken rule. `field` is relative to the object that was checked (e.g. `maxDispatchesPerSecond`). */
-export interface Problem {
-  readonly field: string;
-  readonly value: unknown;
-  /** States the rule, e.g. "900 exceeds Cloud Tasks' limit of 500 per queue". */
-  readonly message: string;
-}
+import { formatValue, type FieldPath, type Problem } from '../problem';
+import { parseRfc3339, RFC3339_HINT } from './timestamp';
 
 export const LIMITS = {
   /** queue.proto `Queue.name`: letters, digits, hyphens; 1-100 characters. */
@@ -24,8 +19,6 @@ export const LIMITS = {
   /** task.proto `Task.name`: letters, digits, hyphens, underscores; 1-500 characters. */
   taskIdPattern: /^[A-Za-z0-9_-]{1,500}$/,
   taskIdMaxLength: 500,
-  /** Project ids: 6-30 characters, lower-case letters, digits, hyphens, starting with a letter (resourcemanager). */
-  projectIdPattern: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/,
   /**
    * IAM service account ids (the part before `@`): 6-30 characters, lower-case letters, digits, hyphens, starting
    * with a letter and not ending with a hyphen (iam.projects.serviceAccounts.create `accountId`). The token's account
@@ -114,7 +107,7 @@ export interface RetryConfig {
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
-export function queueIdProblems(queueId: string, field = 'queueId'): Problem[] {
+export function queueIdProblems(queueId: string, at: FieldPath = ['queueId']): Problem[] {
   if (LIMITS.queueIdPattern.test(queueId)) return [];
   const why =
     queueId.length > LIMITS.queueIdMaxLength
@@ -122,10 +115,10 @@ export function queueIdProblems(queueId: string, field = 'queueId'): Problem[] {
       : queueId.length === 0
         ? 'is empty; a Cloud Tasks queue id needs 1 to 100 characters'
         : 'is not a valid Cloud Tasks queue id: use only letters, digits and hyphens';
-  return [{ field, value: queueId, message: `"${truncate(queueId)}" ${why}` }];
+  return [{ path: at, value: queueId, message: `"${truncate(queueId)}" ${why}` }];
 }
 
-export function taskIdProblems(taskId: string, field = 'id'): Problem[] {
+export function taskIdProblems(taskId: string, at: FieldPath = ['id']): Problem[] {
   if (LIMITS.taskIdPattern.test(taskId)) return [];
   const why =
     taskId.length > LIMITS.taskIdMaxLength
@@ -133,7 +126,7 @@ export function taskIdProblems(taskId: string, field = 'id'): Problem[] {
       : taskId.length === 0
         ? 'is empty; a Cloud Tasks task id needs 1 to 500 characters'
         : 'is not a valid Cloud Tasks task id: use only letters, digits, hyphens and underscores';
-  return [{ field, value: taskId, message: `"${truncate(taskId)}" ${why}` }];
+  return [{ path: at, value: taskId, message: `"${truncate(taskId)}" ${why}` }];
 }
 
 export function rateLimitProblems(r: RateLimits): Problem[] {
@@ -141,10 +134,10 @@ export function rateLimitProblems(r: RateLimits): Problem[] {
   const rate = r.maxDispatchesPerSecond;
   if (rate !== undefined) {
     if (!(rate > 0))
-      out.push({ field: 'maxDispatchesPerSecond', value: rate, message: `${rate} must be greater than 0` });
+      out.push({ path: ['maxDispatchesPerSecond'], value: rate, message: `${rate} must be greater than 0` });
     else if (rate > LIMITS.maxDispatchesPerSecond)
       out.push({
-        field: 'maxDispatchesPerSecond',
+        path: ['maxDispatchesPerSecond'],
         value: rate,
         message: `${rate} exceeds Cloud Tasks' limit of ${LIMITS.maxDispatchesPerSecond} per queue`,
       });
@@ -153,13 +146,13 @@ export function rateLimitProblems(r: RateLimits): Problem[] {
   if (conc !== undefined) {
     if (!Number.isInteger(conc) || conc < 1)
       out.push({
-        field: 'maxConcurrentDispatches',
+        path: ['maxConcurrentDispatches'],
         value: conc,
         message: `${conc} must be a whole number of at least 1`,
       });
     else if (conc > LIMITS.maxConcurrentDispatches)
       out.push({
-        field: 'maxConcurrentDispatches',
+        path: ['maxConcurrentDispatches'],
         value: conc,
         message: `${fmt(conc)} exceeds Cloud Tasks' limit of ${fmt(LIMITS.maxConcurrentDispatches)} concurrent dispatches per queue`,
       });
@@ -174,17 +167,17 @@ export function retryConfigProblems(r: RetryConfig): Problem[] {
     (!Number.isInteger(r.maxAttempts) || r.maxAttempts < LIMITS.minMaxAttempts || r.maxAttempts === 0)
   )
     out.push({
-      field: 'maxAttempts',
+      path: ['maxAttempts'],
       value: r.maxAttempts,
       message: `${r.maxAttempts} is not allowed: use a whole number of at least 1, or -1 for unlimited attempts`,
     });
   for (const f of ['minBackoffSeconds', 'maxBackoffSeconds', 'maxRetryDurationSeconds'] as const) {
     const v = r[f];
-    if (v !== undefined && !(v >= 0)) out.push({ field: f, value: v, message: `${v} must not be negative` });
+    if (v !== undefined && !(v >= 0)) out.push({ path: [f], value: v, message: `${v} must not be negative` });
   }
   if (r.maxDoublings !== undefined && (!Number.isInteger(r.maxDoublings) || r.maxDoublings < 0))
     out.push({
-      field: 'maxDoublings',
+      path: ['maxDoublings'],
       value: r.maxDoublings,
       message: `${r.maxDoublings} must be a whole number of at least 0`,
     });
@@ -194,49 +187,62 @@ export function retryConfigProblems(r: RetryConfig): Problem[] {
     r.minBackoffSeconds > r.maxBackoffSeconds
   )
     out.push({
-      field: 'minBackoffSeconds',
+      path: ['minBackoffSeconds'],
       value: r.minBackoffSeconds,
       message: `${r.minBackoffSeconds}s is greater than maxBackoff ${r.maxBackoffSeconds}s; Cloud Tasks requires minBackoff <= maxBackoff`,
     });
   return out;
 }
 
-export function dispatchDeadlineProblems(seconds: number, field = 'dispatchDeadline'): Problem[] {
+export function dispatchDeadlineProblems(seconds: number, at: FieldPath = ['dispatchDeadline']): Problem[] {
   if (seconds >= LIMITS.minDispatchDeadlineSeconds && seconds <= LIMITS.maxDispatchDeadlineSeconds) return [];
   return [
     {
-      field,
+      path: at,
       value: seconds,
       message: `${seconds}s is outside Cloud Tasks' range for HTTP dispatch deadlines, 15s to 1800s (30m)`,
     },
   ];
 }
 
-export function samplingRatioProblems(ratio: number, field = 'logSamplingRatio'): Problem[] {
+export function samplingRatioProblems(ratio: number, at: FieldPath = ['logSamplingRatio']): Problem[] {
   if (ratio >= LIMITS.minSamplingRatio && ratio <= LIMITS.maxSamplingRatio) return [];
-  return [{ field, value: ratio, message: `${ratio} is outside the sampling ratio range 0.0 to 1.0` }];
+  return [{ path: at, value: ratio, message: `${ratio} is outside the sampling ratio range 0.0 to 1.0` }];
 }
 
 /** `now` is injectable so tests and the emulator agree on the clock. */
-export function scheduleTimeProblems(scheduleTime: Date, now: Date, field = 'scheduleTime'): Problem[] {
+export function scheduleTimeProblems(scheduleTime: Date, now: Date, at: FieldPath = ['scheduleTime']): Problem[] {
   if (Number.isNaN(scheduleTime.getTime()))
-    return [{ field, value: String(scheduleTime), message: 'is not a valid RFC 3339 timestamp' }];
+    return [{ path: at, value: String(scheduleTime), message: 'is not a valid RFC 3339 timestamp' }];
   const ahead = (scheduleTime.getTime() - now.getTime()) / 1000;
   if (ahead <= LIMITS.maxScheduleAheadSeconds) return [];
   return [
     {
-      field,
+      path: at,
       value: scheduleTime.toISOString(),
       message: `${scheduleTime.toISOString()} is ${(ahead / 86400).toFixed(1)} days ahead; Cloud Tasks schedules at most 30 days in the future`,
     },
   ];
 }
 
-export function taskSizeProblems(sizeBytes: number, field = 'payload'): Problem[] {
+/**
+ * A schedule time as text (a spec field, a manifest field): an RFC 3339 timestamp (./timestamp.ts, the form the API
+ * takes) at most 30 days ahead of `now`. A time in the past is fine: Cloud Tasks dispatches the task at once.
+ */
+export function scheduleTimeTextProblems(text: string, now: Date, at: FieldPath = ['scheduleTime']): Problem[] {
+  const parsed = parseRfc3339(text);
+  if (!parsed)
+    return [
+      { path: at, value: text, message: `${formatValue(text)} is not a valid RFC 3339 timestamp: ${RFC3339_HINT}` },
+    ];
+  return scheduleTimeProblems(parsed.date, now, at);
+}
+
+export function taskSizeProblems(sizeBytes: number, at: FieldPath = ['payload']): Problem[] {
   if (sizeBytes <= LIMITS.maxTaskSizeBytes) return [];
   return [
     {
-      field,
+      path: at,
       value: `${fmt(sizeBytes)} bytes`,
       message: `the task is ${fmt(sizeBytes)} bytes; Cloud Tasks' limit for an HTTP task is 1 MB (${fmt(LIMITS.maxTaskSizeBytes)} bytes)`,
     },
@@ -267,16 +273,16 @@ export function isReservedHeader(name: string): boolean {
   return RESERVED_HEADER_NAMES.has(n) || RESERVED_HEADER_PREFIXES.some((p) => n.startsWith(p));
 }
 
-export function headerProblems(headers: Readonly<Record<string, string>>, field = 'headers'): Problem[] {
+export function headerProblems(headers: Readonly<Record<string, string>>, at: FieldPath = ['headers']): Problem[] {
   const out: Problem[] = [];
   let total = 0;
   for (const [name, value] of Object.entries(headers)) {
     total += Buffer.byteLength(name) + Buffer.byteLength(value);
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
-      out.push({ field: `${field}.${name}`, value: name, message: `"${name}" is not a valid HTTP header name` });
+      out.push({ path: [...at, name], value: name, message: `"${name}" is not a valid HTTP header name` });
     else if (isReservedHeader(name))
       out.push({
-        field: `${field}.${name}`,
+        path: [...at, name],
         value: name,
         message:
           name.toLowerCase() === 'authorization'
@@ -286,7 +292,7 @@ export function headerProblems(headers: Readonly<Record<string, string>>, field 
   }
   if (total >= LIMITS.maxHeadersBytes)
     out.push({
-      field,
+      path: at,
       value: `${fmt(total)} bytes`,
       message: `headers total ${fmt(total)} bytes; Cloud Tasks requires under 80 KB`,
     });
@@ -298,13 +304,13 @@ export function headerProblems(headers: Readonly<Record<string, string>>, field 
  * https://", at most 2,083 characters). Looser than targetUrlProblems, our synth rule: the local emulator uses this
  * one because local workers listen on plain http.
  */
-export function apiUrlProblems(url: string, field = 'url'): Problem[] {
+export function apiUrlProblems(url: string, at: FieldPath = ['url']): Problem[] {
   if (url.length === 0)
-    return [{ field, value: url, message: 'is required: the absolute http:// or https:// URL the task is sent to' }];
+    return [{ path: at, value: url, message: 'is required: the absolute http:// or https:// URL the task is sent to' }];
   if (url.length > LIMITS.maxUrlLength)
     return [
       {
-        field,
+        path: at,
         value: truncate(url),
         message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}`,
       },
@@ -317,7 +323,11 @@ export function apiUrlProblems(url: string, field = 'url'): Problem[] {
   }
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.host)
     return [
-      { field, value: url, message: `"${truncate(url)}" is not an absolute URL that begins with http:// or https://` },
+      {
+        path: at,
+        value: url,
+        message: `"${truncate(url)}" is not an absolute URL that begins with http:// or https://`,
+      },
     ];
   return [];
 }
@@ -327,21 +337,21 @@ export function apiUrlProblems(url: string, field = 'url'): Problem[] {
  * token. Reserved names (Host, User-Agent, X-Google-*, ...) are accepted by the API and replaced at dispatch, so unlike
  * headerProblems (our synth rule) this does not refuse them.
  */
-export function apiHeaderProblems(headers: Readonly<Record<string, string>>, field = 'headers'): Problem[] {
+export function apiHeaderProblems(headers: Readonly<Record<string, string>>, at: FieldPath = ['headers']): Problem[] {
   const out: Problem[] = [];
   let total = 0;
   for (const [name, value] of Object.entries(headers)) {
     total += Buffer.byteLength(name) + Buffer.byteLength(value);
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
       out.push({
-        field: `${field}.${name}`,
+        path: [...at, name],
         value: name,
         message: `"${truncate(name)}" is not a valid HTTP header name`,
       });
   }
   if (total >= LIMITS.maxHeadersBytes)
     out.push({
-      field,
+      path: at,
       value: `${fmt(total)} bytes`,
       message: `headers total ${fmt(total)} bytes; Cloud Tasks requires under 80 KB`,
     });
@@ -349,11 +359,11 @@ export function apiHeaderProblems(headers: Readonly<Record<string, string>>, fie
 }
 
 /** target.proto HttpRequest.body: "allowed only if the HTTP method is POST, PUT, or PATCH". */
-export function bodyMethodProblems(method: HttpMethod, bodyBytes: number, field = 'body'): Problem[] {
+export function bodyMethodProblems(method: HttpMethod, bodyBytes: number, at: FieldPath = ['body']): Problem[] {
   if (bodyBytes === 0 || METHODS_WITH_BODY.includes(method)) return [];
   return [
     {
-      field,
+      path: at,
       value: `${fmt(bodyBytes)} bytes`,
       message: `a body is not allowed with ${method}: Cloud Tasks sends a body only with ${METHODS_WITH_BODY.join(', ')}`,
     },
@@ -361,11 +371,11 @@ export function bodyMethodProblems(method: HttpMethod, bodyBytes: number, field 
 }
 
 /** https only, a host, at most 2,083 characters (target.proto HttpRequest.url). */
-export function targetUrlProblems(url: string, field = 'url'): Problem[] {
+export function targetUrlProblems(url: string, at: FieldPath = ['url']): Problem[] {
   if (url.length > LIMITS.maxUrlLength)
     return [
       {
-        field,
+        path: at,
         value: truncate(url),
         message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}`,
       },
@@ -374,18 +384,18 @@ export function targetUrlProblems(url: string, field = 'url'): Problem[] {
   try {
     parsed = new URL(url);
   } catch {
-    return [{ field, value: url, message: `"${truncate(url)}" is not an absolute URL` }];
+    return [{ path: at, value: url, message: `"${truncate(url)}" is not an absolute URL` }];
   }
   if (parsed.protocol !== 'https:')
     return [
       {
-        field,
+        path: at,
         value: url,
         message: `"${truncate(url)}" must use https: tasks carry identity tokens, which must not travel in clear text`,
       },
     ];
   if (parsed.username || parsed.password)
-    return [{ field, value: '(redacted)', message: 'must not contain user:password credentials; use target.auth' }];
+    return [{ path: at, value: '(redacted)', message: 'must not contain user:password credentials; use target.auth' }];
   return [];
 }
 

@@ -3,39 +3,28 @@
  * (readable by anyone with cloudtasks.queues.get) and in every task; identity belongs in target.auth (OIDC) and
  * secrets in Secret Manager, read by the worker. The value is never printed, only where it is.
  */
-import { findSecrets, joinPath, secretKeyReason, secretValueReason } from '../secrets';
-import { checkResult, isRecord, NOT_APPLICABLE, type PolicyRule, type Violation } from '../types';
+import { findSecrets } from '../secrets';
+import { policyRule } from '../rule';
+import { checkResult, NOT_APPLICABLE } from '../types';
 
 const FIX =
   'move it to Secret Manager and let the worker read it (identity comes from target.auth), or suppress with a reason';
 
-export const CTP002: PolicyRule = {
+export const CTP002 = policyRule({
   id: 'CTP002',
   name: 'secret-in-headers',
   level: 'error',
   description: 'HTTP headers of a target must not carry credentials (API keys, tokens, passwords, private keys).',
-  checkSpec: ({ spec }) => {
-    if (spec.pipeline.steps.length === 0) return NOT_APPLICABLE;
-    const violations: Violation[] = [];
-    spec.pipeline.steps.forEach((step, i) => {
-      for (const f of findSecrets(step.target.headers, `pipeline.steps[${i}].target.headers`))
-        violations.push({ path: f.path, message: `${f.reason}; ${FIX}` });
-    });
-    return checkResult(violations);
+  check: (s) => {
+    if (s.kind !== 'queue' || !s.headers) return NOT_APPLICABLE;
+    return checkResult(
+      s.headers.flatMap((h) =>
+        findSecrets({ [h.name]: h.value }, []).map((f) => ({
+          path: h.path,
+          // Where the path ends at the value (Terraform's header_overrides), the message names the header.
+          message: `${f.reason}${h.path[h.path.length - 1] === h.name ? '' : ` (header ${h.name})`}; ${FIX}`,
+        })),
+      ),
+    );
   },
-  checkBlock: ({ block }) => {
-    if (block.type !== 'google_cloud_tasks_queue') return NOT_APPLICABLE;
-    const target = block.config.http_target;
-    if (!isRecord(target)) return NOT_APPLICABLE;
-    const overrides = Array.isArray(target.header_overrides) ? target.header_overrides : [];
-    const violations: Violation[] = [];
-    overrides.forEach((o, i) => {
-      const header = isRecord(o) && isRecord(o.header) ? o.header : undefined;
-      if (!header || typeof header.key !== 'string' || typeof header.value !== 'string') return;
-      const path = joinPath(`${block.address}.http_target.header_overrides[${i}].header`, 'value');
-      const reason = secretKeyReason(header.key) ?? secretValueReason(header.value);
-      if (reason) violations.push({ path, message: `${reason} (header ${header.key}); ${FIX}` });
-    });
-    return checkResult(violations);
-  },
-};
+});

@@ -4,23 +4,21 @@
  * never printed, only where it is.
  */
 import { findSecrets } from '../secrets';
-import { checkResult, NOT_APPLICABLE, type PolicyRule, type Violation } from '../types';
+import { policyRule } from '../rule';
+import { checkResult, NOT_APPLICABLE } from '../types';
 
-export const CTP003: PolicyRule = {
+export const CTP003 = policyRule({
   id: 'CTP003',
   name: 'secret-in-seed-payload',
   level: 'error',
   description: 'Seed task payloads must not carry credentials (API keys, tokens, passwords, private keys).',
-  checkSpec: ({ spec }) => {
-    if (spec.pipeline.seedTasks.length === 0) return NOT_APPLICABLE;
-    const violations: Violation[] = [];
-    spec.pipeline.seedTasks.forEach((task, i) => {
-      for (const f of findSecrets(task.payload, `pipeline.seedTasks[${i}].payload`))
-        violations.push({
-          path: f.path,
-          message: `${f.reason}; pass a reference instead (e.g. a Secret Manager name such as projects/p/secrets/s) and let the worker read it, or suppress with a reason`,
-        });
-    });
-    return checkResult(violations);
+  check: (s) => {
+    if (s.kind !== 'seed-payload') return NOT_APPLICABLE;
+    return checkResult(
+      findSecrets(s.payload, s.path).map((f) => ({
+        path: f.path,
+        message: `${f.reason}; pass a reference instead (e.g. a Secret Manager name such as projects/p/secrets/s) and let the worker read it, or suppress with a reason`,
+      })),
+    );
   },
-};
+});

@@ -5,7 +5,8 @@
  */
 import { backoffSeconds, LIMITS, SERVICE_DEFAULTS } from '../../core/rules/cloud-tasks';
 import type { StepRetry } from '../../spec/types';
-import { checkResult, isRecord, isUnresolved, NOT_APPLICABLE, type PolicyRule, type Violation } from '../types';
+import { policyRule } from '../rule';
+import { checkResult, NOT_APPLICABLE, type QueueTerms } from '../types';
 
 /**
  * Attempts a permanently failing task gets before the 31-day retention limit drops it, under the queue's backoff
@@ -34,7 +35,7 @@ export function attemptsWithinRetention(retry: StepRetry): number | undefined {
   return attempts;
 }
 
-function message(retry: StepRetry, field: string): string {
+function message(retry: StepRetry, terms: QueueTerms): string {
   const attempts = attemptsWithinRetention(retry);
   const maxBackoff = retry.maxBackoffSeconds ?? SERVICE_DEFAULTS.maxBackoffSeconds;
   const cost =
@@ -42,48 +43,20 @@ function message(retry: StepRetry, field: string): string {
       ? 'without pause'
       : `about ${attempts.toLocaleString('en-US')} attempts, one every ${maxBackoff}s at most`;
   return (
-    `-1 with no ${field} retries a failing task until Cloud Tasks drops it after 31 days (${cost}); ` +
-    `set ${field} (e.g. 24h) or a finite maxAttempts, or suppress with a reason`
+    `-1 with no ${terms.maxRetryDuration} retries a failing task until Cloud Tasks drops it after 31 days (${cost}); ` +
+    `set ${terms.maxRetryDuration} (e.g. 24h) or a finite ${terms.maxAttempts}, or suppress with a reason`
   );
 }
 
-/** `"86400s"` -> 86400; undefined when absent or unresolved. */
-function durationSeconds(v: unknown): number | undefined {
-  if (typeof v !== 'string' || isUnresolved(v)) return undefined;
-  const m = /^(\d+(?:\.\d+)?)s$/.exec(v);
-  return m ? Number(m[1]) : undefined;
-}
-
-export const CTP004: PolicyRule = {
+export const CTP004 = policyRule({
   id: 'CTP004',
   name: 'unbounded-retries',
   level: 'warning',
   description: 'A queue with unlimited attempts should bound retries by time (maxRetryDuration).',
-  checkSpec: ({ spec }) => {
-    if (spec.pipeline.steps.length === 0) return NOT_APPLICABLE;
-    const violations: Violation[] = [];
-    spec.pipeline.steps.forEach((step, i) => {
-      if (step.retry.maxAttempts === -1 && !((step.retry.maxRetryDurationSeconds ?? 0) > 0))
-        violations.push({
-          path: `pipeline.steps[${i}].retry.maxAttempts`,
-          message: message(step.retry, 'maxRetryDuration'),
-        });
-    });
-    return checkResult(violations);
+  check: (s) => {
+    if (s.kind !== 'queue' || !s.retry) return NOT_APPLICABLE;
+    const r = s.retry.config;
+    if (r.maxAttempts !== -1 || (r.maxRetryDurationSeconds ?? 0) > 0) return checkResult([]);
+    return checkResult([{ path: s.retry.maxAttemptsPath, message: message(r, s.terms) }]);
   },
-  checkBlock: ({ block }) => {
-    if (block.type !== 'google_cloud_tasks_queue') return NOT_APPLICABLE;
-    const retry = block.config.retry_config;
-    if (!isRecord(retry) || retry.max_attempts !== -1) return checkResult([]);
-    if (isUnresolved(retry.max_retry_duration)) return NOT_APPLICABLE;
-    if ((durationSeconds(retry.max_retry_duration) ?? 0) > 0) return checkResult([]);
-    const asRetry: StepRetry = {
-      minBackoffSeconds: durationSeconds(retry.min_backoff),
-      maxBackoffSeconds: durationSeconds(retry.max_backoff),
-      maxDoublings: typeof retry.max_doublings === 'number' ? retry.max_doublings : undefined,
-    };
-    return checkResult([
-      { path: `${block.address}.retry_config.max_attempts`, message: message(asRetry, 'max_retry_duration') },
-    ]);
-  },
-};
+});

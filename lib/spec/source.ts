@@ -1,0 +1,166 @@
+/**
+ * Reading a spec file: YAML or JSON text -> the raw value and a locator that finds the line and column of a field
+ * path in the text. Syntax errors (and duplicate keys, in both formats) are thrown as a SpecError with positions.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  LineCounter,
+  isAlias,
+  isCollection,
+  isMap,
+  isScalar,
+  isSeq,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+} from 'yaml';
+import { byPosition, displayFile, type FieldPath, type Problem } from '../core/problem';
+import { SpecError } from './errors';
+
+/** The extensions a spec file may have. pipeline.schema.json (and any *.schema.json) is the schema, not a spec. */
+export const SPEC_EXTENSIONS = ['.yaml', '.yml', '.json'];
+
+/**
+ * Finds the line and column of a field path in the source text, when it is there. `at: 'key'` asks for the key of a
+ * mapping entry rather than its value (used for unknown keys); a locator may ignore it.
+ */
+export type Locate = (path: FieldPath, at?: 'key' | 'value') => { line: number; column: number } | undefined;
+
+export interface SpecSource {
+  /** The file as messages name it (relative to the working directory when inside it). */
+  readonly file: string;
+  readonly raw: unknown;
+  readonly locate: Locate;
+}
+
+/** Reads one spec file (.yaml, .yml or .json). Throws a SpecError when it cannot be read or parsed. */
+export function readSpecSource(file: string): SpecSource {
+  const shown = displayFile(file);
+  const fail = (message: string, where: { line?: number; column?: number } = {}): never => {
+    throw new SpecError([{ file: shown, ...where, path: [], message }]);
+  };
+  const ext = path.extname(file).toLowerCase();
+  if (!SPEC_EXTENSIONS.includes(ext))
+    fail(`unsupported file type "${ext || '(none)'}": a pipeline spec is .yaml, .yml or .json`);
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(
+      code === 'ENOENT'
+        ? 'no such spec file'
+        : code === 'EISDIR'
+          ? 'is a folder, not a spec file'
+          : `cannot read the spec file: ${code ?? (e as Error).message}`,
+    );
+  }
+
+  const lineCounter = new LineCounter();
+  // merge: YAML `<<: *defaults` lets specs share step settings. uniqueKeys (the default) makes duplicates errors.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+  const position = (offset: number): { line: number; column: number } => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+  // Duplicate keys are errors in both formats (JSON.parse would silently keep the last one).
+  const duplicateKeys: Problem[] = doc.errors
+    .filter((e) => e.code === 'DUPLICATE_KEY')
+    .map((e) => ({
+      file: shown,
+      ...position(e.pos[0]),
+      path: [],
+      message: `duplicate key ${keyAt(text, e.pos[0])}: a key may appear only once in a mapping`,
+    }));
+
+  let raw: unknown;
+  if (ext === '.json') {
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      const at = /at position (\d+)/.exec((e as Error).message);
+      fail(`JSON syntax error: ${(e as Error).message}`, position(at ? Number(at[1]) : text.length));
+    }
+  }
+  const syntax: Problem[] =
+    ext === '.json'
+      ? []
+      : doc.errors
+          .filter((e) => e.code !== 'DUPLICATE_KEY')
+          .map((e) => ({ file: shown, ...position(e.pos[0]), path: [], message: `YAML syntax error: ${e.message}` }));
+  if (syntax.length + duplicateKeys.length > 0) throw new SpecError([...syntax, ...duplicateKeys].sort(byPosition));
+  if (ext !== '.json') {
+    try {
+      raw = doc.toJS({ maxAliasCount: 1000 });
+    } catch (e) {
+      // An alias to an anchor that is not defined (above it), or an alias bomb: the parser reports these only here.
+      let where: { line?: number; column?: number } = {};
+      visit(doc, {
+        Alias(_, node) {
+          if (node.resolve(doc) === undefined && node.range) {
+            where = position(node.range[0]);
+            return visit.BREAK;
+          }
+          return undefined;
+        },
+      });
+      fail(`YAML error: ${(e as Error).message}`, where);
+    }
+  }
+  // JSON is YAML 1.2, so the same document locates JSON fields; JSON.parse stays the judge of JSON syntax.
+  return { file: shown, raw, locate: yamlLocator(doc, position) };
+}
+
+/** The key written at `offset` (the parser only gives the key's first character), quoted for the message. */
+function keyAt(text: string, offset: number): string {
+  const m = /^("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^:\n]*)/.exec(text.slice(offset));
+  const key = (m?.[1] ?? '').trim();
+  return /^["']/.test(key) ? key : JSON.stringify(key);
+}
+
+/**
+ * Where a field path sits in a YAML (or JSON) document: the key for a mapping or list (that is the line a reader
+ * looks for), the value itself for a scalar.
+ */
+function yamlLocator(doc: Document, position: (offset: number) => { line: number; column: number }): Locate {
+  return (fieldPath, at = 'value') => {
+    let node: unknown = doc.contents;
+    let key: Node | undefined;
+    for (const segment of fieldPath) {
+      if (isAlias(node)) node = node.resolve(doc);
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === segment);
+        if (!pair) return undefined;
+        key = isScalar(pair.key) ? pair.key : undefined;
+        node = pair.value;
+      } else if (isSeq(node) && typeof segment === 'number') {
+        node = node.items[segment];
+        key = undefined;
+        if (node === undefined) return undefined;
+      } else return undefined;
+    }
+    if (isAlias(node)) node = node.resolve(doc);
+    const target =
+      (at === 'key' || isCollection(node) || node === null) && key?.range ? key : (node as Node | undefined);
+    return target?.range ? position(target.range[0]) : undefined;
+  };
+}
+
+/** Spec files in `dir`: *.yaml, *.yml, *.json (not *.schema.json), sorted; none when the folder does not exist. */
+export function findSpecFiles(dir = 'pipelines'): string[] {
+  let names: fs.Dirent[];
+  try {
+    names = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return names
+    .filter(
+      (d) =>
+        d.isFile() && SPEC_EXTENSIONS.includes(path.extname(d.name).toLowerCase()) && !d.name.endsWith('.schema.json'),
+    )
+    .map((d) => path.join(dir, d.name))
+    .sort();
+}
