@@ -5,7 +5,7 @@
  * metadata, and asset hash directories (`assets/<id>/<hash>/`) that move whenever content moves; the content change
  * itself is reported from the assets (lib/apps/review/synth-output.ts).
  */
-import { findSecrets, isSecretReference, joinPath, secretKeyReason, secretValueReason } from '../../policy/secrets';
+import { findSecrets, isSecretReference, joinPath, secretKeyReason, secretValueReason } from '../../core/secrets';
 
 export type EntryKind =
   'resource' | 'data' | 'output' | 'provider' | 'terraform' | 'variable' | 'local' | 'module' | 'other';

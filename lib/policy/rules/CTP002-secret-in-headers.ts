@@ -1,9 +1,10 @@
 /**
  * CTP002: no credentials in HTTP headers. Header values end up in Terraform state, in the queue's configuration
  * (readable by anyone with cloudtasks.queues.get) and in every task; identity belongs in target.auth (OIDC) and
- * secrets in Secret Manager, read by the worker. The value is never printed, only where it is.
+ * secrets in Secret Manager, read by the worker. The detector is lib/core/secrets.ts (headers are judged more strictly
+ * than payload keys: `Authorization`, `Proxy-Authorization`, `Cookie`, `*-Token`). The value is never printed.
  */
-import { findSecrets, joinPath, secretKeyReason, secretValueReason } from '../secrets';
+import { findSecretsInHeaders, joinPath } from '../../core/secrets';
 import { checkResult, isRecord, NOT_APPLICABLE, type PolicyRule, type Violation } from '../types';
 
 const FIX =
@@ -13,12 +14,12 @@ export const CTP002: PolicyRule = {
   id: 'CTP002',
   name: 'secret-in-headers',
   level: 'error',
-  description: 'HTTP headers of a target must not carry credentials (API keys, tokens, passwords, private keys).',
+  description: 'HTTP headers of a target must not carry credentials (API keys, tokens, passwords, cookies, keys).',
   checkSpec: ({ spec }) => {
     if (spec.pipeline.steps.length === 0) return NOT_APPLICABLE;
     const violations: Violation[] = [];
     spec.pipeline.steps.forEach((step, i) => {
-      for (const f of findSecrets(step.target.headers, `pipeline.steps[${i}].target.headers`))
+      for (const f of findSecretsInHeaders(step.target.headers, `pipeline.steps[${i}].target.headers`))
         violations.push({ path: f.path, message: `${f.reason}; ${FIX}` });
     });
     return checkResult(violations);
@@ -32,9 +33,9 @@ export const CTP002: PolicyRule = {
     overrides.forEach((o, i) => {
       const header = isRecord(o) && isRecord(o.header) ? o.header : undefined;
       if (!header || typeof header.key !== 'string' || typeof header.value !== 'string') return;
-      const path = joinPath(`${block.address}.http_target.header_overrides[${i}].header`, 'value');
-      const reason = secretKeyReason(header.key) ?? secretValueReason(header.value);
-      if (reason) violations.push({ path, message: `${reason} (header ${header.key}); ${FIX}` });
+      const at = `${block.address}.http_target.header_overrides[${i}].header`;
+      for (const f of findSecretsInHeaders({ [header.key]: header.value }, at))
+        violations.push({ path: joinPath(at, 'value'), message: `${f.reason}; ${FIX}` });
     });
     return checkResult(violations);
   },
