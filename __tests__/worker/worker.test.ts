@@ -124,7 +124,7 @@ describe('verifyTaskRequest', () => {
 describe('verifyTaskRequest: strict token checks (tokens signed by a test key)', () => {
   const NOW = Date.parse('2030-01-15T12:00:00Z') / 1000;
   const ISSUER = 'https://issuer.test';
-  let keys: { privateKey: CryptoKey; publicKey: CryptoKey };
+  let keys: Awaited<ReturnType<typeof generateKeyPair>>;
   let jwks: Server;
   let jwksUri: string;
   beforeAll(async () => {
