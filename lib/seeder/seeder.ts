@@ -1,7 +1,7 @@
 /**
- * Creates a validated manifest's tasks: bounded concurrency, our own retries with jittered exponential backoff, and
- * ALREADY_EXISTS counted as done. Task names are deterministic, so every call is idempotent and a re-run after a
- * partial failure finishes the job without duplicates.
+ * Creates a validated manifest's tasks: bounded concurrency, our own retries with jittered exponential backoff until
+ * the run's deadline, and ALREADY_EXISTS counted as done. Task names are deterministic, so every call is idempotent:
+ * retrying patiently converges on a flaky service, and a re-run after a partial failure creates only what is missing.
  */
 import { status } from '@grpc/grpc-js';
 import type { ManifestTask } from '../core/manifest';
@@ -20,11 +20,12 @@ export interface SeedOptions {
   readonly concurrency?: number;
   /**
    * Attempts per task, the first included. Each failure with a retryable status waits and tries again.
-   * @default 8
+   * @default Infinity - retried until the deadline: a named CreateTask is idempotent, so patience is safe
    */
   readonly maxAttempts?: number;
   /**
-   * Time budget for the whole run; no retry starts after it (calls in flight finish).
+   * Time budget for the whole run: no retry and no new task starts after it (calls in flight finish); tasks not
+   * started by then are reported as not attempted.
    * @default 600_000 (10 minutes)
    */
   readonly deadlineMs?: number;
@@ -52,6 +53,10 @@ export interface SeedOptions {
   readonly onSettled?: (counts: SeedCounts) => void;
   /** @default Math.random */
   readonly random?: () => number;
+  /** The clock, in milliseconds (tests inject a virtual one). @default Date.now */
+  readonly now?: () => number;
+  /** Waits `ms` between attempts (tests advance a virtual clock). @default a setTimeout promise */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface SeedCounts {
@@ -99,7 +104,7 @@ export const PROPAGATION_CODES: ReadonlySet<number> = new Set([status.PERMISSION
 
 export const SEED_DEFAULTS = {
   concurrency: 64,
-  maxAttempts: 8,
+  maxAttempts: Number.POSITIVE_INFINITY,
   propagationWaitMs: 120_000,
   deadlineMs: 600_000,
   callTimeoutMs: 30_000,
@@ -122,9 +127,14 @@ export async function seedTasks(
   options: SeedOptions = {},
 ): Promise<SeedResult> {
   if (clients.length === 0) throw new Error('seedTasks needs at least one client');
-  const o = { ...SEED_DEFAULTS, ...options };
+  // `??` per field, not a spread: an option passed as undefined (an unset CLI flag) keeps its default.
+  const o = Object.fromEntries(
+    Object.entries(SEED_DEFAULTS).map(([k, v]) => [k, (options as Record<string, unknown>)[k] ?? v]),
+  ) as { -readonly [K in keyof typeof SEED_DEFAULTS]: number };
   const random = options.random ?? Math.random;
-  const started = Date.now();
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const started = now();
   const deadline = started + o.deadlineMs;
   const callOptions = { retry: null, timeout: o.callTimeoutMs } as const;
   const counts = { total: tasks.length, created: 0, alreadyPresent: 0, failed: 0, retries: 0 };
@@ -146,14 +156,13 @@ export async function seedTasks(
           counts.alreadyPresent++;
           return;
         }
-        const propagating =
-          code !== undefined && PROPAGATION_CODES.has(code) && Date.now() - started < o.propagationWaitMs;
+        const propagating = code !== undefined && PROPAGATION_CODES.has(code) && now() - started < o.propagationWaitMs;
         const retryable = code !== undefined && RETRYABLE_CODES.has(code);
         if (retryable) transient++;
         const wait = propagating
           ? Math.floor(random() * o.maxBackoffMs)
           : backoffMs(transient, o.initialBackoffMs, o.maxBackoffMs, random);
-        if (!(propagating || (retryable && transient < o.maxAttempts)) || Date.now() + wait >= deadline) {
+        if (!(propagating || (retryable && transient < o.maxAttempts)) || now() + wait >= deadline) {
           counts.failed++;
           failures.push({ task, code, message: errorMessage(err), attempts: attempt });
           return;
@@ -163,7 +172,7 @@ export async function seedTasks(
           options.onPropagationWait?.(statusName(code), errorMessage(err));
         }
         counts.retries++;
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        await sleep(wait);
       }
     }
   };
@@ -173,14 +182,20 @@ export async function seedTasks(
     const client = clients[w % clients.length];
     while (next < tasks.length) {
       const task = tasks[next++];
-      await createOne(task, client);
+      if (now() >= deadline) {
+        counts.failed++;
+        failures.push({ task, code: undefined, message: NOT_ATTEMPTED, attempts: 0 });
+      } else await createOne(task, client);
       options.onSettled?.({ ...counts });
     }
   };
   const workers = Math.max(1, Math.min(o.concurrency, tasks.length));
   await Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
-  return { ...counts, failures, elapsedMs: Date.now() - started };
+  return { ...counts, failures, elapsedMs: now() - started };
 }
+
+/** The failure message of a task that the run's deadline left unstarted. */
+export const NOT_ATTEMPTED = 'not attempted: the run reached its deadline before this task was started';
 
 function grpcCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;

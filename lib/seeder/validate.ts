@@ -84,6 +84,15 @@ export const manifestSchema = {
     project: { type: 'string' },
     location: { type: 'string' },
     tasks: { type: 'array' },
+    secretsAllowed: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['rule', 'reason'],
+        properties: { rule: nonEmpty, reason: nonEmpty },
+      },
+    },
   },
 } as const;
 
@@ -128,11 +137,19 @@ export function parseManifest(text: string, now: Date): ManifestValidation {
     return {
       ok: false,
       problems: [
-        { path: '(file)', message: `is not valid JSON (${(err as Error).message}); re-run synth to regenerate it` },
+        { path: '(file)', message: `is not valid JSON (${jsonErrorWithoutText(err)}); re-run synth to regenerate it` },
       ],
     };
   }
   return validateManifest(raw, now);
+}
+
+/**
+ * V8 quotes the text around a JSON syntax error (`Unexpected token 'g', "{"a": ghp_..."... is not valid JSON`): that
+ * text may be a payload or a secret, so only the error itself is kept.
+ */
+function jsonErrorWithoutText(err: unknown): string {
+  return (err as Error).message.replace(/,\s*(?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
 }
 
 export function validateManifest(raw: unknown, now: Date): ManifestValidation {

@@ -1,23 +1,2 @@
-/**
- * Durations in specs are written as `<n>s`, `<n>m` or `<n>h` (e.g. `90s`, `10m`, `2h`), and written to Terraform in
- * the seconds form the Cloud Tasks API takes (`"600s"`). Cloud Tasks truncates durations to whole seconds, so
- * fractions are refused rather than silently dropped.
- */
-/** The duration syntax (also used as the JSON Schema pattern, so editors flag a bad duration as it is typed). */
-export const DURATION_PATTERN = /^(\d+)(s|m|h)$/;
-const DURATION = DURATION_PATTERN;
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;
-
-/** Seconds for a spec duration, or undefined when the text is not one. */
-export function parseDuration(text: string): number | undefined {
-  const m = DURATION.exec(text.trim());
-  if (!m) return undefined;
-  return Number(m[1]) * UNIT_SECONDS[m[2] as keyof typeof UNIT_SECONDS];
-}
-
-export const DURATION_FORMAT_HINT = 'a whole number followed by s, m or h, e.g. "30s", "10m", "2h"';
-
-/** Terraform / Cloud Tasks API form: `"600s"`. */
-export function toTerraformDuration(seconds: number): string {
-  return `${seconds}s`;
-}
+/** The spec's duration syntax; defined in lib/core/duration.ts, which the seeder's flags share. */
+export * from '../core/duration';
