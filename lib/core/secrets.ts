@@ -94,13 +94,8 @@ const STEM_PATTERN = new RegExp(`(${STEMS.join('|')})`, 'g');
  * `ｘ－ａｐｉ－ｋｅｙ` and `x\u200bapikey` all give `x api key`.
  */
 export function keyWords(key: string): string[] {
-  const plain = key
-    .normalize('NFKC')
-    .replace(/[\p{Cf}\u034f\u115f\u1160\u3164\uffa0]/gu, '')
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .replace(/[^\x00-\x7f]/g, (c) => CONFUSABLES[c] ?? c)
-    .normalize('NFC');
+  // Plain ASCII (nearly every key) needs no Unicode normalization.
+  const plain = /^[\x20-\x7e]*$/.test(key) ? key : normalizeUnicode(key);
   return plain
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
@@ -110,6 +105,16 @@ export function keyWords(key: string): string[] {
     .split(/[^a-z0-9]+/)
     .flatMap((w) => w.replace(STEM_PATTERN, ' $1 ').split(' '))
     .filter((w) => w.length > 0);
+}
+
+function normalizeUnicode(key: string): string {
+  return key
+    .normalize('NFKC')
+    .replace(/[\p{Cf}\u034f\u115f\u1160\u3164\uffa0]/gu, '')
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .replace(/[^\x00-\x7f]/g, (c) => CONFUSABLES[c] ?? c)
+    .normalize('NFC');
 }
 
 /**
@@ -208,6 +213,24 @@ function keyLabel(modifiers: readonly string[]): string {
  * field, `api_key_secret_name` a name, `tokenizer` (`token izer`) not a token.
  */
 export function keySignal(key: string, context: SecretContext = 'payload'): KeySignal | undefined {
+  // The same keys come back in every task of a manifest: remembered, as the answer depends on nothing else.
+  const memoKey = `${context}\0${key}`;
+  if (keySignals.has(memoKey)) return keySignals.get(memoKey);
+  const signal = computeKeySignal(key, context);
+  remember(keySignals, memoKey, signal);
+  return signal;
+}
+
+const keySignals = new Map<string, KeySignal | undefined>();
+
+/** Memo tables are cleared when full: a bound on memory for a long-running process (the review, a dashboard). */
+const MEMO_LIMIT = 10_000;
+function remember<V>(memo: Map<string, V>, key: string, value: V): void {
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(key, value);
+}
+
+function computeKeySignal(key: string, context: SecretContext): KeySignal | undefined {
   const words = keyWords(key);
   // Case folded too: `passWord` is `pass Word` by its case, `password` once folded.
   const folded = keyWords(words.join(''));
@@ -351,6 +374,8 @@ interface Shape {
   /** The kind, with at most the published prefix that defines it; `$1` stands for the prefix the pattern captured. */
   readonly kind: string;
   readonly pattern: RegExp;
+  /** A literal every match contains, tested first (most strings hold none, and includes() is cheap). */
+  readonly hint?: string;
 }
 
 /** Not preceded by a character that could belong to the same token. */
@@ -360,52 +385,60 @@ const END = '(?![A-Za-z0-9])';
 /** Credentials recognized by their published prefix or fixed structure alone. Each is specific enough for ordinary data. */
 // prettier-ignore
 const PREFIX_SHAPES: readonly Shape[] = [
-  { kind: 'a PEM private key (-----BEGIN ... PRIVATE KEY-----)', pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/ },
-  { kind: 'a Google API key (AIza...)', pattern: new RegExp(`${START}AIza[0-9A-Za-z_-]{35}${END}`) },
-  { kind: 'a Google OAuth client secret (GOCSPX-...)', pattern: new RegExp(`${START}GOCSPX-[0-9A-Za-z_-]{24,}`) },
-  { kind: 'a Google OAuth refresh token (1//...)', pattern: /(?<![A-Za-z0-9_/:-])1\/\/0[0-9A-Za-z_-]{30,}/ },
-  { kind: 'a Google OAuth access token (ya29....)', pattern: new RegExp(`${START}ya29\\.[0-9A-Za-z_-]{20,}`) },
-  { kind: 'a GitHub token ($1...)', pattern: new RegExp(`${START}(gh[pousr]_)[A-Za-z0-9]{36,}${END}`) },
-  { kind: 'a GitHub token ($1...)', pattern: new RegExp(`${START}(github_pat_)[A-Za-z0-9_]{40,}${END}`) },
-  { kind: 'a GitLab token ($1...)', pattern: new RegExp(`${START}(gl(?:pat|dt|rt|ptt|soat|ft|imt|oas|cbt)-)[0-9A-Za-z_-]{20,}`) },
-  { kind: 'a Slack token ($1...)', pattern: new RegExp(`${START}(xox[abposre]-)[0-9A-Za-z-]{10,}`) },
-  { kind: 'a Slack app token (xapp-...)', pattern: new RegExp(`${START}xapp-\\d-[0-9A-Za-z-]{10,}`) },
-  { kind: 'a Slack webhook URL (hooks.slack.com/...)', pattern: /hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9_/-]{20,}/ },
-  { kind: 'a Discord webhook URL (discord.com/api/webhooks/...)', pattern: /discord(?:app)?\.com\/api\/webhooks\/\d+\/[A-Za-z0-9_-]{20,}/ },
-  { kind: 'a Stripe secret key ($1...)', pattern: new RegExp(`${START}((?:sk|rk)_(?:live|test)_)[0-9A-Za-z]{16,}`) },
-  { kind: 'a Stripe webhook secret (whsec_...)', pattern: new RegExp(`${START}whsec_[0-9A-Za-z+/=]{24,}`) },
-  { kind: 'an npm token (npm_...)', pattern: new RegExp(`${START}npm_[A-Za-z0-9]{36}${END}`) },
-  { kind: 'a PyPI token (pypi-...)', pattern: new RegExp(`${START}pypi-AgE[A-Za-z0-9_-]{50,}`) },
-  { kind: 'a Docker Hub token (dckr_pat_...)', pattern: new RegExp(`${START}dckr_pat_[A-Za-z0-9_-]{20,}`) },
-  { kind: 'a SendGrid API key (SG....)', pattern: new RegExp(`${START}SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}${END}`) },
-  { kind: 'an Anthropic API key (sk-ant-...)', pattern: new RegExp(`${START}sk-ant-[a-z]+\\d*-[A-Za-z0-9_-]{20,}`) },
-  { kind: 'an OpenAI API key (sk-...)', pattern: new RegExp(`${START}sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`) },
-  { kind: 'a Hugging Face token (hf_...)', pattern: new RegExp(`${START}hf_[A-Za-z0-9]{30,}${END}`) },
-  { kind: 'a Databricks token (dapi...)', pattern: new RegExp(`${START}dapi[0-9a-f]{32}(?:-\\d)?${END}`) },
-  { kind: 'an Azure storage account key (AccountKey=...)', pattern: /AccountKey=[A-Za-z0-9+/]{40,}={0,2}/ },
-  { kind: 'an Azure shared access key (SharedAccessKey=...)', pattern: /SharedAccessKey=[A-Za-z0-9+/]{20,}={0,2}/ },
+  { kind: 'a PEM private key (-----BEGIN ... PRIVATE KEY-----)', pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/, hint: '-----BEGIN ' },
+  { kind: 'a Google API key (AIza...)', pattern: new RegExp(`${START}AIza[0-9A-Za-z_-]{35}${END}`), hint: 'AIza' },
+  { kind: 'a Google OAuth client secret (GOCSPX-...)', pattern: new RegExp(`${START}GOCSPX-[0-9A-Za-z_-]{24,}`), hint: 'GOCSPX-' },
+  { kind: 'a Google OAuth refresh token (1//...)', pattern: /(?<![A-Za-z0-9_/:-])1\/\/0[0-9A-Za-z_-]{30,}/, hint: '1//0' },
+  { kind: 'a Google OAuth access token (ya29....)', pattern: new RegExp(`${START}ya29\\.[0-9A-Za-z_-]{20,}`), hint: 'ya29.' },
+  { kind: 'a GitHub token ($1...)', pattern: new RegExp(`${START}(gh[pousr]_)[A-Za-z0-9]{36,}${END}`), hint: '_' },
+  { kind: 'a GitHub token ($1...)', pattern: new RegExp(`${START}(github_pat_)[A-Za-z0-9_]{40,}${END}`), hint: 'github_pat_' },
+  { kind: 'a GitLab token ($1...)', pattern: new RegExp(`${START}(gl(?:pat|dt|rt|ptt|soat|ft|imt|oas|cbt)-)[0-9A-Za-z_-]{20,}`), hint: 'gl' },
+  { kind: 'a Slack token ($1...)', pattern: new RegExp(`${START}(xox[abposre]-)[0-9A-Za-z-]{10,}`), hint: 'xox' },
+  { kind: 'a Slack app token (xapp-...)', pattern: new RegExp(`${START}xapp-\\d-[0-9A-Za-z-]{10,}`), hint: 'xapp-' },
+  { kind: 'a Slack webhook URL (hooks.slack.com/...)', pattern: /hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9_/-]{20,}/, hint: 'hooks.slack.com' },
+  { kind: 'a Discord webhook URL (discord.com/api/webhooks/...)', pattern: /discord(?:app)?\.com\/api\/webhooks\/\d+\/[A-Za-z0-9_-]{20,}/, hint: 'discord' },
+  { kind: 'a Stripe secret key ($1...)', pattern: new RegExp(`${START}((?:sk|rk)_(?:live|test)_)[0-9A-Za-z]{16,}`), hint: '_' },
+  { kind: 'a Stripe webhook secret (whsec_...)', pattern: new RegExp(`${START}whsec_[0-9A-Za-z+/=]{24,}`), hint: 'whsec_' },
+  { kind: 'an npm token (npm_...)', pattern: new RegExp(`${START}npm_[A-Za-z0-9]{36}${END}`), hint: 'npm_' },
+  { kind: 'a PyPI token (pypi-...)', pattern: new RegExp(`${START}pypi-AgE[A-Za-z0-9_-]{50,}`), hint: 'pypi-' },
+  { kind: 'a Docker Hub token (dckr_pat_...)', pattern: new RegExp(`${START}dckr_pat_[A-Za-z0-9_-]{20,}`), hint: 'dckr_pat_' },
+  { kind: 'a SendGrid API key (SG....)', pattern: new RegExp(`${START}SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}${END}`), hint: 'SG.' },
+  { kind: 'an Anthropic API key (sk-ant-...)', pattern: new RegExp(`${START}sk-ant-[a-z]+\\d*-[A-Za-z0-9_-]{20,}`), hint: 'sk-ant-' },
+  { kind: 'an OpenAI API key (sk-...)', pattern: new RegExp(`${START}sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`), hint: 'sk-' },
+  { kind: 'a Hugging Face token (hf_...)', pattern: new RegExp(`${START}hf_[A-Za-z0-9]{30,}${END}`), hint: 'hf_' },
+  { kind: 'a Databricks token (dapi...)', pattern: new RegExp(`${START}dapi[0-9a-f]{32}(?:-\\d)?${END}`), hint: 'dapi' },
+  { kind: 'an Azure storage account key (AccountKey=...)', pattern: /AccountKey=[A-Za-z0-9+/]{40,}={0,2}/, hint: 'AccountKey=' },
+  { kind: 'an Azure shared access key (SharedAccessKey=...)', pattern: /SharedAccessKey=[A-Za-z0-9+/]{20,}={0,2}/, hint: 'SharedAccessKey=' },
   { kind: 'a bearer token (Bearer ...)', pattern: /(?<![A-Za-z])Bearer\s+[A-Za-z0-9._~+/=-]{16,}/i },
 ];
 
 const AWS_KEY_ID = /(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])/;
 const AWS_SECRET = /(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/;
 const BASIC = /(?<![A-Za-z])Basic\s+([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])/gi;
-const JWT = /(?<![A-Za-z0-9_-])([A-Za-z0-9_-]{10,})\.([A-Za-z0-9_-]{10,})\.([A-Za-z0-9_-]{10,})(?![A-Za-z0-9_.-])/g;
 const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]{1,30}:\/\/[^\s"'<>`]+/gi;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$|^[A-Za-z0-9_-]+$/;
 
 /**
- * base64 or base64url to UTF-8 text; undefined when it is not valid base64 or not valid UTF-8. atob and TextDecoder
- * rather than Buffer, so the detector runs in a browser too.
+ * base64 or base64url to UTF-8 text; undefined when it is not valid base64 or not valid UTF-8. Node's Buffer where
+ * there is one (fast); atob and TextDecoder elsewhere, so the detector also runs in a browser.
  */
 function decodeBase64(value: string): string | undefined {
   const std = value.replace(/-/g, '+').replace(/_/g, '/');
-  try {
-    const binary = atob(std + '='.repeat((4 - (std.length % 4)) % 4));
-    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
-  } catch {
-    return undefined;
+  if (std.length % 4 === 1) return undefined;
+  let text: string;
+  if (typeof Buffer !== 'undefined') text = Buffer.from(std, 'base64').toString('utf8');
+  else {
+    let binary: string;
+    try {
+      binary = atob(std + '='.repeat((4 - (std.length % 4)) % 4));
+    } catch {
+      return undefined;
+    }
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    text = new TextDecoder('utf-8').decode(bytes);
   }
+  return text.includes('\ufffd') ? undefined : text;
 }
 
 /** The decoded text of a whole-value base64 string, when it decodes to readable text (random bytes do not). */
@@ -437,10 +470,22 @@ const MAX_NESTING = 3;
  */
 export function credentialInText(text: string, depth = 0): string | undefined {
   if (text.length < 8) return undefined;
+  // URLs, audiences and headers repeat in every task of a step: short texts are remembered.
+  if (depth > 0 || text.length > 2048) return computeCredentialInText(text, depth);
+  if (textKinds.has(text)) return textKinds.get(text);
+  const kind = computeCredentialInText(text, 0);
+  remember(textKinds, text, kind);
+  return kind;
+}
+
+const textKinds = new Map<string, string | undefined>();
+
+function computeCredentialInText(text: string, depth: number): string | undefined {
   const json = depth < MAX_NESTING ? jsonText(text) : undefined;
   const credentialJson = json && isRecord(json.value) ? credentialObjectKind(json.value) : undefined;
   if (credentialJson) return credentialJson;
   for (const shape of PREFIX_SHAPES) {
+    if (shape.hint !== undefined && !text.includes(shape.hint)) continue;
     const m = shape.pattern.exec(text);
     if (m) return shape.kind.replace('$1', m[1] ?? '');
   }
@@ -448,18 +493,17 @@ export function credentialInText(text: string, depth = 0): string | undefined {
     return AWS_SECRET.test(text.replace(AWS_KEY_ID, ''))
       ? 'an AWS access key id (AKIA...) with its secret access key'
       : 'an AWS access key id (AKIA...)';
-  for (const m of text.matchAll(BASIC)) {
-    const decoded = decodeBase64(m[1]);
-    if (decoded !== undefined && /^[^:\s]+:\S+$/.test(decoded)) return 'HTTP Basic credentials (Basic ...)';
-  }
-  for (const m of text.matchAll(JWT)) {
-    const header = parseJsonObject(decodeBase64(m[1]) ?? '');
-    if (header && typeof header.alg === 'string') return 'a JSON Web Token (eyJ...)';
-  }
-  for (const m of text.matchAll(URL_IN_TEXT)) {
-    const kind = credentialInUrl(m[0], depth);
-    if (kind) return kind;
-  }
+  if (/basic/i.test(text))
+    for (const m of text.matchAll(BASIC)) {
+      const decoded = decodeBase64(m[1]);
+      if (decoded !== undefined && /^[^:\s]+:\S+$/.test(decoded)) return 'HTTP Basic credentials (Basic ...)';
+    }
+  if (text.includes('.') && hasJwt(text)) return 'a JSON Web Token (eyJ...)';
+  if (text.includes('://'))
+    for (const m of text.matchAll(URL_IN_TEXT)) {
+      const kind = credentialInUrl(m[0], depth);
+      if (kind) return kind;
+    }
   if (depth >= MAX_NESTING) return undefined;
   if (json !== undefined) {
     const inner = collect(json.value, '', 'payload', depth + 1)[0];
@@ -486,6 +530,20 @@ function jsonText(text: string): { readonly value: unknown } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Three base64url parts of 10+ characters, separated by dots, whose first decodes to a JSON header with `alg`. */
+function hasJwt(text: string): boolean {
+  for (const token of text.split(/[^A-Za-z0-9_.-]+/)) {
+    if (token.length < 32) continue;
+    const parts = token.split('.');
+    for (let i = 0; i + 2 < parts.length; i++) {
+      if (parts[i].length < 10 || parts[i + 1].length < 10 || parts[i + 2].length < 10) continue;
+      const header = parseJsonObject(decodeBase64(parts[i]) ?? '');
+      if (header && typeof header.alg === 'string') return true;
+    }
+  }
+  return false;
 }
 
 function parseJsonObject(text: string): Record<string, unknown> | undefined {

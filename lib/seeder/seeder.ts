@@ -140,62 +140,98 @@ export async function seedTasks(
   const counts = { total: tasks.length, created: 0, alreadyPresent: 0, failed: 0, retries: 0 };
   const failures: FailedTask[] = [];
 
+  // `concurrency` bounds the CALLS in flight; a task waiting out its backoff gives its slot to another task, so a
+  // flaky service (60% failures) still sees `concurrency` calls at once instead of `concurrency` sleeping tasks.
+  const slots = semaphore(o.concurrency);
+  let nextClient = 0;
   let announcedPropagation = false;
-  const createOne = async (task: ManifestTask, client: TaskCreator): Promise<void> => {
+  const createOne = async (task: ManifestTask): Promise<void> => {
     const request = createTaskRequest(task);
     // `transient` counts failures with a retryable status (capped by maxAttempts); propagation waits do not count.
     let transient = 0;
     for (let attempt = 1; ; attempt++) {
+      await slots.acquire();
+      if (attempt === 1 && now() >= deadline) {
+        slots.release();
+        counts.failed++;
+        failures.push({ task, code: undefined, message: NOT_ATTEMPTED, attempts: 0 });
+        return;
+      }
+      const client = clients[nextClient++ % clients.length];
+      let err: unknown;
       try {
         await client.createTask(request, callOptions);
         counts.created++;
         return;
-      } catch (err) {
-        const code = grpcCode(err);
-        if (code === status.ALREADY_EXISTS) {
-          counts.alreadyPresent++;
-          return;
-        }
-        const propagating = code !== undefined && PROPAGATION_CODES.has(code) && now() - started < o.propagationWaitMs;
-        const retryable = code !== undefined && RETRYABLE_CODES.has(code);
-        if (retryable) transient++;
-        const wait = propagating
-          ? Math.floor(random() * o.maxBackoffMs)
-          : backoffMs(transient, o.initialBackoffMs, o.maxBackoffMs, random);
-        if (!(propagating || (retryable && transient < o.maxAttempts)) || now() + wait >= deadline) {
-          counts.failed++;
-          failures.push({ task, code, message: errorMessage(err), attempts: attempt });
-          return;
-        }
-        if (propagating && !announcedPropagation) {
-          announcedPropagation = true;
-          options.onPropagationWait?.(statusName(code), errorMessage(err));
-        }
-        counts.retries++;
-        await sleep(wait);
+      } catch (e) {
+        err = e;
+      } finally {
+        slots.release();
       }
+      const code = grpcCode(err);
+      if (code === status.ALREADY_EXISTS) {
+        counts.alreadyPresent++;
+        return;
+      }
+      const propagating = code !== undefined && PROPAGATION_CODES.has(code) && now() - started < o.propagationWaitMs;
+      const retryable = code !== undefined && RETRYABLE_CODES.has(code);
+      if (retryable) transient++;
+      const wait = propagating
+        ? Math.floor(random() * o.maxBackoffMs)
+        : backoffMs(transient, o.initialBackoffMs, o.maxBackoffMs, random);
+      if (!(propagating || (retryable && transient < o.maxAttempts)) || now() + wait >= deadline) {
+        counts.failed++;
+        failures.push({ task, code, message: errorMessage(err), attempts: attempt });
+        return;
+      }
+      if (propagating && !announcedPropagation) {
+        announcedPropagation = true;
+        options.onPropagationWait?.(statusName(code), errorMessage(err));
+      }
+      counts.retries++;
+      await sleep(wait);
     }
   };
 
+  // Tasks are taken in manifest order by a pool of TASK_WINDOW_PER_SLOT tasks per call slot: enough for the slots to
+  // stay busy while most tasks back off, without holding a promise for every task of a large manifest.
   let next = 0;
-  const worker = async (w: number): Promise<void> => {
-    const client = clients[w % clients.length];
+  const runner = async (): Promise<void> => {
     while (next < tasks.length) {
-      const task = tasks[next++];
-      if (now() >= deadline) {
-        counts.failed++;
-        failures.push({ task, code: undefined, message: NOT_ATTEMPTED, attempts: 0 });
-      } else await createOne(task, client);
+      await createOne(tasks[next++]);
       options.onSettled?.({ ...counts });
     }
   };
-  const workers = Math.max(1, Math.min(o.concurrency, tasks.length));
-  await Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
+  const runners = Math.max(1, Math.min(o.concurrency * TASK_WINDOW_PER_SLOT, tasks.length));
+  await Promise.all(Array.from({ length: runners }, runner));
   return { ...counts, failures, elapsedMs: now() - started };
 }
 
 /** The failure message of a task that the run's deadline left unstarted. */
 export const NOT_ATTEMPTED = 'not attempted: the run reached its deadline before this task was started';
+
+/** Tasks in progress per call slot (`concurrency`): a task backs off about 15 times as long as a call takes. */
+const TASK_WINDOW_PER_SLOT = 16;
+
+/** A counting semaphore; waiters are served in arrival order. */
+function semaphore(size: number): { acquire(): Promise<void>; release(): void } {
+  let free = size;
+  const waiting: Array<() => void> = [];
+  return {
+    acquire: () => {
+      if (free > 0) {
+        free--;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release: () => {
+      const wake = waiting.shift();
+      if (wake) wake();
+      else free++;
+    },
+  };
+}
 
 function grpcCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;
