@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_INVALID, EXIT_OK, failureReport, main } from '../../lib/seeder/cli';
+import { NOT_ATTEMPTED } from '../../lib/seeder/seeder';
 import { captureStream, manifestOf, queueName, seedTask } from './fixtures';
 
 let dir: string;
@@ -287,13 +288,16 @@ test('failureReport groups failures by status and message, with example task ids
         { task: a, code: 7, message: 'caller lacks cloudtasks.tasks.create', attempts: 1 },
         { task: b, code: 7, message: 'caller lacks cloudtasks.tasks.create', attempts: 1 },
         { task: c, code: 14, message: 'connection refused', attempts: 8 },
+        { task: seedTask('d'), code: undefined, message: NOT_ATTEMPTED, attempts: 0 },
       ],
     },
     1,
+    '10m',
   );
   expect(report.split('\n')).toEqual([
     `  2 task(s) failed with PERMISSION_DENIED (7): caller lacks cloudtasks.tasks.create (after up to 1 attempt(s)); e.g. demo-dev-ingest/${a.taskId}, and 1 more`,
     `  1 task(s) failed with UNAVAILABLE (14): connection refused (after up to 8 attempt(s)); e.g. demo-dev-ingest/${c.taskId}`,
+    `  1 task(s) were not attempted: the run's --deadline of 10m passed before they were started; e.g. demo-dev-ingest/${seedTask('d').taskId}`,
     '',
   ]);
 });

@@ -272,8 +272,8 @@ export function failureReport(result: Pick<SeedResult, 'failures'>, examples = 3
   for (const f of result.failures) {
     const key =
       f.message === NOT_ATTEMPTED
-        ? `no call: the run's --deadline of ${deadline} passed before they were started`
-        : `${statusName(f.code)}: ${f.message}`;
+        ? `were not attempted: the run's --deadline of ${deadline} passed before they were started`
+        : `failed with ${statusName(f.code)}: ${f.message}`;
     const g = groups.get(key) ?? { count: 0, tasks: [], attempts: 0 };
     g.count++;
     g.attempts = Math.max(g.attempts, f.attempts);
@@ -284,7 +284,7 @@ export function failureReport(result: Pick<SeedResult, 'failures'>, examples = 3
   for (const [key, g] of groups) {
     const more = g.count > g.tasks.length ? `, and ${fmt(g.count - g.tasks.length)} more` : '';
     const attempts = g.attempts > 0 ? ` (after up to ${g.attempts} attempt(s))` : '';
-    out += `  ${fmt(g.count)} task(s) failed with ${key}${attempts}; e.g. ${g.tasks.join(', ')}${more}\n`;
+    out += `  ${fmt(g.count)} task(s) ${key}${attempts}; e.g. ${g.tasks.join(', ')}${more}\n`;
   }
   return out;
 }
