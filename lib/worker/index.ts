@@ -107,7 +107,11 @@ export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.c
 export const GOOGLE_JWKS_URI = 'https://www.googleapis.com/oauth2/v3/certs';
 
 export interface VerifyTaskRequestOptions {
-  /** The audience the queue's OIDC token names: the spec's `target.audience`, by default the target URL. */
+  /**
+   * The audience the queue's OIDC token names (its `oidc_token.audience`): the spec's `target.audience`, by default
+   * the service URL for a `*.run.app` target and the target URL without query elsewhere (lib/core/naming.ts
+   * oidcAudienceFor). Several values may be listed (an audience migration); the token must name exactly one of them.
+   */
   readonly audience: string | readonly string[];
   /**
    * The service account(s) allowed to call this handler (the pipeline's invoker). Without it any Google service
