@@ -244,6 +244,15 @@ const ORDINARY: ReadonlyArray<readonly [string, unknown]> = [
   ['a session id and a trace id', { session_id: 'sess-2026-11-01', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' }],
   ['a key id', { private_key_id: 'a1b2c3d4e5f6', access_key_id_name: 'AWS_KEY' }],
   ['an empty token', { token: '' }],
+  [
+    'paging and idempotency tokens',
+    {
+      page_token: 'CiAKGjBpNDd2Nmp2Zml2cXRuYjBiMTlrMjFiOA',
+      nextPageToken: 'Cg0IARIJCgdpdGVtLTQy8AE',
+      continuation_token: '1!2!MDAwMDEy',
+      idempotency_token: '7f1c2a9e-5b3d-4c8e-9a6f-0d2e4b7c1a3f',
+    },
+  ],
 ];
 
 /**

@@ -153,8 +153,8 @@ const AUTH_TOKEN_MODIFIERS = new Set([
 ]);
 
 /**
- * Words next to `token` that make it a tokenizer or usage setting, not a credential (`pad_token`, `max_tokens`,
- * `prompt_tokens`, `eos_token`).
+ * Words next to `token` that make it a tokenizer, usage or paging setting, not a credential (`pad_token`,
+ * `max_tokens`, `prompt_tokens`, `eos_token`, `page_token`, `nextPageToken`, `idempotency_token`).
  */
 // prettier-ignore
 const TOKENIZER_WORDS = new Set([
@@ -163,6 +163,8 @@ const TOKENIZER_WORDS = new Set([
   'context', 'vocab', 'added', 'extra', 'image', 'audio', 'text', 'word', 'sub', 'subword', 'byte', 'char', 'eot',
   'generated', 'cached', 'reasoning', 'thinking', 'new', 'per', 'chat', 'tool', 'system', 'assistant', 'target',
   'source', 'sentence', 'first', 'last', 'unknown', 'padding', 'split', 'entity', 'ner', 'pos', 'label', 'labels',
+  'page', 'next', 'continuation', 'pagination', 'resume', 'sync', 'cursor', 'cancel', 'cancellation', 'idempotency',
+  'dedup', 'dedupe', 'change', 'delta', 'offset', 'marker', 'stream',
 ]);
 
 /** Words before `pass` that make it a test or a pipeline pass, not a password (`first_pass`, `forward_pass`). */
@@ -232,10 +234,21 @@ function remember<V>(memo: Map<string, V>, key: string, value: V): void {
 
 function computeKeySignal(key: string, context: SecretContext): KeySignal | undefined {
   const words = keyWords(key);
-  // Case folded too: `passWord` is `pass Word` by its case, `password` once folded.
+  const signal = signalOf(words, context);
+  // Case folded too, when case split a credential word apart: `passWord` is `pass Word` by its case, `password`
+  // once folded. A name whose words already hold a credential word was decided above (`nextPageToken` is paging).
+  if (signal || words.some((w) => CREDENTIAL_WORDS.has(w))) return signal;
   const folded = keyWords(words.join(''));
-  return signalOf(words, context) ?? (folded.join(' ') === words.join(' ') ? undefined : signalOf(folded, context));
+  return folded.join(' ') === words.join(' ') ? undefined : signalOf(folded, context);
 }
+
+/** The last words signalOf decides on. */
+// prettier-ignore
+const CREDENTIAL_WORDS = new Set([
+  'password', 'passwords', 'passwd', 'passphrase', 'passcode', 'pwd', 'secret', 'secrets', 'credential',
+  'credentials', 'creds', 'cred', 'bearer', 'apikey', 'key', 'keys', 'token', 'tokens', 'auth', 'authorization',
+  'cookie', 'cookies', 'sig', 'signature',
+]);
 
 function signalOf(words: string[], context: SecretContext): KeySignal | undefined {
   while (
