@@ -22,7 +22,7 @@ describe('buildSeedManifest', () => {
         body: JSON.stringify({ dataset: 'gs://recsys/raw/2026-01-15', shards: 4 }),
         oidcToken: {
           serviceAccountEmail: 'recsys-dev@ml-platform-dev.iam.gserviceaccount.com',
-          audience: 'https://preprocess-abc123-uc.a.run.app/tasks/preprocess',
+          audience: 'https://preprocess-abc123-uc.a.run.app', // Cloud Run: the service URL
         },
       },
     });

@@ -1,6 +1,6 @@
 import { LIMITS } from '../../lib/core/rules/cloud-tasks';
 import { TerraformStack, Testing } from '../../lib/cdktf/core';
-import { invokerAccountIdFor, oidcAudienceFor } from '../../lib/core/naming';
+import { invokerAccountIdFor } from '../../lib/core/naming';
 import { PipelineInvoker } from '../../lib/constructs/pipeline-invoker';
 
 type Json = Record<string, any>;
@@ -39,14 +39,6 @@ describe('invokerAccountIdFor: a valid, deterministic IAM account id (6-30 chars
     ['a'.repeat(24), 'e'],
   ])('GIVEN %s / %s THEN the id matches the IAM pattern', (p, e) => {
     expect(id(p, e)).toMatch(LIMITS.serviceAccountIdPattern);
-  });
-});
-
-describe('oidcAudienceFor', () => {
-  test('drops query and fragment, keeps the text otherwise (no trailing slash added)', () => {
-    expect(oidcAudienceFor({ url: 'https://w.run.app?x=1#f' })).toBe('https://w.run.app');
-    expect(oidcAudienceFor({ url: 'https://w.run.app/a/b?x=1' })).toBe('https://w.run.app/a/b');
-    expect(oidcAudienceFor({ url: 'https://w.run.app/a', audience: 'custom' })).toBe('custom');
   });
 });
 

@@ -134,7 +134,7 @@ describe('suppressions', () => {
     const { ok, lines } = collect(app);
     expect(ok).toBe(false);
     expect(lines[0]).toBe(
-      'error: pipelines/recsys-dev.yaml: [policy] policy.suppress[0].rule: "CT001" is not a rule of this policy pack; known rules: CTP001 (unauthenticated-target), CTP002 (secret-in-headers), CTP003 (secret-in-seed-payload), CTP004 (unbounded-retries), CTP005 (oauth-non-google-host), CTP006 (required-labels)',
+      'error: pipelines/recsys-dev.yaml: [policy] policy.suppress[0].rule: "CT001" is not a rule of this policy pack; known rules: CTP001 (unauthenticated-target), CTP002 (secret-in-headers), CTP003 (secret-in-seed-payload), CTP004 (unbounded-retries), CTP005 (oauth-non-google-host), CTP006 (required-labels), CTP007 (secret-in-target)',
     );
   });
 
@@ -173,7 +173,7 @@ describe('plain TerraformStack built from provider classes (TypeScript users)', 
         /^warning: custom\/inbox: \[CTP004\] google_cloud_tasks_queue\.inbox\.retry_config\.max_attempts: -1 with no max_retry_duration/,
       ),
       expect.stringMatching(
-        /^error: custom\/inbox: \[CTP002\] google_cloud_tasks_queue\.inbox\.http_target\.header_overrides\[0\]\.header\.value: key name "X-Api-Key"/,
+        /^error: custom\/inbox: \[CTP002\] google_cloud_tasks_queue\.inbox\.http_target\.header_overrides\[0\]\.header\.value: header name "X-Api-Key" says it holds an API key/,
       ),
       expect.stringMatching(
         /^error: custom\/inbox: \[CTP005\] google_cloud_tasks_queue\.inbox\.http_target\.oauth_token: sends a Google access token to hooks\.example\.com/,

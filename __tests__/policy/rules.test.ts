@@ -11,6 +11,8 @@ import { CTP005 } from '../../lib/policy/rules/CTP005-oauth-non-google-host';
 import { CTP006 } from '../../lib/policy/rules/CTP006-required-labels';
 import type { PolicyConfig, PolicyRule, RuleCheck, TerraformBlock } from '../../lib/policy/types';
 import { formatPath } from '../../lib/core/problem';
+import { CTP007 } from '../../lib/policy/rules/CTP007-secret-in-target';
+import { SECRET_RULES } from '../../lib/core/secrets';
 import type { PipelineSpec } from '../../lib/spec/types';
 import { SECRET_MARKER, spec, step, withStep } from './fixtures';
 
@@ -43,7 +45,7 @@ const oidcTarget = {
 describe('the rule set', () => {
   test('ids are unique, stable CTPnnn, and each rule says what it protects against', () => {
     const ids = ALL_RULES.map((r) => r.id);
-    expect(ids).toEqual(['CTP001', 'CTP002', 'CTP003', 'CTP004', 'CTP005', 'CTP006']);
+    expect(ids).toEqual(['CTP001', 'CTP002', 'CTP003', 'CTP004', 'CTP005', 'CTP006', 'CTP007']);
     for (const r of ALL_RULES) {
       expect(r.name).toMatch(/^[a-z]+(-[a-z]+)*$/);
       expect(['error', 'warning']).toContain(r.level);
@@ -93,7 +95,9 @@ describe('CTP002 secret-in-headers (error)', () => {
     const r = checkSpec(CTP002, s);
     expect(r.result).toBe('NON_COMPLIANT');
     expect(r.violations.map((v) => v.path)).toEqual(['pipeline.steps[0].target.headers.X-Api-Key']);
-    expect(r.violations[0]!.message).toMatch(/api key; move it to Secret Manager/);
+    expect(r.violations[0]!.message).toMatch(
+      /^header name "X-Api-Key" says it holds an API key; move it to Secret Manager/,
+    );
     expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
   });
   test('a header whose value is a PEM private key is NON_COMPLIANT whatever its name', () => {
@@ -103,6 +107,29 @@ describe('CTP002 secret-in-headers (error)', () => {
       { path: 'pipeline.steps[0].target.headers.X-Blob', message: expect.stringContaining('PEM private key') },
     ]);
     expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
+  });
+  test('Authorization-like values under any name, Cookie and Proxy-Authorization are NON_COMPLIANT; ordinary headers pass', () => {
+    const basic = `Basic ${Buffer.from(`user:${SECRET_MARKER}`).toString('base64')}`;
+    const headers = {
+      'X-Pipeline': 'recsys',
+      'Content-Type': 'application/json',
+      'X-Auth': basic,
+      Cookie: `sid=${SECRET_MARKER}`,
+      'Proxy-Authorization': `Digest ${SECRET_MARKER}`,
+      dbPassWord: SECRET_MARKER,
+    };
+    const r = checkSpec(CTP002, withStep(0, { target: { ...step('preprocess').target, headers } }));
+    expect(r.violations.map((v) => [v.path, v.message.replace(/;.*/, '')])).toEqual([
+      ['pipeline.steps[0].target.headers.X-Auth', 'value looks like HTTP Basic credentials (Basic ...)'],
+      ['pipeline.steps[0].target.headers.Cookie', 'header name "Cookie" says it holds a session cookie'],
+      [
+        'pipeline.steps[0].target.headers.Proxy-Authorization',
+        'header name "Proxy-Authorization" says it holds credentials',
+      ],
+      ['pipeline.steps[0].target.headers.dbPassWord', 'header name "dbPassWord" says it holds a password'],
+    ]);
+    expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
+    expect(JSON.stringify(r)).not.toContain(basic.slice(6));
   });
   test('header_overrides in a queue block are checked by key and value', () => {
     const block = queueBlock({
@@ -118,7 +145,7 @@ describe('CTP002 secret-in-headers (error)', () => {
     expect(r.violations).toEqual([
       {
         path: 'google_cloud_tasks_queue.q.http_target.header_overrides[1].header.value',
-        message: expect.stringContaining('(header X-Auth-Token)'),
+        message: expect.stringContaining('header name "X-Auth-Token" says it holds a token'),
       },
     ]);
     expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
@@ -146,6 +173,41 @@ describe('CTP003 secret-in-seed-payload (error)', () => {
     ]);
     expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
   });
+  test('base64-wrapped secrets, secret URLs and object keys that are secrets are NON_COMPLIANT, never shown', () => {
+    const token = 'ghp_' + 'F'.repeat(36);
+    const r = checkSpec(
+      CTP003,
+      withPayload({
+        wrapped: Buffer.from(token).toString('base64'),
+        callback: `https://api.example.com/cb?access_token=${SECRET_MARKER}`,
+        owners: { [token]: 'octocat' },
+      }),
+    );
+    expect(r.violations.map((v) => [v.path, v.message.replace(/;.*/, '')])).toEqual([
+      ['pipeline.seedTasks[0].payload.wrapped', 'value looks like a GitHub token (ghp_...), base64-encoded'],
+      [
+        'pipeline.seedTasks[0].payload.callback',
+        `value looks like a token in the URL's query parameter "access_token"`,
+      ],
+      ['pipeline.seedTasks[0].payload.owners["<redacted key>"]', 'an object key is itself a GitHub token (ghp_...)'],
+    ]);
+    expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
+    expect(JSON.stringify(r)).not.toContain(token.slice(4));
+  });
+  test('an NER label under token, auth: none and the like are COMPLIANT', () => {
+    const r = checkSpec(
+      CTP003,
+      withPayload({
+        entities: [{ token: 'Paris', label: 'B-LOC' }],
+        auth: 'none',
+        password_policy: 'min-12',
+        secret_santa: 'Bob',
+        id_token_field: 'id_token',
+        tokenizer: 'bert-base-uncased',
+      }),
+    );
+    expect(r).toEqual({ result: 'COMPLIANT', violations: [] });
+  });
   test('tokenizer settings and Secret Manager references are COMPLIANT', () => {
     expect(
       checkSpec(
@@ -159,6 +221,81 @@ describe('CTP003 secret-in-seed-payload (error)', () => {
       'NOT_APPLICABLE',
     );
   });
+});
+
+describe('CTP007 secret-in-target (error)', () => {
+  const apiKey = 'AIza' + 'F'.repeat(35);
+  test('a key in the URL query, a token in the audience and a secret in the scope are NON_COMPLIANT, never shown', () => {
+    const s = spec({}, [
+      step('preprocess', {
+        target: { ...step('preprocess').target, url: `https://maps.example.com/geo?key=${apiKey}` },
+      }),
+      step('train', {
+        target: { ...step('train').target, audience: `https://train.example.com/?access_token=${SECRET_MARKER}` },
+      }),
+      step('infer', {
+        target: {
+          ...step('infer').target,
+          auth: 'oauth',
+          url: 'https://x.googleapis.com/v1',
+          scope: `https://www.googleapis.com/auth/cloud-platform?key=${apiKey}`,
+        },
+      }),
+    ]);
+    const r = checkSpec(CTP007, s);
+    expect(r.violations.map((v) => [v.path, v.message.replace(/;.*/, '')])).toEqual([
+      ['pipeline.steps[0].target.url', 'value looks like a Google API key (AIza...)'],
+      ['pipeline.steps[1].target.audience', `value looks like a token in the URL's query parameter "access_token"`],
+      ['pipeline.steps[2].target.scope', 'value looks like a Google API key (AIza...)'],
+    ]);
+    expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
+    expect(JSON.stringify(r)).not.toContain(apiKey.slice(4));
+  });
+  test('ordinary URLs with a query are COMPLIANT', () => {
+    const s = spec({}, [
+      step('preprocess', {
+        target: { ...step('preprocess').target, url: 'https://preprocess-abc123-uc.a.run.app/tasks?batch=3' },
+      }),
+    ]);
+    expect(checkSpec(CTP007, s).result).toBe('COMPLIANT');
+  });
+  test('a queue block: uri_override host, path and query, audience and scope are checked', () => {
+    const block = queueBlock({
+      http_target: {
+        ...oidcTarget,
+        uri_override: {
+          scheme: 'HTTPS',
+          host: 'hooks.slack.com',
+          path_override: { path: `/services/T0000/B0000/${'f'.repeat(24)}` },
+        },
+        oidc_token: {
+          service_account_email: 'i@p.iam.gserviceaccount.com',
+          audience: `https://x/?sig=${SECRET_MARKER}`,
+        },
+      },
+    });
+    const r = checkBlock(CTP007, block);
+    expect(r.violations.map((v) => [v.path, v.message.replace(/;.*/, '')])).toEqual([
+      [
+        'google_cloud_tasks_queue.q.http_target.uri_override',
+        'value looks like a Slack webhook URL (hooks.slack.com/...)',
+      ],
+      [
+        'google_cloud_tasks_queue.q.http_target.oidc_token.audience',
+        `value looks like a URL signature in the URL's query parameter "sig"`,
+      ],
+    ]);
+    expect(JSON.stringify(r)).not.toContain(SECRET_MARKER);
+    expect(checkBlock(CTP007, queueBlock({ http_target: oidcTarget })).result).toBe('COMPLIANT');
+    expect(checkBlock(CTP007, queueBlock({})).result).toBe('NOT_APPLICABLE');
+  });
+});
+
+test('the seeder names the same rules as the pack for headers, payloads and targets', () => {
+  const byId = new Map(ALL_RULES.map((r) => [r.id, r.name]));
+  expect(byId.get(SECRET_RULES.headers)).toBe('secret-in-headers');
+  expect(byId.get(SECRET_RULES.payload)).toBe('secret-in-seed-payload');
+  expect(byId.get(SECRET_RULES.target)).toBe('secret-in-target');
 });
 
 describe('CTP004 unbounded-retries (warning)', () => {

@@ -42,7 +42,7 @@ test('GIVEN a spec with a secret header WHEN `npx tsx main.ts` THEN exit 1, rule
   });
   expect(r.status).toBe(1);
   expect(r.stderr).toMatch(
-    /secret\.yaml: \[CTP002\] pipeline\.steps\[\d\]\.target\.headers\.X-Api-Key: key name "X-Api-Key" says it holds an api key/,
+    /secret\.yaml: \[CTP002\] pipeline\.steps\[\d\]\.target\.headers\.X-Api-Key: header name "X-Api-Key" says it holds an API key/,
   );
   expect(r.stderr).toContain('Nothing was written.');
   expect(r.stderr + r.stdout).not.toContain(SECRET_MARKER);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import * as grpc from '@grpc/grpc-js';
 import { startEmulator, type RunningEmulator } from '../../lib/emulator/server';
-import { EXIT_INCOMPLETE, EXIT_OK, main } from '../../lib/seeder/cli';
+import { EXIT_INCOMPLETE, EXIT_INVALID, EXIT_OK, main, type CliIo } from '../../lib/seeder/cli';
 import type { ManifestTask, SeedManifest } from '../../lib/core/manifest';
 import { LOCATION, PROJECT, captureStream, manifestOf, manyTasks, queueName, seedTask } from './fixtures';
 
@@ -46,15 +46,21 @@ async function taskNames(client: CloudTasksClient, queueIds: readonly string[]):
 const expectedNames = (tasks: readonly ManifestTask[]) => tasks.map((t) => `${t.queue}/tasks/${t.taskId}`).sort();
 
 let fileCount = 0;
-async function seed(emulator: RunningEmulator, manifest: SeedManifest, flags: string[] = []) {
+async function seed(
+  emulator: RunningEmulator,
+  manifest: SeedManifest | string,
+  flags: string[] = [],
+  seedOptions: CliIo['seedOptions'] = undefined,
+) {
   const file = join(dir, `manifest-${++fileCount}.json`);
-  writeFileSync(file, JSON.stringify(manifest));
+  writeFileSync(file, typeof manifest === 'string' ? manifest : JSON.stringify(manifest));
   const stdout = captureStream();
   const stderr = captureStream();
   const code = await main(['node', 'seed', file, ...flags], {
     stdout,
     stderr,
     env: { CLOUD_TASKS_EMULATOR_HOST: emulator.address },
+    seedOptions,
   });
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
@@ -123,6 +129,74 @@ test('GIVEN too few attempts for a flaky service THEN it exits 1 with a summary,
     expect(rerun.code).toBe(EXIT_OK);
     expect(rerun.stdout).toMatch(new RegExp(`: ${failed} created, ${30 - failed} already present, 0 failed`));
     expect(await taskNames(client, ['demo-dev-ingest'])).toEqual(expectedNames(tasks));
+  } finally {
+    await stop();
+  }
+});
+
+/** A seeded generator (the emulator's failures repeat from run to run). */
+function lcg(seed: number): () => number {
+  let state = seed;
+  return () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+}
+
+describe('GIVEN an emulator failing 60% of calls (--fail-rate 0.6)', () => {
+  // Fast backoff keeps the test short; the retry policy (no attempt cap, deadline) is the one the CLI runs with. With
+  // the former cap of 8 attempts, each task failed with probability 0.6^8 (1.7%): of 120 tasks, 2 on average.
+  const fastRetries = { initialBackoffMs: 1, maxBackoffMs: 8 };
+  const COUNT = 120;
+
+  test('THEN a run creates every task and exits 0, and a re-run finds them all present and exits 0', async () => {
+    const { emulator, client, stop } = await emulatorWith(['demo-dev-ingest'], { failRate: 0.6, random: lcg(11) });
+    try {
+      const tasks = manyTasks(COUNT);
+      const first = await seed(emulator, manifestOf(tasks), [], fastRetries);
+      expect(first.code).toBe(EXIT_OK);
+      expect(first.stdout).toMatch(
+        new RegExp(`: ${COUNT} created, 0 already present, 0 failed \\(\\d+ retries\\)\\.\\n$`),
+      );
+      const again = await seed(emulator, manifestOf(tasks), [], fastRetries);
+      expect(again.code).toBe(EXIT_OK);
+      expect(again.stdout).toMatch(
+        new RegExp(`: 0 created, ${COUNT} already present, 0 failed \\(\\d+ retries\\)\\.\\n$`),
+      );
+      expect(await taskNames(client, ['demo-dev-ingest'])).toEqual(expectedNames(tasks));
+    } finally {
+      await stop();
+    }
+  });
+
+  test('THEN a re-run after a partial run creates only what is missing', async () => {
+    const { emulator, client, stop } = await emulatorWith(['demo-dev-ingest'], { failRate: 0.6, random: lcg(5) });
+    try {
+      const tasks = manyTasks(COUNT);
+      const partial = await seed(emulator, manifestOf(tasks), ['--max-attempts', '1'], fastRetries);
+      expect(partial.code).toBe(EXIT_INCOMPLETE);
+      const created = Number(/: (\d+) created/.exec(partial.stdout)?.[1]);
+      expect(created).toBeGreaterThan(0);
+      expect(created).toBeLessThan(COUNT);
+      const rerun = await seed(emulator, manifestOf(tasks), [], fastRetries);
+      expect(rerun.code).toBe(EXIT_OK);
+      expect(rerun.stdout).toMatch(new RegExp(`: ${COUNT - created} created, ${created} already present, 0 failed`));
+      expect(await taskNames(client, ['demo-dev-ingest'])).toEqual(expectedNames(tasks));
+    } finally {
+      await stop();
+    }
+  });
+});
+
+test('GIVEN a manifest edited after synth with a ghp_ token THEN exit 2, the finding without the value, nothing created', async () => {
+  const { emulator, client, stop } = await emulatorWith(['demo-dev-ingest']);
+  try {
+    const token = 'ghp_' + 'F'.repeat(30) + 'AKE123';
+    const tasks = [seedTask('a'), seedTask('b', { httpRequest: { headers: { 'X-Note': token } } })];
+    const r = await seed(emulator, manifestOf(tasks));
+    expect(r.code).toBe(EXIT_INVALID);
+    expect(r.stderr).toMatch(
+      /tasks\[1\]\.httpRequest\.headers\.X-Note: value looks like a GitHub token \(ghp_\.\.\.\) \(policy rule CTP002/,
+    );
+    expect(r.stderr + r.stdout).not.toContain(token.slice(4));
+    expect(await taskNames(client, ['demo-dev-ingest'])).toEqual([]);
   } finally {
     await stop();
   }

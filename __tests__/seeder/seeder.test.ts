@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import type { CreateTaskRequest } from '../../lib/seeder/requests';
-import { backoffMs, seedTasks, statusName, type TaskCreator } from '../../lib/seeder/seeder';
+import { NOT_ATTEMPTED, backoffMs, seedTasks, statusName, type TaskCreator } from '../../lib/seeder/seeder';
 import { manyTasks, seedTask } from './fixtures';
 
 /**
@@ -28,6 +28,19 @@ class ScriptedClient implements TaskCreator {
 }
 
 const fast = { initialBackoffMs: 1, maxBackoffMs: 2 };
+
+/** A virtual clock: `sleep` moves it forward at once, so retries over minutes take no wall time. */
+function virtualClock() {
+  let t = 1_000_000;
+  return {
+    now: () => t,
+    advance: (ms: number) => void (t += ms),
+    sleep: async (ms: number) => {
+      t += ms;
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+}
 
 describe('seedTasks', () => {
   test('GIVEN a healthy service THEN every task is created once, with the library retries turned off', async () => {
@@ -117,12 +130,83 @@ describe('seedTasks', () => {
     expect(client.calls).toHaveLength(1);
   });
 
-  test('calls in flight never exceed the concurrency, and are spread over all clients', async () => {
-    const clients = [new ScriptedClient(), new ScriptedClient(), new ScriptedClient()];
+  test('GIVEN no --max-attempts THEN a retryable error is retried until it succeeds, however many attempts that takes', async () => {
+    const clock = virtualClock();
+    const client = new ScriptedClient((_name, attempt) => (attempt <= 30 ? status.UNAVAILABLE : undefined));
+    const result = await seedTasks([seedTask('a')], [client], { now: clock.now, sleep: clock.sleep });
+    expect(result).toMatchObject({ created: 1, failed: 0, retries: 30 });
+    expect(client.calls).toHaveLength(31);
+  });
+
+  test('the deadline bounds the retries: past it the task fails with its last status', async () => {
+    const clock = virtualClock();
+    const client = new ScriptedClient(() => status.UNAVAILABLE);
+    const result = await seedTasks([seedTask('a')], [client], {
+      now: clock.now,
+      sleep: clock.sleep,
+      deadlineMs: 60_000,
+    });
+    expect(result).toMatchObject({ created: 0, failed: 1 });
+    expect(result.failures[0]).toMatchObject({ code: status.UNAVAILABLE, message: 'scripted 14' });
+    expect(client.calls.length).toBeGreaterThan(10);
+    expect(result.elapsedMs).toBeLessThanOrEqual(60_000);
+  });
+
+  test('tasks not started by the deadline are not attempted, and are reported as such', async () => {
+    const clock = virtualClock();
+    const calls: string[] = [];
+    const slow: TaskCreator = {
+      createTask: async (request) => {
+        calls.push(request.task?.name ?? '');
+        clock.advance(1000);
+        return [{}];
+      },
+    };
+    const result = await seedTasks(manyTasks(5), [slow], {
+      now: clock.now,
+      sleep: clock.sleep,
+      concurrency: 1,
+      deadlineMs: 2500,
+    });
+    expect(calls).toHaveLength(3);
+    expect(result).toMatchObject({ created: 3, failed: 2 });
+    expect(result.failures.map((f) => [f.task.seedId, f.attempts, f.message])).toEqual([
+      ['item-3', 0, NOT_ATTEMPTED],
+      ['item-4', 0, NOT_ATTEMPTED],
+    ]);
+  });
+
+  test('an option passed as undefined keeps its default (an unset CLI flag)', async () => {
+    const client = new ScriptedClient((_name, attempt) => (attempt <= 9 ? status.UNAVAILABLE : undefined));
+    const result = await seedTasks([seedTask('a')], [client], {
+      ...fast,
+      maxAttempts: undefined,
+      deadlineMs: undefined,
+    });
+    expect(result).toMatchObject({ created: 1, retries: 9 });
+  });
+
+  test('calls in flight never exceed the concurrency, also while tasks back off, and are spread over all clients', async () => {
+    const total = { inFlight: 0, max: 0 };
+    // Each task's first call fails, whichever client it reaches: every task backs off once.
+    const seen = new Set<string>();
+    const failFirst = (name: string) => (seen.has(name) ? undefined : (seen.add(name), status.UNAVAILABLE));
+    const clients = [0, 1, 2].map(() => {
+      const c = new ScriptedClient(failFirst);
+      const create = c.createTask.bind(c);
+      c.createTask = async (...args) => {
+        total.max = Math.max(total.max, ++total.inFlight);
+        try {
+          return await create(...args);
+        } finally {
+          total.inFlight--;
+        }
+      };
+      return c;
+    });
     const result = await seedTasks(manyTasks(200), clients, { ...fast, concurrency: 7 });
-    expect(result.created).toBe(200);
-    const inFlightTotal = clients.reduce((n, c) => n + c.maxInFlight, 0);
-    expect(inFlightTotal).toBeLessThanOrEqual(7);
+    expect(result).toMatchObject({ created: 200, retries: 200 });
+    expect(total.max).toBe(7);
     for (const c of clients) expect(c.calls.length).toBeGreaterThan(0);
   });
 

@@ -2,7 +2,10 @@
  * The worker helper library and the example worker: token verification against a real emulator issuer (JWKS over
  * HTTP), headers, idempotency, pipeline messages, enqueueing the next step.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { status } from '@grpc/grpc-js';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { systemClock } from '../../lib/emulator/clock';
 import { TokenIssuer } from '../../lib/emulator/dispatch/oidc';
 import { startExampleWorker } from '../../lib/worker/example-worker';
@@ -119,6 +122,95 @@ describe('verifyTaskRequest', () => {
       { audience: AUDIENCE, serviceAccountEmail: INVOKER, env: { [EMULATOR_ISSUER_ENV]: issuer.issuer } },
     );
     expect(claims.email).toBe(INVOKER);
+  });
+});
+
+describe('verifyTaskRequest: strict token checks (tokens signed by a test key)', () => {
+  const NOW = Date.parse('2030-01-15T12:00:00Z') / 1000;
+  const ISSUER = 'https://issuer.test';
+  let keys: Awaited<ReturnType<typeof generateKeyPair>>;
+  let jwks: Server;
+  let jwksUri: string;
+  beforeAll(async () => {
+    keys = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(keys.publicKey)), kid: 'test', alg: 'RS256', use: 'sig' };
+    jwks = createServer((_req, res) =>
+      res.setHeader('content-type', 'application/json').end(JSON.stringify({ keys: [jwk] })),
+    );
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    jwksUri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
+  });
+  afterAll(() => new Promise((resolve) => jwks.close(resolve)));
+
+  /** A Google-like token: iat now, exp in an hour, one audience; `claims` overrides or (undefined) removes. */
+  const token = async (claims: Record<string, unknown> = {}) => {
+    const payload: Record<string, unknown> = {
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: '1234567890',
+      email: INVOKER,
+      email_verified: true,
+      iat: NOW,
+      exp: NOW + 3600,
+      ...claims,
+    };
+    for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
+    const jwt = await new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: 'test' }).sign(keys.privateKey);
+    return { authorization: `Bearer ${jwt}` };
+  };
+  const verify = async (headers: Record<string, string>, nowSeconds = NOW) =>
+    verifyTaskRequest(headers, {
+      audience: AUDIENCE,
+      serviceAccountEmail: INVOKER,
+      issuer: ISSUER,
+      jwksUri,
+      now: () => nowSeconds * 1000,
+    }).then(
+      () => 'accepted',
+      (e: TaskRequestError) => `${e.status} ${e.message}`,
+    );
+
+  test('GIVEN a token as Google issues it THEN it is accepted, for its whole hour', async () => {
+    expect(await verify(await token())).toBe('accepted');
+    expect(await verify(await token(), NOW + 3599)).toBe('accepted');
+  });
+
+  test.each([
+    ['without exp', { exp: undefined }, /^401 invalid OIDC token: missing required "exp" claim/],
+    ['without iat', { iat: undefined }, /^401 invalid OIDC token: missing required "iat" claim/],
+    [
+      'expiring in 2100',
+      { exp: Date.parse('2100-01-01T00:00:00Z') / 1000 },
+      /valid for \d+ s \(exp - iat\), longer than 3600 s/,
+    ],
+    [
+      'issued a day ahead',
+      { iat: NOW + 86_400, exp: NOW + 86_400 + 3600 },
+      /"iat" claim timestamp check failed \(it should be in the past\)/,
+    ],
+    ['issued more than an hour ago', { iat: NOW - 3600 - 61, exp: NOW + 600 }, /too far in the past/],
+    ['expired (beyond the clock skew)', { iat: NOW - 3600 - 61, exp: NOW - 61 }, /"exp" claim timestamp check failed/],
+    [
+      'with an aud list holding the audience',
+      { aud: [AUDIENCE] },
+      /"aud" is a list; a Cloud Tasks token names exactly one audience/,
+    ],
+    ['with an aud list of two', { aud: [AUDIENCE, 'https://other.example.com'] }, /"aud" is a list/],
+    ['for another audience', { aud: 'https://train-def456-uc.a.run.app/other' }, /unexpected "aud" claim value/],
+    ['from another issuer', { iss: 'https://accounts.example.com' }, /unexpected "iss" claim value/],
+  ])('GIVEN a correctly signed token %s THEN 401', async (_what, claims, message) => {
+    expect(await verify(await token(claims))).toMatch(message);
+  });
+
+  test('a small clock skew (60 s by default) is tolerated on both ends, and no more', async () => {
+    expect(await verify(await token({ iat: NOW + 59, exp: NOW + 59 + 3600 }))).toBe('accepted');
+    expect(await verify(await token({ iat: NOW + 61, exp: NOW + 61 + 3600 }))).toMatch(/should be in the past/);
+    expect(await verify(await token({ iat: NOW - 3600 - 30, exp: NOW - 30 }))).toBe('accepted');
+    expect(await verify(await token({ iat: NOW - 3600 - 61, exp: NOW - 61 }))).toMatch(/^401/);
+  });
+
+  test('a valid token of another account is 403, not 401', async () => {
+    expect(await verify(await token({ email: 'intruder@acme-ml-dev.iam.gserviceaccount.com' }))).toMatch(/^403 /);
   });
 });
 

@@ -74,12 +74,14 @@ export interface SeedHarnessOptions {
   readonly seederFlags?: readonly string[];
   /** Write a V8 CPU profile of each seeder process into this folder. */
   readonly cpuProfDir?: string;
+  /** Fraction of CreateTask calls the emulator fails with UNAVAILABLE (the seeder's retries under faults). @default 0 */
+  readonly failRate?: number;
 }
 
 /** An emulator, a client to it and a scratch folder; `run()` seeds one manifest; `close()` stops everything. */
 export class SeedHarness {
   static async start(options: SeedHarnessOptions = {}): Promise<SeedHarness> {
-    const emulator = await startEmulator({ port: 0 });
+    const emulator = await startEmulator({ port: 0, failRate: options.failRate ?? 0 });
     return new SeedHarness(emulator, options);
   }
 

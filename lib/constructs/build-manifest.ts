@@ -17,6 +17,7 @@ import {
   stackNameFor,
   taskIdFor,
 } from '../core/naming';
+import { SECRET_RULES } from '../core/secrets';
 import { type PipelineSpec } from '../spec/types';
 import { MANIFEST_VERSION, type ManifestHttpRequest, type ManifestTask, type SeedManifest } from '../core/manifest';
 
@@ -81,7 +82,19 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
       (p) => `  - ${formatProblem(p)}`,
     );
   }
-  return { version: MANIFEST_VERSION, stack: stackNameFor(spec), project: spec.project, location: spec.region, tasks };
+  // The seeder re-runs the secret rules at deploy time; a suppression written in the spec holds there too.
+  const secretRules: readonly string[] = Object.values(SECRET_RULES);
+  const secretsAllowed = (spec.policy?.suppress ?? [])
+    .filter((s) => secretRules.includes(s.rule))
+    .map((s) => ({ rule: s.rule, reason: s.reason }));
+  return {
+    version: MANIFEST_VERSION,
+    stack: stackNameFor(spec),
+    project: spec.project,
+    location: spec.region,
+    tasks,
+    ...(secretsAllowed.length > 0 ? { secretsAllowed } : {}),
+  };
 }
 
 /** Canonical JSON: keys sorted at every level, two-space indent, trailing newline. Arrays keep their order. */

@@ -25,7 +25,7 @@ import { isAtOrUnder, under, type Problem } from '../core/problem';
 import { projectIdProblems } from '../core/rules/resource-manager';
 import type { ITerraformDependable } from '../cdktf/core';
 import { CloudTasksQueue, CloudTasksQueueIamMember, type CloudTasksQueueConfig } from '../cdktf/google';
-import { toTerraformDuration } from '../spec/duration';
+import { toTerraformDuration } from '../core/duration';
 import type { TargetAuth } from '../spec/types';
 import { oauthScopeFor, oidcAudienceFor, queueNameFor } from '../core/naming';
 import { checkIamMember, isUnresolved, throwIfProblems } from './validation';

@@ -35,6 +35,17 @@ export interface ManifestTask {
   readonly httpRequest: ManifestHttpRequest;
 }
 
+/**
+ * A secret rule the spec suppressed (`policy.suppress`, docs/policy.md), carried into the manifest so that the
+ * seeder, which runs the same secret checks at deploy time, lets the same findings through and says why.
+ */
+export interface ManifestSecretAllowance {
+  /** CTP002 (headers), CTP003 (body), CTP007 (url, audience, scope): SECRET_RULES in lib/core/secrets.ts. */
+  readonly rule: string;
+  /** The suppression's reason, as written in the spec. */
+  readonly reason: string;
+}
+
 export interface SeedManifest {
   readonly version: typeof MANIFEST_VERSION;
   /** Stack the manifest belongs to, `<pipeline>-<environment>`. */
@@ -42,4 +53,9 @@ export interface SeedManifest {
   readonly project: string;
   readonly location: string;
   readonly tasks: readonly ManifestTask[];
+  /**
+   * Secret rules suppressed in the spec; absent when none is.
+   * @default - none: every secret finding refuses the manifest
+   */
+  readonly secretsAllowed?: readonly ManifestSecretAllowance[];
 }

@@ -65,15 +65,34 @@ export function serviceAccountMember(email: string): string {
 }
 
 /**
- * OIDC audience for a target: the configured one, else the URL without query string or fragment (the spec's
- * documented default; Cloud Tasks' own default would be the full URL, query included, which breaks audience checks
- * on workers as soon as a query parameter changes).
+ * OIDC audience for a target: the configured one, else
+ * - for a Cloud Run host (`*.run.app`), the service URL, scheme and host only (`https://x-abc-uc.a.run.app`): Cloud
+ *   Run accepts a token whose `aud` is the service's `*.run.app` URL, and "the default Google-generated URL always
+ *   remains an accepted audience value" (cloud.google.com/run/docs/configuring/custom-audiences); a path in the
+ *   audience would be refused by Cloud Run's own IAM check before the worker sees the request;
+ * - elsewhere, the URL without query string or fragment: Cloud Tasks' own default would be the full URL, query
+ *   included (target.proto OidcToken.audience), which breaks audience checks on workers as soon as a query
+ *   parameter changes.
  */
 export function oidcAudienceFor(target: { readonly url: string; readonly audience?: string }): string {
   if (target.audience !== undefined) return target.audience;
+  const cloudRun = cloudRunServiceUrl(target.url);
+  if (cloudRun !== undefined) return cloudRun;
   // Plain text cut rather than URL round-trip: `new URL()` would add a trailing slash to a bare origin, and the
   // audience has to match what the worker expects byte for byte.
   return target.url.split(/[?#]/, 1)[0];
+}
+
+/** `https://<host>` for an https URL on a `*.run.app` host (Cloud Run's generated service URLs), else undefined. */
+export function cloudRunServiceUrl(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (parsed.protocol !== 'https:' || !parsed.hostname.endsWith('.run.app')) return undefined;
+  return `https://${parsed.hostname}`;
 }
 
 export function oauthScopeFor(target: { readonly scope?: string }): string {

@@ -4,7 +4,7 @@
  * against these subjects (./types.ts); this file is the only place that knows both shapes.
  */
 import type { FieldPath } from '../core/problem';
-import { parseTerraformDuration } from '../spec/duration';
+import { parseTerraformDuration } from '../core/duration';
 import type { PipelineSpec, StepRetry } from '../spec/types';
 import {
   isRecord,
@@ -13,6 +13,7 @@ import {
   type QueueSubject,
   type QueueTerms,
   type SubjectHeader,
+  type SubjectString,
   type TerraformBlock,
 } from './types';
 
@@ -46,6 +47,13 @@ export function specSubjects(spec: PipelineSpec): PolicySubject[] {
         value,
         path: [...target, 'headers', name],
       })),
+      targetStrings: (
+        [
+          ['url', step.target.url],
+          ['audience', step.target.audience],
+          ['scope', step.target.scope],
+        ] as const
+      ).flatMap(([field, value]) => (value === undefined ? [] : [{ field, value, path: [...target, field] }])),
       retry: { config: step.retry, maxAttemptsPath: ['pipeline', 'steps', i, 'retry', 'maxAttempts'] },
       terms: SPEC_TERMS,
     };
@@ -109,8 +117,35 @@ export function blockSubjects(block: TerraformBlock): PolicySubject[] {
           : { kind: 'none', path: targetPath },
     host: typeof host === 'string' && !isUnresolved(host) ? host : undefined,
     headers,
+    targetStrings: targetStringsOf(target, targetPath),
   };
   return [queue];
+}
+
+/** uri_override (rebuilt as one URL, so host, path and query are judged together), the audience and the scope. */
+function targetStringsOf(target: Record<string, unknown>, targetPath: FieldPath): SubjectString[] {
+  const out: SubjectString[] = [];
+  const add = (field: SubjectString['field'], value: unknown, path: FieldPath) => {
+    if (typeof value === 'string' && !isUnresolved(value)) out.push({ field, value, path });
+  };
+  add('url', overrideUrl(target.uri_override), [...targetPath, 'uri_override']);
+  if (isRecord(target.oidc_token))
+    add('audience', target.oidc_token.audience, [...targetPath, 'oidc_token', 'audience']);
+  if (isRecord(target.oauth_token)) add('scope', target.oauth_token.scope, [...targetPath, 'oauth_token', 'scope']);
+  return out;
+}
+
+/** The URL a queue's uri_override sends tasks to; undefined when it names none of host, path and query. */
+function overrideUrl(o: unknown): string | undefined {
+  if (!isRecord(o)) return undefined;
+  const host = typeof o.host === 'string' ? o.host : '';
+  const path = isRecord(o.path_override) && typeof o.path_override.path === 'string' ? o.path_override.path : '';
+  const query =
+    isRecord(o.query_override) && typeof o.query_override.query_params === 'string'
+      ? o.query_override.query_params
+      : '';
+  if (host === '' && path === '' && query === '') return undefined;
+  return `https://${host || 'host'}${path}${query ? `?${query}` : ''}`;
 }
 
 /** `retry_config` in seconds; undefined when a field is only known at apply time. */

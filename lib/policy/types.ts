@@ -70,10 +70,22 @@ export interface QueueSubject {
   readonly host?: string;
   /** Headers set on every task; undefined when each task names its own. */
   readonly headers?: readonly SubjectHeader[];
+  /**
+   * The target's other strings that reach every task and the queue's configuration: the URL (host, path and query
+   * together), the OIDC audience, the OAuth scope. Those Terraform only knows at apply time are left out.
+   */
+  readonly targetStrings?: readonly SubjectString[];
   /** Retry settings in seconds, and where maxAttempts is set; undefined when Terraform only knows them at apply time. */
   readonly retry?: { readonly config: StepRetry; readonly maxAttemptsPath: FieldPath };
   /** Field names as this representation spells them (spec `maxRetryDuration`, Terraform `max_retry_duration`). */
   readonly terms: QueueTerms;
+}
+
+/** A string of a queue's target, where it is set. */
+export interface SubjectString {
+  readonly field: 'url' | 'audience' | 'scope';
+  readonly value: string;
+  readonly path: FieldPath;
 }
 
 export interface QueueTerms {

@@ -2,15 +2,23 @@
  * The seeder's command line, shared by both ways to run it: `npm run seed -- <manifest>` (bin/seed.ts) and the
  * bundled `node seeder.cjs <manifest>` that Terraform's local-exec provisioner runs at deploy time.
  *
+ * It trusts nothing it is given: the manifest's bytes must match the sha256 its asset folder is named after, every
+ * task must pass the Cloud Tasks rules, and no task may carry a secret (the policy pack's rules, again). Only then is
+ * anything created.
+ *
  * Exit codes: 0 every task exists (created now or already present); 1 some tasks are left undone (re-run to
  * finish); 2 the command line, the environment (emulator address, credentials) or the manifest is wrong, and nothing
  * was created.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { DURATION_FORMAT_HINT, parseDuration } from '../core/duration';
 import type { ManifestTask, SeedManifest } from '../core/manifest';
+import { redactUrl } from '../core/secrets';
+import { checkManifestIntegrity } from './integrity';
 import { createProgress, type ProgressStream } from './progress';
-import { SEED_DEFAULTS, seedTasks, statusName, type SeedResult } from './seeder';
+import { checkManifestSecrets } from './secret-check';
+import { NOT_ATTEMPTED, SEED_DEFAULTS, seedTasks, statusName, type SeedOptions, type SeedResult } from './seeder';
 import { describeTarget, seedTargetFromEnv, type SeedTarget } from '../core/env';
 import { formatProblems, parseManifest } from './validate';
 
@@ -24,14 +32,20 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /**
+   * Retry timing and clock of the run (tests make backoff fast or the clock virtual).
+   * @default - SEED_DEFAULTS, Math.random, the real clock
+   */
+  readonly seedOptions?: Pick<SeedOptions, 'initialBackoffMs' | 'maxBackoffMs' | 'random' | 'now' | 'sleep'>;
 }
 
 interface CliOptions {
   readonly dryRun?: boolean;
   readonly concurrency: number;
   readonly channels?: number;
-  readonly maxAttempts: number;
+  readonly maxAttempts?: number;
   readonly propagationWait: number;
+  /** Seconds. */
   readonly deadline: number;
 }
 
@@ -44,6 +58,22 @@ function wholeNumber(min: number, max: number) {
       throw new InvalidArgumentError(`expected a whole number from ${min} to ${fmt(max)}, got "${text}"`);
     return n;
   };
+}
+
+/** `600`, `600s`, `10m`, `1h`: whole seconds from 1 s to 24 h. */
+function deadlineSeconds(text: string): number {
+  const seconds = /^\d+$/.test(text) ? Number(text) : parseDuration(text);
+  if (seconds === undefined || seconds < 1 || seconds > 86_400)
+    throw new InvalidArgumentError(
+      `expected a duration from 1s to 24h, ${DURATION_FORMAT_HINT} (or plain seconds), got "${text}"`,
+    );
+  return seconds;
+}
+
+/** `10m` for 600, `90s` for 90: how the deadline is shown back. */
+function showSeconds(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
 }
 
 function program(io: CliIo): Command {
@@ -59,9 +89,8 @@ function program(io: CliIo): Command {
     )
     .option(
       '--max-attempts <n>',
-      'attempts per task for retryable errors (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL)',
-      wholeNumber(1, 100),
-      SEED_DEFAULTS.maxAttempts,
+      'cap the attempts per task for retryable errors (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL) (default: no cap, retried until --deadline)',
+      wholeNumber(1, 10_000),
     )
     .option(
       '--propagation-wait <seconds>',
@@ -70,14 +99,14 @@ function program(io: CliIo): Command {
       SEED_DEFAULTS.propagationWaitMs / 1000,
     )
     .option(
-      '--deadline <seconds>',
-      'time budget for the whole run; no retry starts after it',
-      wholeNumber(1, 86_400),
+      '--deadline <duration>',
+      `time budget for the whole run (e.g. 90s, 10m, 1h); no retry and no new task starts after it (default: ${showSeconds(SEED_DEFAULTS.deadlineMs / 1000)})`,
+      deadlineSeconds,
       SEED_DEFAULTS.deadlineMs / 1000,
     )
     .addHelpText(
       'after',
-      `\nEnvironment:\n  CLOUD_TASKS_EMULATOR_HOST=host:port  use the local emulator (insecure gRPC) instead of Cloud Tasks\n\nExit codes: 0 done, 1 some tasks left undone (re-run to finish), 2 invalid input or no credentials (nothing created).`,
+      `\nEnvironment:\n  CLOUD_TASKS_EMULATOR_HOST=host:port  use the local emulator (insecure gRPC) instead of Cloud Tasks\n\nExit codes: 0 done, 1 some tasks left undone (re-run to finish), 2 invalid, tampered or secret-carrying manifest, or no credentials (nothing created).`,
     )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
@@ -96,22 +125,22 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   const opts = cmd.opts<CliOptions>();
   const now = io.now ?? (() => new Date());
 
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     io.stderr.write(
       `${file}: cannot read the seed manifest (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`,
     );
     return EXIT_INVALID;
   }
-  const parsed = parseManifest(text, now());
-  if (!parsed.ok) {
-    io.stderr.write(`${formatProblems(file, parsed.problems)}\n`);
-    io.stderr.write(`${fmt(parsed.problems.length)} problem(s) in the seed manifest; nothing was created.\n`);
+  const refusals = manifestRefusals(file, bytes, now());
+  if (!refusals.ok) {
+    io.stderr.write(refusals.report);
     return EXIT_INVALID;
   }
-  const manifest = parsed.manifest;
+  const manifest = refusals.manifest;
+  for (const line of refusals.notices) io.stderr.write(`${line}\n`);
 
   if (opts.dryRun) {
     io.stdout.write(dryRunListing(manifest));
@@ -145,6 +174,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   let result: SeedResult;
   try {
     result = await seedTasks(manifest.tasks, clients, {
+      ...io.seedOptions,
       concurrency: opts.concurrency,
       maxAttempts: opts.maxAttempts,
       propagationWaitMs: opts.propagationWait * 1000,
@@ -170,7 +200,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   );
   if (result.failed === 0) return EXIT_OK;
 
-  io.stderr.write(failureReport(result));
+  io.stderr.write(failureReport(result, 3, showSeconds(opts.deadline)));
   io.stderr.write(
     `${fmt(result.failed)} task(s) were not created. Fix the cause above and run the seeder again: tasks that exist are skipped (ALREADY_EXISTS), so a re-run creates only what is missing.\n`,
   );
@@ -178,13 +208,72 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
 }
 
 /**
+ * Everything that refuses a manifest before any call, all reported at once: bytes that do not match the sha256 its
+ * asset folder is named after, problems against the manifest format and the Cloud Tasks rules, and secrets.
+ */
+export function manifestRefusals(
+  file: string,
+  bytes: Buffer,
+  now: Date,
+):
+  | { readonly ok: true; readonly manifest: SeedManifest; readonly notices: readonly string[] }
+  | { readonly ok: false; readonly report: string } {
+  const lines: string[] = [];
+  const notices: string[] = [];
+  const integrity = checkManifestIntegrity(file, bytes);
+  if (integrity.status === 'mismatch')
+    lines.push(
+      `${file}: its sha256 is ${integrity.sha256}, but it sits in the asset folder ${integrity.expected}, named after ` +
+        `the sha256 synth wrote it with: the file was changed after synth. Synthesize the stack again and deploy that`,
+    );
+  const parsed = parseManifest(bytes.toString('utf8'), now);
+  let problems = 0;
+  if (!parsed.ok) {
+    lines.push(formatProblems(file, parsed.problems));
+    problems = parsed.problems.length;
+  }
+  let secrets = 0;
+  if (parsed.ok) {
+    const check = checkManifestSecrets(parsed.manifest);
+    secrets = check.refused.length;
+    if (secrets > 0)
+      lines.push(
+        formatProblems(
+          file,
+          check.refused.map((f) => ({
+            path: f.path,
+            message: `${f.reason} (policy rule ${f.rule}, docs/policy.md); a credential must not be put into Cloud Tasks: keep it in Secret Manager and let the worker read it`,
+          })),
+        ),
+      );
+    for (const a of check.allowed)
+      notices.push(
+        `${file}: ${fmt(a.count)} secret finding(s) of ${a.rule} let through: the spec suppresses ${a.rule} (${JSON.stringify(a.reason)})`,
+      );
+  }
+  if (lines.length === 0 && parsed.ok) return { ok: true, manifest: parsed.manifest, notices };
+  const what = [
+    problems > 0 ? `${fmt(problems)} problem(s)` : '',
+    secrets > 0 ? `${fmt(secrets)} secret(s)` : '',
+    integrity.status === 'mismatch' ? 'a sha256 mismatch' : '',
+  ].filter((w) => w !== '');
+  return {
+    ok: false,
+    report: `${lines.join('\n')}\n${what.join(' and ')} in the seed manifest; nothing was created.\n`,
+  };
+}
+
+/**
  * Failures grouped by status and message (one missing permission fails every task the same way), each group with
  * a few task ids as examples.
  */
-export function failureReport(result: Pick<SeedResult, 'failures'>, examples = 3): string {
+export function failureReport(result: Pick<SeedResult, 'failures'>, examples = 3, deadline = 'deadline'): string {
   const groups = new Map<string, { count: number; tasks: string[]; attempts: number }>();
   for (const f of result.failures) {
-    const key = `${statusName(f.code)}: ${f.message}`;
+    const key =
+      f.message === NOT_ATTEMPTED
+        ? `were not attempted: the run's --deadline of ${deadline} passed before they were started`
+        : `failed with ${statusName(f.code)}: ${f.message}`;
     const g = groups.get(key) ?? { count: 0, tasks: [], attempts: 0 };
     g.count++;
     g.attempts = Math.max(g.attempts, f.attempts);
@@ -194,18 +283,19 @@ export function failureReport(result: Pick<SeedResult, 'failures'>, examples = 3
   let out = '';
   for (const [key, g] of groups) {
     const more = g.count > g.tasks.length ? `, and ${fmt(g.count - g.tasks.length)} more` : '';
-    out += `  ${fmt(g.count)} task(s) failed with ${key} (after up to ${g.attempts} attempt(s)); e.g. ${g.tasks.join(', ')}${more}\n`;
+    const attempts = g.attempts > 0 ? ` (after up to ${g.attempts} attempt(s))` : '';
+    out += `  ${fmt(g.count)} task(s) ${key}${attempts}; e.g. ${g.tasks.join(', ')}${more}\n`;
   }
   return out;
 }
 
-/** What --dry-run prints: one line per task, never the body or any token, only its size. */
+/** What --dry-run prints: one line per task, never the body or any token, only its size; URLs without credentials. */
 export function dryRunListing(manifest: SeedManifest): string {
   const rows = manifest.tasks.map((t: ManifestTask) => [
     shortQueue(t.queue),
     t.taskId,
     t.httpRequest.httpMethod,
-    t.httpRequest.url,
+    redactUrl(t.httpRequest.url),
     t.scheduleTime ?? 'now',
     `${fmt(t.httpRequest.body === undefined ? 0 : Buffer.byteLength(t.httpRequest.body))} B`,
   ]);

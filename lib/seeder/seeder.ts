@@ -1,7 +1,7 @@
 /**
- * Creates a validated manifest's tasks: bounded concurrency, our own retries with jittered exponential backoff, and
- * ALREADY_EXISTS counted as done. Task names are deterministic, so every call is idempotent and a re-run after a
- * partial failure finishes the job without duplicates.
+ * Creates a validated manifest's tasks: bounded concurrency, our own retries with jittered exponential backoff until
+ * the run's deadline, and ALREADY_EXISTS counted as done. Task names are deterministic, so every call is idempotent:
+ * retrying patiently converges on a flaky service, and a re-run after a partial failure creates only what is missing.
  */
 import { status } from '@grpc/grpc-js';
 import type { ManifestTask } from '../core/manifest';
@@ -20,11 +20,12 @@ export interface SeedOptions {
   readonly concurrency?: number;
   /**
    * Attempts per task, the first included. Each failure with a retryable status waits and tries again.
-   * @default 8
+   * @default Infinity - retried until the deadline: a named CreateTask is idempotent, so patience is safe
    */
   readonly maxAttempts?: number;
   /**
-   * Time budget for the whole run; no retry starts after it (calls in flight finish).
+   * Time budget for the whole run: no retry and no new task starts after it (calls in flight finish); tasks not
+   * started by then are reported as not attempted.
    * @default 600_000 (10 minutes)
    */
   readonly deadlineMs?: number;
@@ -52,6 +53,10 @@ export interface SeedOptions {
   readonly onSettled?: (counts: SeedCounts) => void;
   /** @default Math.random */
   readonly random?: () => number;
+  /** The clock, in milliseconds (tests inject a virtual one). @default Date.now */
+  readonly now?: () => number;
+  /** Waits `ms` between attempts (tests advance a virtual clock). @default a setTimeout promise */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface SeedCounts {
@@ -99,7 +104,7 @@ export const PROPAGATION_CODES: ReadonlySet<number> = new Set([status.PERMISSION
 
 export const SEED_DEFAULTS = {
   concurrency: 64,
-  maxAttempts: 8,
+  maxAttempts: Number.POSITIVE_INFINITY,
   propagationWaitMs: 120_000,
   deadlineMs: 600_000,
   callTimeoutMs: 30_000,
@@ -122,64 +127,110 @@ export async function seedTasks(
   options: SeedOptions = {},
 ): Promise<SeedResult> {
   if (clients.length === 0) throw new Error('seedTasks needs at least one client');
-  const o = { ...SEED_DEFAULTS, ...options };
+  // `??` per field, not a spread: an option passed as undefined (an unset CLI flag) keeps its default.
+  const o = Object.fromEntries(
+    Object.entries(SEED_DEFAULTS).map(([k, v]) => [k, (options as Record<string, unknown>)[k] ?? v]),
+  ) as { -readonly [K in keyof typeof SEED_DEFAULTS]: number };
   const random = options.random ?? Math.random;
-  const started = Date.now();
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const started = now();
   const deadline = started + o.deadlineMs;
   const callOptions = { retry: null, timeout: o.callTimeoutMs } as const;
   const counts = { total: tasks.length, created: 0, alreadyPresent: 0, failed: 0, retries: 0 };
   const failures: FailedTask[] = [];
 
+  // `concurrency` bounds the CALLS in flight; a task waiting out its backoff gives its slot to another task, so a
+  // flaky service (60% failures) still sees `concurrency` calls at once instead of `concurrency` sleeping tasks.
+  const slots = semaphore(o.concurrency);
+  let nextClient = 0;
   let announcedPropagation = false;
-  const createOne = async (task: ManifestTask, client: TaskCreator): Promise<void> => {
+  const createOne = async (task: ManifestTask): Promise<void> => {
     const request = createTaskRequest(task);
     // `transient` counts failures with a retryable status (capped by maxAttempts); propagation waits do not count.
     let transient = 0;
     for (let attempt = 1; ; attempt++) {
+      await slots.acquire();
+      if (attempt === 1 && now() >= deadline) {
+        slots.release();
+        counts.failed++;
+        failures.push({ task, code: undefined, message: NOT_ATTEMPTED, attempts: 0 });
+        return;
+      }
+      const client = clients[nextClient++ % clients.length];
+      let err: unknown;
       try {
         await client.createTask(request, callOptions);
         counts.created++;
         return;
-      } catch (err) {
-        const code = grpcCode(err);
-        if (code === status.ALREADY_EXISTS) {
-          counts.alreadyPresent++;
-          return;
-        }
-        const propagating =
-          code !== undefined && PROPAGATION_CODES.has(code) && Date.now() - started < o.propagationWaitMs;
-        const retryable = code !== undefined && RETRYABLE_CODES.has(code);
-        if (retryable) transient++;
-        const wait = propagating
-          ? Math.floor(random() * o.maxBackoffMs)
-          : backoffMs(transient, o.initialBackoffMs, o.maxBackoffMs, random);
-        if (!(propagating || (retryable && transient < o.maxAttempts)) || Date.now() + wait >= deadline) {
-          counts.failed++;
-          failures.push({ task, code, message: errorMessage(err), attempts: attempt });
-          return;
-        }
-        if (propagating && !announcedPropagation) {
-          announcedPropagation = true;
-          options.onPropagationWait?.(statusName(code), errorMessage(err));
-        }
-        counts.retries++;
-        await new Promise((resolve) => setTimeout(resolve, wait));
+      } catch (e) {
+        err = e;
+      } finally {
+        slots.release();
       }
+      const code = grpcCode(err);
+      if (code === status.ALREADY_EXISTS) {
+        counts.alreadyPresent++;
+        return;
+      }
+      const propagating = code !== undefined && PROPAGATION_CODES.has(code) && now() - started < o.propagationWaitMs;
+      const retryable = code !== undefined && RETRYABLE_CODES.has(code);
+      if (retryable) transient++;
+      const wait = propagating
+        ? Math.floor(random() * o.maxBackoffMs)
+        : backoffMs(transient, o.initialBackoffMs, o.maxBackoffMs, random);
+      if (!(propagating || (retryable && transient < o.maxAttempts)) || now() + wait >= deadline) {
+        counts.failed++;
+        failures.push({ task, code, message: errorMessage(err), attempts: attempt });
+        return;
+      }
+      if (propagating && !announcedPropagation) {
+        announcedPropagation = true;
+        options.onPropagationWait?.(statusName(code), errorMessage(err));
+      }
+      counts.retries++;
+      await sleep(wait);
     }
   };
 
+  // Tasks are taken in manifest order by a pool of TASK_WINDOW_PER_SLOT tasks per call slot: enough for the slots to
+  // stay busy while most tasks back off, without holding a promise for every task of a large manifest.
   let next = 0;
-  const worker = async (w: number): Promise<void> => {
-    const client = clients[w % clients.length];
+  const runner = async (): Promise<void> => {
     while (next < tasks.length) {
-      const task = tasks[next++];
-      await createOne(task, client);
+      await createOne(tasks[next++]);
       options.onSettled?.({ ...counts });
     }
   };
-  const workers = Math.max(1, Math.min(o.concurrency, tasks.length));
-  await Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
-  return { ...counts, failures, elapsedMs: Date.now() - started };
+  const runners = Math.max(1, Math.min(o.concurrency * TASK_WINDOW_PER_SLOT, tasks.length));
+  await Promise.all(Array.from({ length: runners }, runner));
+  return { ...counts, failures, elapsedMs: now() - started };
+}
+
+/** The failure message of a task that the run's deadline left unstarted. */
+export const NOT_ATTEMPTED = 'not attempted: the run reached its deadline before this task was started';
+
+/** Tasks in progress per call slot (`concurrency`): a task backs off about 15 times as long as a call takes. */
+const TASK_WINDOW_PER_SLOT = 16;
+
+/** A counting semaphore; waiters are served in arrival order. */
+function semaphore(size: number): { acquire(): Promise<void>; release(): void } {
+  let free = size;
+  const waiting: Array<() => void> = [];
+  return {
+    acquire: () => {
+      if (free > 0) {
+        free--;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release: () => {
+      const wake = waiting.shift();
+      if (wake) wake();
+      else free++;
+    },
+  };
 }
 
 function grpcCode(err: unknown): number | undefined {

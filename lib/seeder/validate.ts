@@ -80,6 +80,15 @@ export const manifestSchema = {
     project: { type: 'string' },
     location: { type: 'string' },
     tasks: { type: 'array' },
+    secretsAllowed: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['rule', 'reason'],
+        properties: { rule: nonEmpty, reason: nonEmpty },
+      },
+    },
   },
 } as const;
 
@@ -124,10 +133,20 @@ export function parseManifest(text: string, now: Date): ManifestValidation {
   } catch (err) {
     return {
       ok: false,
-      problems: [{ path: [], message: `is not valid JSON (${(err as Error).message}); re-run synth to regenerate it` }],
+      problems: [
+        { path: [], message: `is not valid JSON (${jsonErrorWithoutText(err)}); re-run synth to regenerate it` },
+      ],
     };
   }
   return validateManifest(raw, now);
+}
+
+/**
+ * V8 quotes the text around a JSON syntax error (`Unexpected token 'g', "{"a": ghp_..."... is not valid JSON`): that
+ * text may be a payload or a secret, so only the error itself is kept.
+ */
+function jsonErrorWithoutText(err: unknown): string {
+  return (err as Error).message.replace(/,\s*(?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
 }
 
 /** The manifest's shape (its JSON Schema) and every Cloud Tasks rule on each task, all problems at once. */

@@ -8,7 +8,7 @@
  * Array positions are kept, so a problem's path index always matches the file.
  */
 import { HTTP_METHODS, SERVICE_DEFAULTS, type HttpMethod } from '../core/rules/cloud-tasks';
-import { DURATION_FORMAT_HINT, parseDuration } from './duration';
+import { DURATION_FORMAT_HINT, parseDuration } from '../core/duration';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESETS } from './presets';
 import type { PathSegment, Problem } from '../core/problem';
 import type {

@@ -4,7 +4,7 @@
  */
 import type { Problem } from '../core/problem';
 import { describeValue, schemaProblems } from '../core/schema-problems';
-import { DURATION_FORMAT_HINT } from './duration';
+import { DURATION_FORMAT_HINT } from '../core/duration';
 import { ADVISORY_KEYWORDS, isDurationSchema, rawSpecSchemaErrors } from './schema';
 
 const SPEC_WORDING = {

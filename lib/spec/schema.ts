@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import { HTTP_METHODS, LIMITS } from '../core/rules/cloud-tasks';
-import { DURATION_FORMAT_HINT, DURATION_PATTERN } from './duration';
+import { DURATION_FORMAT_HINT, DURATION_PATTERN } from '../core/duration';
 import { IAM_MEMBER_FORMAT_HINT, IAM_MEMBER_PATTERN } from '../core/rules/iam';
 import { PROJECT_ID_PATTERN } from '../core/rules/resource-manager';
 import { GCS_BUCKET_PATTERN, MAX_LABELS, NAME_PATTERN, NOTIFICATION_CHANNEL_PATTERN } from './formats';

@@ -108,7 +108,11 @@ export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.c
 export const GOOGLE_JWKS_URI = 'https://www.googleapis.com/oauth2/v3/certs';
 
 export interface VerifyTaskRequestOptions {
-  /** The audience the queue's OIDC token names: the spec's `target.audience`, by default the target URL. */
+  /**
+   * The audience the queue's OIDC token names (its `oidc_token.audience`): the spec's `target.audience`, by default
+   * the service URL for a `*.run.app` target and the target URL without query elsewhere (lib/core/naming.ts
+   * oidcAudienceFor). Several values may be listed (an audience migration); the token must name exactly one of them.
+   */
   readonly audience: string | readonly string[];
   /**
    * The service account(s) allowed to call this handler (the pipeline's invoker). Without it any Google service
@@ -124,7 +128,23 @@ export interface VerifyTaskRequestOptions {
   readonly jwksUri?: string;
   /** Where the emulator issuer is read from. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Oldest accepted token, by its `iat`, in seconds; also the longest accepted lifetime (`exp - iat`). Google's OIDC
+   * tokens live one hour (`exp = iat + 3600`), and Cloud Tasks mints one per dispatch attempt.
+   * @default 3600
+   */
+  readonly maxTokenAgeSeconds?: number;
+  /**
+   * Clock difference tolerated between this machine and the token's issuer, in seconds, for `exp`, `iat` and `nbf`.
+   * @default 60
+   */
+  readonly clockToleranceSeconds?: number;
+  /** The current time, in milliseconds since the epoch (tests inject a fixed clock). @default Date.now */
+  readonly now?: () => number;
 }
+
+/** Token checks' defaults: Google's ID tokens live one hour; a minute of clock difference is plenty with NTP. */
+export const TOKEN_DEFAULTS = { maxTokenAgeSeconds: 3600, clockToleranceSeconds: 60 } as const;
 
 export interface VerifiedTaskRequest {
   /** The token's claims (iss, aud, sub, email, email_verified, iat, exp). */
@@ -158,8 +178,11 @@ const keySets = new Map<string, ReturnType<Jose['createRemoteJWKSet']>>();
 
 /**
  * Verifies the `Authorization: Bearer <OIDC token>` of a Cloud Tasks request: RS256 signature against the issuer's
- * published keys (fetched once and cached by jose), issuer, audience, expiry, then `email_verified` and the
- * service account. Throws TaskRequestError 401 (no/invalid token) or 403 (valid token, wrong account).
+ * published keys (fetched once and cached by jose), issuer; `exp` and `iat` both present, `iat` not in the future and
+ * at most `maxTokenAgeSeconds` old, a lifetime (`exp - iat`) of at most as long, each within
+ * `clockToleranceSeconds`; exactly one audience (`aud` a string, not a list) equal to an expected one; then
+ * `email_verified` and the service account. Throws TaskRequestError 401 (no or invalid token) or 403 (valid token,
+ * wrong account).
  */
 export async function verifyTaskRequest(
   headers: HeaderSource,
@@ -181,16 +204,36 @@ export async function verifyTaskRequest(
   let keySet = keySets.get(jwksUri);
   if (!keySet) keySets.set(jwksUri, (keySet = jose.createRemoteJWKSet(new URL(jwksUri))));
 
+  const maxAge = options.maxTokenAgeSeconds ?? TOKEN_DEFAULTS.maxTokenAgeSeconds;
+  const tolerance = options.clockToleranceSeconds ?? TOKEN_DEFAULTS.clockToleranceSeconds;
   let claims: Record<string, unknown>;
   try {
     ({ payload: claims } = await jose.jwtVerify(m[1], keySet, {
       issuer: [issuer].flat() as string[],
       audience: [options.audience].flat() as string[],
       algorithms: ['RS256'],
+      // Without exp a token never expires; without iat its age is unknown: Google always sets both.
+      requiredClaims: ['exp', 'iat'],
+      maxTokenAge: maxAge,
+      clockTolerance: tolerance,
+      currentDate: new Date((options.now ?? Date.now)()),
     }));
   } catch (err) {
     throw new TaskRequestError(401, `invalid OIDC token: ${(err as Error).message}`);
   }
+  // jose accepts an `aud` list that contains the audience; a token for several audiences is not a Cloud Tasks token,
+  // and whoever holds it can replay it against every one of them.
+  if (typeof claims.aud !== 'string')
+    throw new TaskRequestError(
+      401,
+      'invalid OIDC token: "aud" is a list; a Cloud Tasks token names exactly one audience (the queue\'s oidc_token audience)',
+    );
+  const lifetime = (claims.exp as number) - (claims.iat as number);
+  if (lifetime > maxAge)
+    throw new TaskRequestError(
+      401,
+      `invalid OIDC token: it is valid for ${lifetime} s (exp - iat), longer than ${maxAge} s; Google's OIDC tokens live one hour`,
+    );
   const allowed = [options.serviceAccountEmail].flat();
   if (claims.email_verified !== true || typeof claims.email !== 'string' || !allowed.includes(claims.email))
     throw new TaskRequestError(
@@ -204,9 +247,9 @@ export async function verifyTaskRequest(
 
 export interface IdempotencyGuard {
   /**
-   * Runs `work` once per key. A second delivery of a key that succeeded gets the first result without running
-   * again (`duplicate: true`); one that arrives while the first is running waits for it. A failed run is forgotten,
-   * so the queue's retry runs the work again.
+   * Runs `work` once per key IN THIS PROCESS (forgotten on restart, scale-to-zero or redeploy). A second delivery of
+   * a key that succeeded gets the first result without running again (`duplicate: true`); one that arrives while
+   * the first is running waits for it. A failed run is forgotten, so the queue's retry runs the work again.
    */
   run<T>(key: string, work: () => Promise<T>): Promise<{ readonly result: T; readonly duplicate: boolean }>;
   /** Keys remembered as done. */
@@ -227,9 +270,12 @@ export interface IdempotencyGuardOptions {
 }
 
 /**
- * An in-memory guard: right for one process (the example worker, a single Cloud Run instance). Several instances
- * need the same check against shared storage (a Firestore document or a Redis SET NX per task name), with the same
- * rule: mark done only after the work and its enqueues succeeded.
+ * An IN-MEMORY guard: it remembers finished keys in this process only. A restart, a scale-to-zero, a redeploy, or a
+ * second instance (Cloud Run scales out) does not know what another process or an earlier one finished, so a
+ * redelivered task runs again there: this guard removes duplicates close together in one process, nothing more. The
+ * run ledger (durable, shared by every instance) replaces it; until then, work that must not run twice needs its own
+ * check against shared storage (a Firestore document or a Redis SET NX per task name), with the same rule: mark
+ * done only after the work and its enqueues succeeded. See docs/worker.md.
  */
 export function createIdempotencyGuard(options: IdempotencyGuardOptions = {}): IdempotencyGuard {
   const ttlMs = options.ttlMs ?? 3_600_000;

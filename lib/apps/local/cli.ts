@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel } from '../../emulator/dispatch/events';
-import { parseDuration, DURATION_FORMAT_HINT } from '../../spec/duration';
+import { parseDuration, DURATION_FORMAT_HINT } from '../../core/duration';
 import { formatStepTable, formatTimeline } from './summary';
 import type { RunProgress } from './run';
 

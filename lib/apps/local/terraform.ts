@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { HttpMethod } from '../../core/rules/cloud-tasks';
 import { readSynthesizedStack, SynthOutputError, type SynthesizedStack } from '../../core/synthesized-stack';
-import { parseTerraformDuration as terraformSeconds } from '../../spec/duration';
+import { parseTerraformDuration as terraformSeconds } from '../../core/duration';
 import type { QueueHttpTarget, QueueInput } from '../../emulator/model';
 import type { EmulatorState } from '../../emulator/state';
 

@@ -5,7 +5,7 @@
  * metadata, and asset hash directories (`assets/<id>/<hash>/`) that move whenever content moves; the content change
  * itself is reported from the assets (lib/apps/review/synth-output.ts).
  */
-import { findSecrets, isSecretReference, secretKeyReason, secretValueReason } from '../../policy/secrets';
+import { findSecrets, isSecretReference, secretKeyReason, secretSafeKey, secretValueReason } from '../../core/secrets';
 
 export type EntryKind =
   'resource' | 'data' | 'output' | 'provider' | 'terraform' | 'variable' | 'local' | 'module' | 'other';
@@ -159,6 +159,8 @@ function isSensitiveEntry(e: ConfigEntry): boolean {
  */
 function joinPath(base: string, key: string | number): string {
   if (typeof key === 'number') return `${base}[${key}]`;
+  // A key that is itself a credential is never shown.
+  key = secretSafeKey(key);
   if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return base ? `${base}.${key}` : key;
   return `${base}[${JSON.stringify(key)}]`;
 }

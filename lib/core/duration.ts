@@ -1,7 +1,8 @@
 /**
- * Durations in specs are written as `<n>s`, `<n>m` or `<n>h` (e.g. `90s`, `10m`, `2h`), and written to Terraform in
- * the seconds form the Cloud Tasks API takes (`"600s"`). Cloud Tasks truncates durations to whole seconds, so
- * fractions are refused rather than silently dropped.
+ * Durations in specs and on command lines (`npm run local -- --timeout`, the seeder's `--deadline`) are written as
+ * `<n>s`, `<n>m` or `<n>h` (e.g. `90s`, `10m`, `2h`), and written to Terraform in the seconds form the Cloud Tasks
+ * API takes (`"600s"`). Cloud Tasks truncates durations to whole seconds, so fractions are refused rather than
+ * silently dropped. In lib/core so the seeder (which may import only lib/core) reads the same syntax.
  */
 /** The duration syntax (also used as the JSON Schema pattern, so editors flag a bad duration as it is typed). */
 export const DURATION_PATTERN = /^(\d+)(s|m|h)$/;
