@@ -146,6 +146,41 @@ function dirSize(dir: string): string {
   return execFileSync('du', ['-sh', dir], { encoding: 'utf8' }).split('\t')[0];
 }
 
+/**
+ * JavaScript run in the app (PACKAGE is the package name): the emulator dispatching with OIDC tokens, a local handler
+ * verifying them with the worker SDK, both from the installed package (so jose, an ES module, loads through require).
+ */
+const EMULATOR_ROUND_TRIP = `
+const http = require('node:http');
+const { startEmulator } = require('PACKAGE/emulator');
+const { createTasksClient, verifyTaskRequest } = require('PACKAGE/worker');
+(async () => {
+  const emulator = await startEmulator({ port: 0, oidcPort: 0, dispatch: true });
+  const invoker = 'recsys-dev@acme-ml-dev.iam.gserviceaccount.com';
+  let done;
+  const verified = new Promise((resolve) => (done = resolve));
+  const server = http.createServer((req, res) => {
+    const audience = 'http://127.0.0.1:' + server.address().port + '/tasks';
+    verifyTaskRequest(req.headers, { audience, serviceAccountEmail: invoker, issuer: emulator.tokens.issuer }).then(
+      ({ claims }) => { res.end('ok'); done('verified ' + claims.email); },
+      (err) => { res.statusCode = 500; res.end(); done('rejected: ' + err.message); },
+    );
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = 'http://127.0.0.1:' + server.address().port + '/tasks';
+  const client = createTasksClient({ CLOUD_TASKS_EMULATOR_HOST: emulator.address });
+  const parent = 'projects/acme-ml-dev/locations/us-central1';
+  const queue = parent + '/queues/pack-test';
+  await client.createQueue({ parent, queue: { name: queue } });
+  await client.createTask({ parent: queue, task: { httpRequest: { url, httpMethod: 'POST', body: Buffer.from('{}'), oidcToken: { serviceAccountEmail: invoker, audience: url } } } });
+  const result = await Promise.race([verified, new Promise((resolve) => setTimeout(resolve, 20000, 'no task arrived in 20 s').unref())]);
+  await client.close();
+  await emulator.stop();
+  server.close();
+  console.log(result);
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
 function main(): void {
   const work = mkdtempSync(join(tmpdir(), 'ctp-pack-test-'));
   process.stdout.write(`pack test in ${work}\n`);
@@ -316,31 +351,13 @@ function main(): void {
         esm.stderr + esm.stdout,
       );
 
-      const emulator = run(
-        process.execPath,
-        [
-          '-e',
-          `
-          const { startEmulator } = require('${repoPackage.name}/emulator');
-          const { createTasksClient } = require('${repoPackage.name}/worker');
-          (async () => {
-            const emulator = await startEmulator({ port: 0 });
-            const client = createTasksClient({ CLOUD_TASKS_EMULATOR_HOST: emulator.address });
-            const parent = 'projects/acme-ml-dev/locations/us-central1';
-            await client.createQueue({ parent, queue: { name: parent + '/queues/pack-test' } });
-            const [queues] = await client.listQueues({ parent });
-            await client.close();
-            await emulator.stop();
-            console.log(queues.map((q) => q.name).join(','));
-          })().catch((e) => { console.error(e); process.exit(1); });`,
-        ],
-        app,
-      );
+      const roundTrip = run(process.execPath, ['-e', EMULATOR_ROUND_TRIP.split('PACKAGE').join(repoPackage.name)], app);
       check(
-        emulator.status === 0 &&
-          emulator.stdout.trim() === 'projects/acme-ml-dev/locations/us-central1/queues/pack-test',
-        "the in-process emulator (cloud-tasks-pipelines/emulator) serves the worker SDK's client (cloud-tasks-pipelines/worker)",
-        emulator.stderr + emulator.stdout,
+        roundTrip.status === 0 &&
+          roundTrip.stderr === '' &&
+          roundTrip.stdout.trim() === 'verified recsys-dev@acme-ml-dev.iam.gserviceaccount.com',
+        'a task dispatched by the in-process emulator (/emulator) reaches a handler that verifies its OIDC token with the worker SDK (/worker)',
+        roundTrip.stderr + roundTrip.stdout,
       );
     });
 
