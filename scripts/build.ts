@@ -1,11 +1,10 @@
 /**
- * `npm run build` (also `prepare` and `prepack`, so `npm ci`, a git install and `npm pack` all run it): the package's
+ * `npm run build` (also `prepack`, so `npm pack` runs it): the package's
  * compiled JavaScript and `.d.ts` in dist/lib and dist/bin (tsc -p tsconfig.build.json), the precompiled spec
  * validator next to them, and the bundled seeder in dist/seeder (scripts/seeder-bundle.ts).
  *
- * `npm pack` runs prepack and prepare, so the second run finds the inputs unchanged (their hash is recorded in
- * dist/.build-inputs) and stops there. `--force` builds anyway. A real build starts from an empty dist/lib and
- * dist/bin, so a deleted source never leaves its old .js in the package.
+ * Skipped when the inputs hash to what dist/.build-inputs records (about 40 ms); `--force` builds anyway. A real
+ * build starts from an empty dist/lib and dist/bin, so a deleted source never leaves its old .js in the package.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -186,7 +186,7 @@ function main(): void {
   process.stdout.write(`pack test in ${work}\n`);
   try {
     // ---------------------------------------------------------------------------------------------------------
-    const tarball = phase('npm pack (builds dist/ through prepack)', () => {
+    const tarball = phase('npm pack (builds dist/ in prepack)', () => {
       const r = mustRun('npm', ['pack', '--json', '--pack-destination', work], ROOT);
       const [info] = JSON.parse(r.stdout.slice(r.stdout.indexOf('[\n  {'))) as Array<{
         filename: string;
@@ -264,6 +264,11 @@ function main(): void {
       const r = mustRun('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], app);
       check(!/EBADENGINE/.test(r.stderr + r.stdout), 'npm install prints no engine warning', r.stderr);
       check(!/ERESOLVE|peer dep/i.test(r.stderr), 'npm install reports no peer-dependency conflict', r.stderr);
+      check(
+        !r.stderr.includes(`${repoPackage.name}@`),
+        'npm lists no install script of this package (it has none a consumer runs)',
+        r.stderr,
+      );
       const installed = listFiles(join(app, 'node_modules'));
       const copies = (name: string) =>
         installed.filter(
