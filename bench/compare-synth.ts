@@ -1,8 +1,9 @@
 /**
  * `npx tsx bench/compare-synth.ts <other checkout> [--rounds 7] [--queues 1000]`: this checkout's synth against
  * another's (a `git worktree` or `git archive` of the base revision, with its node_modules), run ALTERNATELY so both
- * see the same machine load: `npm run synth` of the example specs, and `node --require tsx/cjs main.ts` of a generated
- * spec with --queues queues and as many seed tasks (what the scale section runs). Prints median wall and CPU time.
+ * see the same machine load: `npm run synth` of the dev example and of both examples, and `node --require tsx/cjs
+ * main.ts` of a generated spec with --queues queues and as many seed tasks (what the scale section runs). Prints the
+ * median wall and CPU time of each.
  *
  * For "no regression" checks on a shared machine, where two `npm run bench` runs minutes apart can differ by more
  * than the change being measured. Not part of `npm run bench`.
@@ -36,6 +37,14 @@ async function main(): Promise<void> {
   writeFileSync(spec, generateSpecYaml({ queues, seedTasks: queues }));
 
   const cases: Case[] = [
+    {
+      name: '`npm run synth`, dev example',
+      run: (checkout, out) =>
+        measure('/usr/bin/npm', ['run', '--silent', 'synth'], {
+          cwd: checkout,
+          env: childEnv({ PIPELINE_SPEC: 'pipelines/recsys-dev.yaml', CDKTF_OUTDIR: out }),
+        }),
+    },
     {
       name: '`npm run synth`, both examples',
       run: (checkout, out) =>
