@@ -17,11 +17,8 @@ const forbid = (name, comment, from, to, extra = {}) => ({
   to: { path: to, ...(extra.toNot ? { pathNot: extra.toNot } : {}) },
 });
 
-/**
- * The one known exception, until the seeder bundle is built at pack time (issue 10, "The package"): PipelineStack and
- * SeedTasks get the bundled seeder from lib/seeder/bundle.ts at synth time. Remove this entry with that change.
- */
-const SEEDER_BUNDLE_EXCEPTION = '^lib/seeder/bundle\\.ts$';
+/** The package root: a barrel over every public layer (constructs, spec, policy, the synth API), so it sits on top. */
+const PACKAGE_ROOT = '^lib/index\\.ts$';
 
 module.exports = {
   forbidden: [
@@ -61,7 +58,6 @@ module.exports = {
       'Constructs turn a spec into Terraform (and apply the policy pack); they never import tools or runtimes.',
       LAYER('constructs'),
       '^lib/(?!(constructs|policy|spec|core|cdktf)/)',
-      { toNot: SEEDER_BUNDLE_EXCEPTION },
     ),
     forbid(
       'runtimes-import-core',
@@ -82,6 +78,7 @@ module.exports = {
       'The applications (synth, local, review, the CLIs) sit on top: no library layer imports them.',
       '^lib/(?!apps/)',
       '^lib/apps/',
+      { fromNot: PACKAGE_ROOT },
     ),
     forbid(
       'cdktf-only-through-lib-cdktf',

@@ -15,7 +15,13 @@ module.exports = {
       { diagnostics: false, tsconfig: { allowJs: true, isolatedModules: true } },
     ],
   },
+  // The package's own name, as examples/ import it, is its sources (tsconfig.json "paths" does the same for tsc and tsx).
+  moduleNameMapper: {
+    '^cloud-tasks-pipelines$': '<rootDir>/lib/index.ts',
+    '^cloud-tasks-pipelines/(worker|emulator)$': '<rootDir>/lib/$1/index.ts',
+  },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  globalSetup: '<rootDir>/__tests__/global-setup.ts',
   setupFilesAfterEnv: ['<rootDir>/__tests__/setup.ts'],
   snapshotFormat: { escapeString: false, printBasicPrototype: false },
   testTimeout: 30000,

@@ -54,7 +54,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SeederBundle } from '../../lib/seeder/bundle';
+import type { SeederBundle } from '../../lib/core/seeder-bundle';
 
 /** Fixed clock for time-dependent spec rules. */
 export const NOW = new Date('2026-11-20T00:00:00.000Z');

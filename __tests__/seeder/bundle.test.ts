@@ -1,5 +1,5 @@
 /**
- * The bundled seeder as Terraform runs it: `node seeder.cjs <manifest>` from a folder holding nothing else, with only
+ * The bundled seeder (dist/seeder/seeder.cjs, built by jest's globalSetup) as Terraform runs it: `node seeder.cjs <manifest>` from a folder holding nothing else, with only
  * /usr/bin:/bin on PATH. If the bundle still needed node_modules, a file next to it or tsx, this is where it shows.
  */
 import { execFile } from 'node:child_process';
@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import * as grpc from '@grpc/grpc-js';
 import { startEmulator } from '../../lib/emulator/server';
-import { patchedTasksClient, seederBundle } from '../../lib/seeder/bundle';
+import { prebuiltSeederBundle } from '../../lib/core/seeder-bundle';
+import { patchedTasksClient } from '../../scripts/seeder-bundle';
 import { LOCATION, PROJECT, manifestOf, manyTasks, queueName } from './fixtures';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -31,16 +32,8 @@ function runNode(
   );
 }
 
-test('seederBundle is cached: the same inputs give the same file and hash', () => {
-  const first = seederBundle();
-  const second = seederBundle();
-  expect(second).toEqual(first);
-  expect(first.path).toMatch(/build\/seeder\/[0-9a-f]{16}\/seeder\.cjs$/);
-  expect(first.sha256).toMatch(/^[0-9a-f]{64}$/);
-});
-
 test('the bundle is self-contained: no require of a file path, no path of this checkout', () => {
-  const text = readFileSync(seederBundle().path, 'utf8');
+  const text = readFileSync(prebuiltSeederBundle().path, 'utf8');
   expect(text).not.toMatch(/require\("[./]/);
   expect(text).not.toContain(ROOT);
 });
@@ -60,7 +53,7 @@ test('GIVEN only the bundle in an empty folder and plain node THEN it seeds the 
     const stackDir = join(dir, 'stack');
     const assets = join(stackDir, 'assets');
     require('node:fs').mkdirSync(assets, { recursive: true });
-    copyFileSync(seederBundle().path, join(assets, 'seeder.cjs'));
+    copyFileSync(prebuiltSeederBundle().path, join(assets, 'seeder.cjs'));
     const tasks = manyTasks(20, ['demo-dev-bundle']);
     writeFileSync(join(assets, 'seed-manifest.json'), JSON.stringify(manifestOf(tasks)));
     expect(readdirSync(assets).sort()).toEqual(['seed-manifest.json', 'seeder.cjs']);
@@ -95,7 +88,7 @@ test('GIVEN only the bundle in an empty folder and plain node THEN it seeds the 
 test('GIVEN an invalid manifest THEN the bundle exits 2 naming the file and path, without contacting anything', async () => {
   const folder = join(dir, 'invalid');
   require('node:fs').mkdirSync(folder);
-  copyFileSync(seederBundle().path, join(folder, 'seeder.cjs'));
+  copyFileSync(prebuiltSeederBundle().path, join(folder, 'seeder.cjs'));
   const bad = manifestOf(manyTasks(1));
   writeFileSync(
     join(folder, 'm.json'),
@@ -115,7 +108,7 @@ test('GIVEN an invalid manifest THEN the bundle exits 2 naming the file and path
 test('GIVEN a manifest with shape errors THEN the bundle (precompiled validators) reports exactly what the sources (ajv at run time) report', async () => {
   const folder = join(dir, 'shape');
   require('node:fs').mkdirSync(folder);
-  copyFileSync(seederBundle().path, join(folder, 'seeder.cjs'));
+  copyFileSync(prebuiltSeederBundle().path, join(folder, 'seeder.cjs'));
   const good = manifestOf(manyTasks(2)).tasks[0];
   const { oidcToken: _oidc, ...httpRequest } = good.httpRequest;
   const tasks = [

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import * as grpc from '@grpc/grpc-js';
 import { type RunningEmulator, startEmulator } from '../../lib/emulator/server';
-import { seederBundle } from '../../lib/seeder/bundle';
+import { buildSeederBundle } from '../../scripts/seeder-bundle';
 import { MANIFEST_VERSION, type ManifestTask, type SeedManifest } from '../../lib/core/manifest';
 import { ROOT } from './context';
 import { queueNameFor, taskIdFor } from '../../lib/core/naming';
@@ -100,7 +100,7 @@ export class SeedHarness {
       sslCreds: grpc.credentials.createInsecure(),
       universeDomain: 'googleapis.com',
     });
-    this.seeder = options.source === 'repo' ? undefined : seederBundle().path;
+    this.seeder = options.source === 'repo' ? undefined : buildSeederBundle().path;
   }
 
   /**

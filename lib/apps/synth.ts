@@ -118,14 +118,22 @@ export function formatStackLine(s: WrittenStack): string {
   return `${s.name}: ${plural(s.queues, 'queue')}, ${plural(s.seedTasks, 'seed task')} -> ${s.path} (from ${s.file})`;
 }
 
-/** The CLI: exit code 0 when every stack was written, 1 on an invalid spec or any other failure. */
+/**
+ * The CLI (`cloud-tasks-pipelines synth`, main.ts): exit code 0 when every stack was written, 1 on an invalid spec or
+ * any other failure. `options` come from the command line and win over PIPELINE_SPEC and CDKTF_OUTDIR.
+ */
 export function runSynthCli(
   env: NodeJS.ProcessEnv = process.env,
   out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
   err: (text: string) => void = (t) => process.stderr.write(`${t}\n`),
+  options: Pick<SynthOptions, 'specPath' | 'dir' | 'outdir'> = {},
 ): number {
   try {
-    const stacks = synthPipelines({ specPath: env.PIPELINE_SPEC || undefined, outdir: env.CDKTF_OUTDIR || undefined });
+    const stacks = synthPipelines({
+      specPath: options.specPath ?? (env.PIPELINE_SPEC || undefined),
+      dir: options.dir,
+      outdir: options.outdir ?? (env.CDKTF_OUTDIR || undefined),
+    });
     for (const s of stacks) out(formatStackLine(s));
     return 0;
   } catch (e) {

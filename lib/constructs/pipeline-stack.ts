@@ -9,7 +9,7 @@
 import { Construct } from 'constructs';
 import { GcsBackend, LocalBackend, TerraformOutput, TerraformStack } from '../cdktf/core';
 import { GoogleProvider, ProjectService, type ServiceAccountIamMember } from '../cdktf/google';
-import { seederBundle } from '../seeder/bundle';
+import { prebuiltSeederBundle } from '../core/seeder-bundle';
 import { buildSeedManifest } from './build-manifest';
 import { SpecError } from '../spec/errors';
 import { type PipelineSpec } from '../spec/types';
@@ -36,7 +36,7 @@ export interface PipelineStackProps {
   readonly now?: Date;
   /**
    * The seeder the SeedTasks provisioner runs.
-   * @default - seederBundle(): the project's seeder, bundled on first use and cached
+   * @default - prebuiltSeederBundle(): the bundled seeder this package ships (`dist/seeder/seeder.cjs`)
    */
   readonly seeder?: SeederBundle;
   /**
@@ -189,7 +189,7 @@ export class PipelineStack extends TerraformStack {
       const allQueues = Object.values(queues);
       this.seedTasks = new SeedTasks(this, 'seed-tasks', {
         manifest: buildSeedManifest(spec),
-        seeder: props.seeder ?? seederBundle(),
+        seeder: props.seeder ?? prebuiltSeederBundle(),
         queues: allQueues,
         dependsOn: [
           this.apiServices.cloudTasks,

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { AssetType, TerraformAsset, type ITerraformDependable } from '../cdktf/core';
 import { serializeSeedManifest, sha256Hex } from './build-manifest';
-import type { SeederBundle } from '../seeder/bundle';
+import type { SeederBundle } from '../core/seeder-bundle';
 import type { SeedManifest } from '../core/manifest';
 import type { TaskQueue } from './task-queue';
 import { TerraformData } from './terraform-data';
@@ -26,7 +26,7 @@ import { TerraformData } from './terraform-data';
 /** File name of the manifest inside its asset folder (the seeder bundle keeps its own, `seeder.cjs`). */
 export const MANIFEST_FILE_NAME = 'seed-manifest.json';
 
-/** A self-contained seeder script, run as `node <path> <manifest.json>` (lib/seeder/bundle.ts: seederBundle()). */
+/** A self-contained seeder script, run as `node <path> <manifest.json>` (lib/core/seeder-bundle.ts). */
 export type { SeederBundle };
 
 export interface SeedTasksProps {

@@ -92,12 +92,12 @@ export const manifestSchema = {
   },
 } as const;
 
-/** ajv options of both validators (also used by lib/seeder/bundle.ts to precompile them). */
+/** ajv options of both validators (also used by scripts/seeder-bundle.ts to precompile them). */
 /** verbose: errors carry their schema, so messages can list the allowed keys. */
 export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true } as const;
 
 /**
- * The module lib/seeder/bundle.ts aliases to the validators it compiled ahead of time (ajv standalone code) from the
+ * The module scripts/seeder-bundle.ts aliases to the validators it compiled ahead of time (ajv standalone code) from the
  * schemas above, in the same build: the bundled seeder neither loads ajv nor compiles schemas at start (~60 ms of a
  * 1,000-task run). It exists only inside the bundle; from the repository the schemas are compiled below.
  */

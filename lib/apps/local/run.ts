@@ -51,7 +51,10 @@ export interface LocalRunOptions {
   readonly port?: number;
   /** Port of the emulator's OIDC issuer; 0 picks a free one. Fix both for `local.url` workers started beforehand. @default 0 */
   readonly oidcPort?: number;
-  /** Where `.local-run/` goes. @default - the project root */
+  /**
+   * Where `.local-run/` goes: the user's project, never the installed package's folder.
+   * @default - the working directory (the project root under `npm run local`)
+   */
   readonly workDir?: string;
   /** Log lines (dispatch events at logLevel, seeder output on failure, worker errors). @default - stderr */
   readonly log?: (line: string) => void;
@@ -93,7 +96,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       ...pick(recorder?.counts()),
       inFlight: emulator?.dispatcher?.inFlight ?? 0,
     });
-  const root = o.workDir ?? path.resolve(__dirname, '..', '..', '..');
+  const root = o.workDir ?? process.cwd();
   const problems: string[] = [];
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   let recorder: RunRecorder | undefined;

@@ -1,74 +1,99 @@
 /**
- * The seeder as ONE self-contained file, `seeder.cjs`, that Terraform's local-exec provisioner runs with plain
- * `node` at deploy time: no node_modules, no tsx, no network. Built with esbuild, cached under `build/seeder/` by a
- * hash of everything that goes in, rebuilt when any of it changes.
+ * Builds the seeder as ONE self-contained file, `dist/seeder/seeder.cjs`, that Terraform's local-exec provisioner
+ * runs with plain `node` at deploy time: no node_modules, no tsx, no network. Writes its record, `seeder.json`
+ * (sha256, size, input hash; lib/core/seeder-bundle.ts), next to it. Synth reads the record and copies the file.
  *
- * Synchronous because synth is (constructs are built in constructors). esbuild's buildSync takes no plugins, so the
- * one thing that does not bundle as is, @google-cloud/tasks loading its JSON by computed path, is fixed by
- * bundling a patched copy of that one file (patchedTasksClient below).
+ * Run by `npm run build` (and so at `npm pack`) and `npm run build:seeder`; in the repository also by main.ts
+ * (`npm run synth`, `cdktf synth`), bin/local.ts and jest's globalSetup, which is why it skips the build when the
+ * inputs (lib/seeder, lib/core, the lock file, esbuild's version, this file) hash to what the record says: editing
+ * the seeder never leaves a stale bundle in use, and an unchanged tree costs one hash of ~30 files. Not in the package.
+ *
+ * esbuild's buildSync takes no plugins, so the one thing that does not bundle as is, @google-cloud/tasks loading its
+ * JSON by computed path, is fixed by bundling a patched copy of that one file (patchedTasksClient below).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
-import Ajv from 'ajv';
-import standaloneCode from 'ajv/dist/standalone';
-import { buildSync, version as esbuildVersion } from 'esbuild';
-import { AJV_OPTIONS, PRECOMPILED_VALIDATORS, manifestSchema, taskSchema } from './validate';
+import {
+  SEEDER_BUNDLE_FILE,
+  SEEDER_RECORD_FILE,
+  type SeederBundle,
+  type SeederBundleRecord,
+  readSeederBundleRecord,
+  seederBundleDir,
+} from '../lib/core/seeder-bundle';
 
-export interface SeederBundle {
-  /** Absolute path of `seeder.cjs`. */
-  readonly path: string;
-  /** sha256 (hex) of the file's bytes: changes exactly when the bundle changes. */
-  readonly sha256: string;
+export interface SeederBuild extends SeederBundle {
+  /** False when the bundle on disk was already built from the same inputs. */
+  readonly built: boolean;
+  readonly bytes: number;
+  readonly inputHash: string;
 }
 
-export interface SeederBundleOptions {
+export interface SeederBuildOptions {
   /**
-   * Cache folder; each build goes to `<outDir>/<input hash>/seeder.cjs`.
-   * @default - `build/seeder` in the repository (gitignored)
+   * Where `seeder.cjs` and `seeder.json` go.
+   * @default - `dist/seeder` in the repository (gitignored)
    */
   readonly outDir?: string;
+  /**
+   * Build even when the record says the inputs are unchanged.
+   * @default false
+   */
+  readonly force?: boolean;
 }
 
-/** Repository root (this file is lib/seeder/bundle.ts). */
-const ROOT = resolve(__dirname, '..', '..');
+/** Repository root (this file is scripts/seeder-bundle.ts). */
+const ROOT = resolve(__dirname, '..');
 const ENTRY = join(ROOT, 'lib', 'seeder', 'bundle-entry.ts');
-/** Bump when the build recipe below changes in a way the hashed inputs do not show. */
-const RECIPE = 'seeder-bundle/3';
 
-const memo = new Map<string, SeederBundle>();
-
-/** Builds (or reuses) the bundled seeder. Throws with esbuild's messages if the build fails. */
-export function seederBundle(options: SeederBundleOptions = {}): SeederBundle {
-  const outDir = resolve(options.outDir ?? join(ROOT, 'build', 'seeder'));
+/** Builds the bundled seeder unless the one in outDir was built from the same inputs. Throws esbuild's messages. */
+export function buildSeederBundle(options: SeederBuildOptions = {}): SeederBuild {
+  const outDir = resolve(options.outDir ?? seederBundleDir(ROOT));
   const inputs = bundleInputs();
-  const key = inputHash(inputs);
-  const file = join(outDir, key, 'seeder.cjs');
-  const known = memo.get(file);
-  if (known) return known;
-  if (!existsSync(file)) build(outDir, key, file, inputs);
-  const result = { path: file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
-  memo.set(file, result);
-  return result;
+  const inputHash = inputHashOf(inputs);
+  const file = join(outDir, SEEDER_BUNDLE_FILE);
+  const current = readSeederBundleRecord(outDir);
+  if (!options.force && current?.inputHash === inputHash && sizeOf(file) === current.bytes)
+    return { path: file, sha256: current.sha256, bytes: current.bytes, inputHash, built: false };
+  const record = build(outDir, inputHash, inputs);
+  return { path: file, sha256: record.sha256, bytes: record.bytes, inputHash, built: true };
 }
 
-/** Files whose content decides the bundle: the seeder's sources, the core layer it builds on, the locked dependencies. */
+/**
+ * Files whose content decides the bundle: the seeder's sources, the core layer it builds on, the locked dependencies,
+ * and this file (the recipe).
+ */
 function bundleInputs(): string[] {
   const files = [...listFiles(join(ROOT, 'lib', 'seeder')), ...listFiles(join(ROOT, 'lib', 'core'))].filter((f) =>
     f.endsWith('.ts'),
   );
-  files.push(join(ROOT, 'package-lock.json'));
+  files.push(join(ROOT, 'package-lock.json'), __filename);
   return files.sort();
 }
 
-function inputHash(inputs: readonly string[]): string {
-  const h = createHash('sha256').update(`${RECIPE}\0esbuild ${esbuildVersion}\0`);
+function inputHashOf(inputs: readonly string[]): string {
+  // esbuild's version from its package.json: loading esbuild itself is left to a build that is needed.
+  const esbuild = (JSON.parse(readFileSync(require.resolve('esbuild/package.json'), 'utf8')) as { version: string })
+    .version;
+  const h = createHash('sha256').update(`esbuild ${esbuild}\0`);
   for (const f of inputs) h.update(relative(ROOT, f)).update('\0').update(readFileSync(f)).update('\0');
   return h.digest('hex').slice(0, 16);
 }
 
-function build(outDir: string, key: string, file: string, inputs: readonly string[]): void {
+function sizeOf(file: string): number | undefined {
+  try {
+    return statSync(file).size;
+  } catch {
+    return undefined;
+  }
+}
+
+function build(outDir: string, key: string, inputs: readonly string[]): SeederBundleRecord {
+  // Loaded only for a build: the check above is what every synth in the repository pays.
+  const { buildSync } = require('esbuild') as typeof import('esbuild');
+  const { PRECOMPILED_VALIDATORS } = require('../lib/seeder/validate') as typeof import('../lib/seeder/validate');
   mkdirSync(outDir, { recursive: true });
   // Build in a private folder, then rename: a concurrent synth (or jest worker) never sees half a file.
   const work = join(outDir, `.build-${key}-${process.pid}-${Date.now()}`);
@@ -78,7 +103,7 @@ function build(outDir: string, key: string, file: string, inputs: readonly strin
     writeFileSync(client, patchedTasksClient());
     const validators = join(work, 'gen', 'manifest_validators.cjs');
     writeFileSync(validators, precompiledValidators());
-    const out = join(work, 'seeder.cjs');
+    const out = join(work, SEEDER_BUNDLE_FILE);
     const result = buildSync({
       entryPoints: [ENTRY],
       outfile: out,
@@ -92,19 +117,33 @@ function build(outDir: string, key: string, file: string, inputs: readonly strin
       // The manifest validators precompiled (below) in place of compiling the schemas with ajv at every start.
       alias: { '@google-cloud/tasks': client, [PRECOMPILED_VALIDATORS]: validators },
       absWorkingDir: ROOT,
+      // The generated files sit in the work folder, which may be outside the repository (an outDir elsewhere).
+      nodePaths: [join(ROOT, 'node_modules')],
       metafile: true,
       logLevel: 'silent',
+      // No input hash in the banner: the bytes (and so the asset hash in cdk.tf.json) change only with the code, not
+      // with a lock-file change that bundles the same modules.
       banner: {
-        js: `// Cloud Tasks seeder, bundled by lib/seeder/bundle.ts (${key}). Run: node seeder.cjs <seed-manifest.json>`,
+        js: '// Cloud Tasks seeder, bundled by scripts/seeder-bundle.ts. Run: node seeder.cjs <seed-manifest.json>',
       },
     });
     checkInputsAreHashed(Object.keys(result.metafile?.inputs ?? {}), inputs, work);
-    mkdirSync(dirname(file), { recursive: true });
-    renameSync(out, file);
+    const bytes = readFileSync(out);
+    const record: SeederBundleRecord = {
+      file: SEEDER_BUNDLE_FILE,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.length,
+      inputHash: key,
+    };
+    writeFileSync(join(work, SEEDER_RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`);
+    // The bundle first, then its record: a reader that finds the new record finds the new file.
+    renameSync(out, join(outDir, SEEDER_BUNDLE_FILE));
+    renameSync(join(work, SEEDER_RECORD_FILE), join(outDir, SEEDER_RECORD_FILE));
+    return record;
   } finally {
     rmSync(work, { recursive: true, force: true });
+    removeAbandonedBuilds(outDir);
   }
-  removeStaleBuilds(outDir, key);
 }
 
 /**
@@ -112,6 +151,10 @@ function build(outDir: string, key: string, file: string, inputs: readonly strin
  * `task`), compiled from the schemas and options of the very sources being bundled, so they cannot drift apart.
  */
 export function precompiledValidators(): string {
+  const Ajv = (require('ajv') as typeof import('ajv')).default;
+  const standaloneCode = (require('ajv/dist/standalone') as typeof import('ajv/dist/standalone')).default;
+  const { AJV_OPTIONS, manifestSchema, taskSchema } =
+    require('../lib/seeder/validate') as typeof import('../lib/seeder/validate');
   const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
   ajv.addSchema(manifestSchema, 'manifest').addSchema(taskSchema, 'task');
   return standaloneCode(ajv, { manifest: 'manifest', task: 'task' });
@@ -138,7 +181,7 @@ export function patchedTasksClient(): string {
   const missing = expected.filter((name) => !patched.includes(`${name}")`));
   if (jsonLoads !== expected.length || missing.length > 0 || /getJSON\)\(/.test(patched))
     throw new Error(
-      `lib/seeder/bundle.ts: @google-cloud/tasks' v2 client no longer loads its JSON files as this build expects ` +
+      `scripts/seeder-bundle.ts: @google-cloud/tasks' v2 client no longer loads its JSON files as this build expects ` +
         `(found ${jsonLoads} of ${expected.length} getJSON(path.join(dirname, ...)) calls). Update patchedTasksClient for the new version.`,
     );
   // The LocationsClient (for getLocation/listLocations, which the seeder never calls) is created on first use, not in
@@ -169,7 +212,7 @@ function replaceOnce(text: string, from: string, to: string): string {
   const count = text.split(from).length - 1;
   if (count !== 1)
     throw new Error(
-      `lib/seeder/bundle.ts: @google-cloud/tasks' v2 client no longer contains, exactly once, ${JSON.stringify(from)} ` +
+      `scripts/seeder-bundle.ts: @google-cloud/tasks' v2 client no longer contains, exactly once, ${JSON.stringify(from)} ` +
         `(found ${count}). Update patchedTasksClient for the new version.`,
     );
   return text.replace(from, () => to);
@@ -183,23 +226,19 @@ function checkInputsAreHashed(bundled: readonly string[], hashed: readonly strin
     .filter((f) => !f.includes(`${join('node_modules', '')}`) && !f.startsWith(work) && !known.has(f));
   if (unhashed.length > 0)
     throw new Error(
-      `lib/seeder/bundle.ts: the seeder imports ${unhashed.map((f) => relative(ROOT, f)).join(', ')}, which the bundle cache key does not cover; add it to bundleInputs()`,
+      `scripts/seeder-bundle.ts: the seeder imports ${unhashed.map((f) => relative(ROOT, f)).join(', ')}, which the bundle cache key does not cover; add it to bundleInputs()`,
     );
 }
 
-/**
- * Old builds are dead weight once a new one exists (cdktf copied what it needed into cdktf.out at synth). Work folders
- * of builds in progress are kept; those older than 10 minutes belong to a process that died.
- */
-function removeStaleBuilds(outDir: string, key: string): void {
+/** Work folders of builds that died (older than 10 minutes); those of builds in progress are kept. */
+function removeAbandonedBuilds(outDir: string): void {
   for (const name of readdirSync(outDir)) {
-    if (name === key) continue;
+    if (!name.startsWith('.build-')) continue;
     try {
       const path = join(outDir, name);
-      if (name.startsWith('.build-') && Date.now() - statSync(path).mtimeMs < 10 * 60_000) continue;
-      rmSync(path, { recursive: true, force: true });
+      if (Date.now() - statSync(path).mtimeMs >= 10 * 60_000) rmSync(path, { recursive: true, force: true });
     } catch {
-      // Best effort: a folder that another process just removed, or still reads, is dealt with next time.
+      // Best effort: a folder that another process just removed is dealt with.
     }
   }
 }
