@@ -284,7 +284,9 @@ describe('queues', () => {
     expect((await grpcError(createTask('deleted', httpTask()))).code).toBe(status.NOT_FOUND);
     const again = await grpcError(createQueue('deleted'));
     expect(again.code).toBe(status.FAILED_PRECONDITION);
-    expect(again.details).toMatch(/^The queue cannot be created because a queue with this name existed too recently\..*up to 3 days/);
+    expect(again.details).toMatch(
+      /^The queue cannot be created because a queue with this name existed too recently\..*up to 3 days/,
+    );
     const viaUpdate = await grpcError(client.updateQueue({ queue: { name: queueName('deleted') } }));
     expect(viaUpdate.code).toBe(status.FAILED_PRECONDITION);
 

@@ -152,7 +152,6 @@ export function formatValue(value: unknown): string {
   if (typeof value !== 'string') return String(value);
   // JSON.stringify escapes C0 controls; C1, DEL and bidi controls are escaped too.
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value).replace(
-    // eslint-disable-next-line no-control-regex
     /[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );

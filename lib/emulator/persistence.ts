@@ -71,7 +71,9 @@ export function openStore(dataDir: string, state: EmulatorState): OpenedStore {
   }
   const previous = existsSync(lockFile) ? readFileSync(lockFile, 'utf8').trim() : undefined;
   if (previous && previous !== String(process.pid))
-    notices.push(`the emulator with pid ${previous} did not stop cleanly (its ${LOCK_FILE} was left); taking over the data dir`);
+    notices.push(
+      `the emulator with pid ${previous} did not stop cleanly (its ${LOCK_FILE} was left); taking over the data dir`,
+    );
   writeFileSync(lockFile, `${process.pid}\n`);
   if (walBytes > 0)
     notices.push(
@@ -80,7 +82,9 @@ export function openStore(dataDir: string, state: EmulatorState): OpenedStore {
   const check = db.pragma('quick_check', { simple: true }) as string;
   if (check !== 'ok') {
     db.close();
-    throw new Error(`${file} is corrupt (SQLite quick_check: ${check}); move it away to start empty, or restore it from a copy`);
+    throw new Error(
+      `${file} is corrupt (SQLite quick_check: ${check}); move it away to start empty, or restore it from a copy`,
+    );
   }
   db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
@@ -307,7 +311,10 @@ export class DurableStore {
 }
 
 function serializeTask(task: Task): string {
-  const t: SerializedTask = { ...task, httpRequest: { ...task.httpRequest, body: task.httpRequest.body.toString('base64') } };
+  const t: SerializedTask = {
+    ...task,
+    httpRequest: { ...task.httpRequest, body: task.httpRequest.body.toString('base64') },
+  };
   return JSON.stringify(t);
 }
 

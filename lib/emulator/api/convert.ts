@@ -155,9 +155,15 @@ function httpTargetFromMessage(t: HttpTargetMessage): QueueHttpTarget {
             ...(!unspecified(o.scheme) ? { scheme: o.scheme as 'HTTP' | 'HTTPS' } : {}),
             ...(o.host !== undefined ? { host: o.host } : {}),
             ...(o.port !== undefined ? { port: Number(o.port) } : {}),
-            ...(o.pathOverride ? { pathOverride: { ...(o.pathOverride.path !== undefined ? { path: o.pathOverride.path } : {}) } } : {}),
+            ...(o.pathOverride
+              ? { pathOverride: { ...(o.pathOverride.path !== undefined ? { path: o.pathOverride.path } : {}) } }
+              : {}),
             ...(o.queryOverride
-              ? { queryOverride: { ...(o.queryOverride.queryParams !== undefined ? { queryParams: o.queryOverride.queryParams } : {}) } }
+              ? {
+                  queryOverride: {
+                    ...(o.queryOverride.queryParams !== undefined ? { queryParams: o.queryOverride.queryParams } : {}),
+                  },
+                }
               : {}),
             ...(!unspecified(o.uriOverrideEnforceMode)
               ? { uriOverrideEnforceMode: o.uriOverrideEnforceMode as 'ALWAYS' | 'IF_NOT_EXISTS' }
@@ -167,7 +173,11 @@ function httpTargetFromMessage(t: HttpTargetMessage): QueueHttpTarget {
       : {}),
     ...(!unspecified(t.httpMethod) ? { httpMethod: t.httpMethod as HttpMethod } : {}),
     ...(t.headerOverrides?.length
-      ? { headerOverrides: t.headerOverrides.map((h) => ({ header: { key: h.header?.key ?? '', value: h.header?.value ?? '' } })) }
+      ? {
+          headerOverrides: t.headerOverrides.map((h) => ({
+            header: { key: h.header?.key ?? '', value: h.header?.value ?? '' },
+          })),
+        }
       : {}),
     ...(t.oauthToken ? { oauthToken: token(t.oauthToken, 'scope') as QueueHttpTarget['oauthToken'] } : {}),
     ...(t.oidcToken ? { oidcToken: token(t.oidcToken, 'audience') as QueueHttpTarget['oidcToken'] } : {}),

@@ -38,6 +38,8 @@ export interface ApiOptions {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+/** proto3 JSON omits a default string: an empty next_page_token is left out, as the service leaves it out. */
+const page = (token: string): { nextPageToken?: string } => (token ? { nextPageToken: token } : {});
 const maskPaths = (v: unknown): string[] | undefined => (v as { paths?: string[] } | undefined)?.paths;
 
 /** google/iam/v1 Policy message <-> IamPolicy (etag is bytes on the wire, base64 in the store). */
@@ -84,14 +86,17 @@ export function cloudTasksMethods(state: EmulatorState, options: ApiOptions = {}
         filter: str(req.filter),
       });
       const mask = maskPaths(req.readMask);
-      return { queues: queues.map((q) => applyReadMask(queueToMessage(q), mask)), nextPageToken };
+      return { queues: queues.map((q) => applyReadMask(queueToMessage(q), mask)), ...page(nextPageToken) };
     },
     GetQueue: (req) => applyReadMask(queueToMessage(state.getQueue(str(req.name))), maskPaths(req.readMask)),
     CreateQueue: (req) =>
       queueToMessage(state.createQueue(str(req.parent), queueInputFromMessage(req.queue as QueueMessage | undefined))),
     UpdateQueue: (req) =>
       queueToMessage(
-        state.updateQueue(queueInputFromMessage(req.queue as QueueMessage | undefined), maskPaths(req.updateMask) ?? []),
+        state.updateQueue(
+          queueInputFromMessage(req.queue as QueueMessage | undefined),
+          maskPaths(req.updateMask) ?? [],
+        ),
       ),
     DeleteQueue: (req) => {
       state.deleteQueue(str(req.name));
@@ -112,7 +117,7 @@ export function cloudTasksMethods(state: EmulatorState, options: ApiOptions = {}
         pageSize: num(req.pageSize),
         pageToken: str(req.pageToken),
       });
-      return { tasks: tasks.map((t) => taskToMessage(t, view)), nextPageToken };
+      return { tasks: tasks.map((t) => taskToMessage(t, view)), ...page(nextPageToken) };
     },
     GetTask: (req) => taskToMessage(state.getTask(str(req.name)), viewOf(req.responseView)),
     CreateTask: (req) => {
@@ -149,7 +154,7 @@ export function cloudTasksMethods(state: EmulatorState, options: ApiOptions = {}
       for (const q of state.queues()) if (q.location.startsWith(`${project}/`)) ids.add(q.location.split('/')[3]);
       const pageSize = num(req.pageSize) || LIMITS.maxListQueuesPageSize;
       const all = [...ids].sort().map((id) => location(`${project}/locations/${id}`));
-      return { locations: all.slice(0, pageSize), nextPageToken: '' };
+      return { locations: all.slice(0, pageSize) };
     },
     GetLocation: (req) => {
       const loc = parseLocationName(str(req.name), 'name');

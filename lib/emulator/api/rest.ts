@@ -111,7 +111,9 @@ async function serve(
   options: RestServerOptions,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://emulator');
-  const pretty = !['false', '0'].includes(url.searchParams.get('prettyPrint') ?? url.searchParams.get('$prettyPrint') ?? '');
+  const pretty = !['false', '0'].includes(
+    url.searchParams.get('prettyPrint') ?? url.searchParams.get('$prettyPrint') ?? '',
+  );
   const alt = url.searchParams.get('$alt') ?? url.searchParams.get('alt') ?? 'json';
   const numericEnums = /(^|;)\s*enum-encoding=int\b/.test(alt);
   const body = await readBody(req).catch((err: EmulatorError) => err);
@@ -172,10 +174,13 @@ function buildRequest(
   let doc: Record<string, unknown> = {};
   if (route.method === 'BufferTask') {
     // google.api.HttpBody: the raw bytes and their Content-Type.
-    doc.body = { ...(contentType ? { contentType } : {}), ...(body.length > 0 ? { data: body.toString('base64') } : {}) };
+    doc.body = {
+      ...(contentType ? { contentType } : {}),
+      ...(body.length > 0 ? { data: body.toString('base64') } : {}),
+    };
   } else if (route.body) {
     const parsed = parseJson(body);
-    if (route.body === "*") doc = normalizeKeys(type, parsed, "") as Record<string, unknown>;
+    if (route.body === '*') doc = normalizeKeys(type, parsed, '') as Record<string, unknown>;
     else {
       const field = type.fields[route.body];
       doc[route.body] = normalizeKeys(field.resolvedType as Protobuf.Type, parsed, route.body);
@@ -220,7 +225,8 @@ const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) =>
 function normalizeKeys(type: Protobuf.Type, value: unknown, at: string): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (WELL_KNOWN_SCALARS.has(type.fullName)) return value;
-  if (Array.isArray(value)) throw invalidArgument(`Invalid JSON payload received. Expected an object at '${at || 'request'}'.`);
+  if (Array.isArray(value))
+    throw invalidArgument(`Invalid JSON payload received. Expected an object at '${at || 'request'}'.`);
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     const name = camel(key);
@@ -234,9 +240,10 @@ function normalizeKeys(type: Protobuf.Type, value: unknown, at: string): unknown
     const sub = field.resolvedType;
     const path = at ? `${at}.${key}` : key;
     if (sub && 'fields' in sub && !field.map)
-      out[name] = field.repeated && Array.isArray(v)
-        ? v.map((e, i) => normalizeKeys(sub as Protobuf.Type, e, `${path}[${i}]`))
-        : normalizeKeys(sub as Protobuf.Type, v, path);
+      out[name] =
+        field.repeated && Array.isArray(v)
+          ? v.map((e, i) => normalizeKeys(sub as Protobuf.Type, e, `${path}[${i}]`))
+          : normalizeKeys(sub as Protobuf.Type, v, path);
     else out[name] = v;
   }
   return out;
@@ -258,8 +265,10 @@ function setQueryParameter(type: Protobuf.Type, doc: Record<string, unknown>, ke
     const last = i === parts.length - 1;
     const sub = field.resolvedType;
     if (!last) {
-      if (!sub || !('fields' in sub)) throw invalidArgument(`Invalid query parameter "${key}": ${part} is not a message`);
-      target = (target[part] as Record<string, unknown> | undefined) ?? (target[part] = {}) as Record<string, unknown>;
+      if (!sub || !('fields' in sub))
+        throw invalidArgument(`Invalid query parameter "${key}": ${part} is not a message`);
+      target =
+        (target[part] as Record<string, unknown> | undefined) ?? ((target[part] = {}) as Record<string, unknown>);
       t = sub as Protobuf.Type;
       continue;
     }
@@ -283,7 +292,7 @@ function setPath(doc: Record<string, unknown>, field: string, value: string): vo
   const parts = field.split('.');
   let target = doc;
   for (const part of parts.slice(0, -1))
-    target = (target[part] as Record<string, unknown> | undefined) ?? (target[part] = {}) as Record<string, unknown>;
+    target = (target[part] as Record<string, unknown> | undefined) ?? ((target[part] = {}) as Record<string, unknown>);
   target[parts[parts.length - 1]] = value;
 }
 
@@ -313,7 +322,10 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 function toEmulatorError(err: unknown): EmulatorError {
   if (err instanceof EmulatorError) return err;
   console.error('cloud-tasks emulator: internal error', err);
-  return new EmulatorError(Code.INTERNAL, `internal emulator error: ${err instanceof Error ? err.message : String(err)}`);
+  return new EmulatorError(
+    Code.INTERNAL,
+    `internal emulator error: ${err instanceof Error ? err.message : String(err)}`,
+  );
 }
 
 function sendError(res: ServerResponse, err: EmulatorError, pretty: boolean): void {
@@ -322,7 +334,12 @@ function sendError(res: ServerResponse, err: EmulatorError, pretty: boolean): vo
     res,
     httpStatusOf(err.code),
     {
-      error: { code: httpStatusOf(err.code), message: err.message, status: codeName(err.code), ...(details.length ? { details } : {}) },
+      error: {
+        code: httpStatusOf(err.code),
+        message: err.message,
+        status: codeName(err.code),
+        ...(details.length ? { details } : {}),
+      },
     },
     pretty,
   );

@@ -388,9 +388,16 @@ export class Dispatcher {
           throw new Error('this task carries an OIDC/OAuth token but the dispatcher has no token issuer');
         headers.Authorization = await this.options.tokens.authorization(req.token);
       }
-      const request = { url: req.url, method: req.method, headers, body: req.body, deadlineMs: task.dispatchDeadlineSeconds * 1000 };
+      const request = {
+        url: req.url,
+        method: req.method,
+        headers,
+        body: req.body,
+        deadlineMs: task.dispatchDeadlineSeconds * 1000,
+      };
       result = await this.sender.send(request);
-      if (result.status !== undefined && result.status >= 200 && result.status < 300) this.maybeDuplicate(task, request);
+      if (result.status !== undefined && result.status >= 200 && result.status < 300)
+        this.maybeDuplicate(task, request);
     } catch (err) {
       result = { error: `not sent: ${(err as Error).message}`, timedOut: false };
     } finally {

@@ -27,7 +27,8 @@ export interface IamPolicy {
 /** iam/v1/policy.proto: roles look like `roles/...`, `projects/.../roles/...` or `organizations/.../roles/...`. */
 const ROLE = /^(roles|projects\/[^/]+\/roles|organizations\/[^/]+\/roles)\/[A-Za-z0-9_.]+$/;
 /** Members: `user:`, `serviceAccount:`, `group:`, `domain:`, `principal://`, `principalSet://`, allUsers, ... */
-const MEMBER = /^(allUsers|allAuthenticatedUsers|(user|serviceAccount|group|domain|deleted:user|deleted:serviceAccount|deleted:group|projectOwner|projectEditor|projectViewer):.+|principal(Set)?:\/\/.+)$/;
+const MEMBER =
+  /^(allUsers|allAuthenticatedUsers|(user|serviceAccount|group|domain|deleted:user|deleted:serviceAccount|deleted:group|projectOwner|projectEditor|projectViewer):.+|principal(Set)?:\/\/.+)$/;
 
 /** Permissions TestIamPermissions knows for a queue (Cloud Tasks IAM permissions reference). */
 const QUEUE_PERMISSIONS = new Set([
@@ -63,9 +64,10 @@ export function nextPolicy(current: IamPolicy, requested: Partial<IamPolicy>, se
   const bindings = (requested.bindings ?? []).filter((b) => (b.members ?? []).length > 0);
   for (const [i, b] of bindings.entries()) {
     if (!ROLE.test(b.role ?? ''))
-      throw invalidArgument(`policy.bindings[${i}].role = "${b.role ?? ''}": a role looks like roles/cloudtasks.enqueuer`, [
-        { field: `policy.bindings[${i}].role`, description: 'not a role name' },
-      ]);
+      throw invalidArgument(
+        `policy.bindings[${i}].role = "${b.role ?? ''}": a role looks like roles/cloudtasks.enqueuer`,
+        [{ field: `policy.bindings[${i}].role`, description: 'not a role name' }],
+      );
     for (const [j, m] of b.members.entries())
       if (!MEMBER.test(m))
         throw invalidArgument(
@@ -74,7 +76,11 @@ export function nextPolicy(current: IamPolicy, requested: Partial<IamPolicy>, se
         );
   }
   const version = bindings.some((b) => b.condition) ? 3 : Math.max(1, requested.version ?? 1);
-  const etag = createHash('sha256').update(`${seq}:${JSON.stringify(bindings)}`).digest().subarray(0, 8).toString('base64');
+  const etag = createHash('sha256')
+    .update(`${seq}:${JSON.stringify(bindings)}`)
+    .digest()
+    .subarray(0, 8)
+    .toString('base64');
   return { version, bindings: bindings.map((b) => ({ ...b, members: [...b.members] })), etag };
 }
 

@@ -166,9 +166,10 @@ export class EmulatorState {
     const matches = parseQueueFilter(filter);
     const token = decodePageToken(options.pageToken, 'queues');
     if (token && (token.filter !== filter || token.scope !== location.name))
-      throw invalidArgument('page_token was issued for a different parent or filter; keep both unchanged while paging', [
-        { field: 'page_token', description: 'issued for a different parent or filter' },
-      ]);
+      throw invalidArgument(
+        'page_token was issued for a different parent or filter; keep both unchanged while paging',
+        [{ field: 'page_token', description: 'issued for a different parent or filter' }],
+      );
     const after = token?.after as string | undefined;
     // Queues come in lexicographical order (cloudtasks.proto ListQueues); at most 1,000 per location, so sorting is cheap.
     const names = this.queueNamesIn(location).sort();

@@ -174,7 +174,13 @@ function mergeHttpTarget(
   requested: QueueHttpTarget | undefined,
   takes: (path: string) => boolean,
 ): QueueHttpTarget | undefined {
-  if (takes('http_target.uri_override') && takes('http_target.http_method') && takes('http_target.header_overrides') && takes('http_target.oauth_token') && takes('http_target.oidc_token'))
+  if (
+    takes('http_target.uri_override') &&
+    takes('http_target.http_method') &&
+    takes('http_target.header_overrides') &&
+    takes('http_target.oauth_token') &&
+    takes('http_target.oidc_token')
+  )
     return requested && Object.keys(requested).length > 0 ? requested : undefined;
   const merged: { -readonly [K in keyof QueueHttpTarget]: QueueHttpTarget[K] } = { ...current };
   const part = <K extends keyof QueueHttpTarget>(path: string, key: K): void => {
@@ -201,13 +207,21 @@ export function validateHttpTarget(t: QueueHttpTarget): void {
   if (o?.host !== undefined && !/^[A-Za-z0-9.:[\]-]*$/.test(o.host))
     problems.push({ field: 'uriOverride.host', value: o.host, message: 'is not a host name or IP address' });
   if (o?.pathOverride?.path !== undefined && /[\s?#]/.test(o.pathOverride.path))
-    problems.push({ field: 'uriOverride.pathOverride.path', value: o.pathOverride.path, message: 'must be a URL path without spaces, ? or #' });
+    problems.push({
+      field: 'uriOverride.pathOverride.path',
+      value: o.pathOverride.path,
+      message: 'must be a URL path without spaces, ? or #',
+    });
   const headers = Object.fromEntries((t.headerOverrides ?? []).map((h) => [h.header.key, h.header.value]));
   problems.push(...apiHeaderProblems(headers, 'headerOverrides'));
   if (t.oidcToken && t.oauthToken)
     problems.push({ field: 'oidcToken', value: '(set)', message: 'set oidcToken or oauthToken, not both' });
   const token = t.oidcToken ?? t.oauthToken;
   if (token && !token.serviceAccountEmail)
-    problems.push({ field: t.oidcToken ? 'oidcToken.serviceAccountEmail' : 'oauthToken.serviceAccountEmail', value: '', message: 'is required: the service account the token is issued for' });
+    problems.push({
+      field: t.oidcToken ? 'oidcToken.serviceAccountEmail' : 'oauthToken.serviceAccountEmail',
+      value: '',
+      message: 'is required: the service account the token is issued for',
+    });
   throwProblems('queue.httpTarget', problems);
 }

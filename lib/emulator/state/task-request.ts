@@ -34,9 +34,15 @@ export interface ResolvedTaskRequest {
 export function resolveTaskRequest(input: TaskInput, name: string, nowMs: number): ResolvedTaskRequest {
   const httpRequest = resolveHttpRequest(input);
   const token = httpRequest.oidcToken
-    ? { serviceAccountEmail: httpRequest.oidcToken.serviceAccountEmail, audienceOrScope: httpRequest.oidcToken.audience }
+    ? {
+        serviceAccountEmail: httpRequest.oidcToken.serviceAccountEmail,
+        audienceOrScope: httpRequest.oidcToken.audience,
+      }
     : httpRequest.oauthToken
-      ? { serviceAccountEmail: httpRequest.oauthToken.serviceAccountEmail, audienceOrScope: httpRequest.oauthToken.scope }
+      ? {
+          serviceAccountEmail: httpRequest.oauthToken.serviceAccountEmail,
+          audienceOrScope: httpRequest.oauthToken.scope,
+        }
       : undefined;
   throwProblems(
     '',
@@ -72,8 +78,7 @@ function resolveHttpRequest(input: TaskInput): TaskHttpRequest {
       { field: 'task.http_request.http_method', description: `use one of ${HTTP_METHODS.join(', ')}` },
     ]);
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers ?? {}))
-    if (k.toLowerCase() !== 'user-agent') headers[k] = v;
+  for (const [k, v] of Object.entries(req.headers ?? {})) if (k.toLowerCase() !== 'user-agent') headers[k] = v;
   const body = req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength) : Buffer.alloc(0);
   const problems: Problem[] = [
     ...apiUrlProblems(url, 'url'),
