@@ -66,4 +66,14 @@ export class ManualClock implements Clock {
     }
     this.current = target;
   }
+
+  /**
+   * Moves time forward by `ms` first and only then fires the timers that came due, all at the new time: what a
+   * stalled event loop (a loaded machine, a long GC pause) looks like to the code whose timers fire late.
+   */
+  stall(ms: number): void {
+    if (ms < 0) throw new RangeError(`ManualClock.stall: ${ms} ms is negative; a clock does not go back`);
+    this.current += ms;
+    this.advance(0);
+  }
 }

@@ -53,7 +53,8 @@ export function openStore(dataDir: string, state: EmulatorState): OpenedStore {
   const wal = `${file}-wal`;
   const walBytes = existsSync(wal) ? statSync(wal).size : 0;
   const Database = require('better-sqlite3') as typeof BetterSqlite3;
-  const db = new Database(file);
+  // timeout 0: a data dir another emulator holds is refused at once, not after SQLite's busy wait.
+  const db = new Database(file, { timeout: 0 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
