@@ -335,7 +335,7 @@ const RESERVED_HEADER_PREFIXES = ['x-google-', 'x-appengine-', 'x-cloudtasks-'];
  * refused by HTTP stacks; a header that holds one would fail on every dispatch. The one rule for synth, the
  * constructs, the seeder and the emulator's CreateTask.
  */
-// eslint-disable-next-line no-control-regex
+
 const HEADER_CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 /** `\x0d` for the first control character in `s`, for messages that must not print it raw. */
@@ -468,7 +468,6 @@ export function bodyMethodProblems(method: HttpMethod, bodyBytes: number, field 
  * the URL dispatched would not be the one given; RFC 3986 allows none of them.
  */
 export function urlControlCharacterProblems(url: string, field = 'url'): Problem[] {
-  // eslint-disable-next-line no-control-regex
   const m = /[\u0000-\u0020\u007f-\u009f]/.exec(url);
   if (!m) return [];
   const code = `\\x${m[0].charCodeAt(0).toString(16).padStart(2, '0')}`;
