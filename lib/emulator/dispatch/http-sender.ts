@@ -1,7 +1,9 @@
 /**
  * Sends dispatch requests with Node's http/https clients on keep-alive agents (one connection pool per origin,
  * reused across attempts, as the service keeps connections to a target warm). The dispatcher decides how many
- * requests are in flight; the agents do not cap sockets on their own.
+ * requests are in flight; the pools hold at most MAX_SOCKETS_PER_ORIGIN connections each, so a worker that falls
+ * behind sees its requests wait on warm connections instead of thousands of new TCP connections (each one costs the
+ * emulator more CPU than the request itself). A waiting request is in flight: its dispatch deadline runs.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -26,9 +28,20 @@ export interface SendResult {
   readonly timedOut: boolean;
 }
 
+/** Connections per origin (scheme, host, port). */
+export const MAX_SOCKETS_PER_ORIGIN = 256;
+
 export class HttpSender {
-  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
-  private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+  private readonly httpAgent = new HttpAgent({
+    keepAlive: true,
+    maxSockets: MAX_SOCKETS_PER_ORIGIN,
+    scheduling: 'lifo',
+  });
+  private readonly httpsAgent = new HttpsAgent({
+    keepAlive: true,
+    maxSockets: MAX_SOCKETS_PER_ORIGIN,
+    scheduling: 'lifo',
+  });
 
   constructor(private readonly clock: Clock) {}
 

@@ -9,7 +9,7 @@
  * `capacity + rate x window`, however loaded the machine is.
  *
  * Falling behind evenly: while the queue is backlogged (it took a token and still has due tasks), the time between two
- * refills is credited only up to `max(2 tokens, 20 ms of tokens)`. An event loop that stalls (a loaded machine, a GC
+ * refills is credited only up to `max(2 tokens, 100 ms of tokens)` (timer jitter is made up in full, a stall is not). An event loop that stalls (a loaded machine, a GC
  * pause) therefore makes the queue fall behind its schedule instead of catching up with a burst of `capacity` when it
  * wakes; a queue that was idle (markIdle) accrues a full bucket as the service's does.
  */
@@ -19,7 +19,7 @@ export class TokenBucket {
   private backlogged = false;
 
   /** Longest catch-up credited to a backlogged queue, in ms of tokens (the floor is 2 tokens). */
-  static readonly MAX_CATCH_UP_MS = 20;
+  static readonly MAX_CATCH_UP_MS = 100;
 
   /**
    * Starts with one token, not full: the service ramps a newly created queue up instead of bursting ("dispatches

@@ -575,6 +575,11 @@ export class EmulatorState {
   }
 
   private taskEntry(name: string): { entry: QueueEntry; task: Mutable<Task> } {
+    // Hot path (every dispatch records three changes): a live task's name is valid, so only a miss is parsed.
+    const slash = name.lastIndexOf('/tasks/');
+    const live = slash > 0 ? this.queuesByName.get(name.slice(0, slash)) : undefined;
+    const found = live?.tasks.get(name);
+    if (live && found) return { entry: live, task: found };
     const tn = parseTaskName(name, 'name');
     const entry = this.queuesByName.get(tn.queueName);
     const task = entry?.tasks.get(tn.taskName);
