@@ -363,7 +363,7 @@ export function renderReport(r: BenchResults): string {
   if (r.dispatch) {
     const x = r.dispatch;
     parts.push(
-      `## Emulator dispatch rate\n\nThe emulator (in the bench process) dispatches to a loopback HTTP sink in its own process; tasks carry OIDC tokens. Steady rate counted over a ${x.windowSeconds} s window starting 1 s after the first arrival (${loadText(x.load)}).`,
+      `## Emulator dispatch rate\n\nThe emulator (in the bench process) dispatches to a loopback HTTP sink in its own process; tasks carry OIDC tokens. Steady rate counted over a ${x.windowSeconds} s window starting 1 s after the first arrival (${loadText(x.load)}).${x.rawHttpPerSecond !== undefined ? ` Calibration right before the 10 x 500/s row: a bare keep-alive HTTP client in the bench process got ${int(x.rawHttpPerSecond)} requests/s from the same sink, the machine's HTTP ceiling at that moment (no emulator involved).` : ''}`,
     );
     parts.push(
       table(

@@ -9,6 +9,7 @@
  * is counted over a window that starts 1 s after the first arrival (leaving out the initial burst).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { startEmulator } from '../../lib/emulator/server';
 import { windowRate, worstDeviation } from '../lib/dispatch';
@@ -36,6 +37,11 @@ export interface DispatchResult {
   readonly measuredAt: string;
   readonly windowSeconds: number;
   readonly rows: DispatchRow[];
+  /**
+   * Calibration: requests/s a bare keep-alive HTTP client in this process gets from the same sink (256 connections,
+   * the dispatcher's pool size), measured right before the 10 x 500/s row: the machine's ceiling at that moment.
+   */
+  readonly rawHttpPerSecond?: number;
   readonly load: readonly [number, number];
 }
 
@@ -54,8 +60,15 @@ export async function dispatchBench(ctx: BenchContext): Promise<DispatchResult> 
   ];
   const sink = await startSink();
   const rows: DispatchRow[] = [];
+  let rawHttpPerSecond: number | undefined;
   try {
     for (const p of plan) {
+      if (p.scale) {
+        rawHttpPerSecond = await rawHttpCeiling(sink, 3000);
+        ctx.log(
+          `dispatch: calibration: a bare HTTP client gets ${Math.round(rawHttpPerSecond)} requests/s from the sink`,
+        );
+      }
       const row = await dispatchRow(ctx, sink, p.queues, p.rate, windowSeconds, p.budgeted);
       rows.push(
         p.scale ? { ...row, scale: true, aggregatePerSecond: row.observedPerQueue.reduce((a, b) => a + b, 0) } : row,
@@ -64,7 +77,13 @@ export async function dispatchBench(ctx: BenchContext): Promise<DispatchResult> 
   } finally {
     sink.process.disconnect();
   }
-  return { measuredAt: new Date().toISOString(), windowSeconds, rows, load: [load0, currentLoad()] };
+  return {
+    measuredAt: new Date().toISOString(),
+    windowSeconds,
+    rows,
+    ...(rawHttpPerSecond !== undefined ? { rawHttpPerSecond } : {}),
+    load: [load0, currentLoad()],
+  };
 }
 
 interface Sink {
@@ -160,6 +179,44 @@ async function dispatchRow(
   } finally {
     await emulator.stop();
   }
+}
+
+/** Requests/s of a bare keep-alive client (256 connections, 512 in flight) against the sink for `ms`. */
+async function rawHttpCeiling(sink: Sink, ms: number): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const body = Buffer.alloc(250, 'x');
+  const until = performance.now() + ms;
+  let done = 0;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: sink.port,
+          path: '/calibration/tasks',
+          method: 'POST',
+          agent,
+          headers: { 'content-length': body.length },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        },
+      );
+      req.on('error', () => resolve());
+      req.end(body);
+    });
+  await Promise.all(
+    Array.from({ length: 512 }, async () => {
+      while (performance.now() < until) {
+        await one();
+        done++;
+      }
+    }),
+  );
+  agent.destroy();
+  await sink.arrivals(); // forget the calibration requests
+  return done / (ms / 1000);
 }
 
 function sleep(ms: number): Promise<void> {
