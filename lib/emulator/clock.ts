@@ -1,7 +1,7 @@
 /**
  * Time for the emulator. Every time the emulator records or compares (create_time, schedule_time, dedup windows,
  * purge_time, attempts) comes from a Clock, so tests and the dispatcher can run on a manual clock and jump hours
- * (the 1-hour task-name dedup window, the 7-day queue-name reservation) without waiting.
+ * (the 1-hour task-name dedup window, the 3-day queue-name tombstone) without waiting.
  */
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
