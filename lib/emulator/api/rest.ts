@@ -233,7 +233,7 @@ function normalizeKeys(type: Protobuf.Type, value: unknown, at: string): unknown
     const field = type.fields[name];
     if (!field)
       throw invalidArgument(
-        `Invalid JSON payload received. Unknown name "${key}"${at ? ` at '${at}'` : ''}: Cannot find field.`,
+        `Invalid JSON payload received. Unknown name ${JSON.stringify(key)}${at ? ` at '${at}'` : ''}: Cannot find field.`,
         [{ field: at ? `${at}.${key}` : key, description: `Invalid JSON payload received. Unknown name "${key}"` }],
       );
     field.resolve();
@@ -258,7 +258,7 @@ function setQueryParameter(type: Protobuf.Type, doc: Record<string, unknown>, ke
     const field = t.fields[part];
     if (!field)
       throw invalidArgument(
-        `Invalid JSON payload received. Unknown name "${key}": Cannot bind query parameter. Field '${part}' could not be found in request message.`,
+        `Invalid JSON payload received. Unknown name ${JSON.stringify(key)}: Cannot bind query parameter. Field '${part}' could not be found in request message.`,
         [{ field: key, description: 'Cannot bind query parameter' }],
       );
     field.resolve();
