@@ -11,6 +11,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { useServerHeap } from '../../lib/apps/emulator/cli';
 import { startEmulator } from '../../lib/emulator/server';
 import { windowRate, worstDeviation } from '../lib/dispatch';
 import { currentLoad } from '../lib/machine';
@@ -49,6 +50,8 @@ const SKIP_MS = 1000;
 const PARENT = 'projects/bench/locations/us-central1';
 
 export async function dispatchBench(ctx: BenchContext): Promise<DispatchResult> {
+  // The emulator runs in this process here: give it the heap the CLI gives itself (lib/apps/emulator/cli.ts).
+  useServerHeap();
   const load0 = currentLoad();
   const windowSeconds = ctx.quick ? 2 : 5;
   const plan: { queues: number; rate: number; budgeted: boolean; scale?: boolean }[] = [
