@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on [^\n]*:(\d+)\n/.exec(out);
+      const m = /CLOUD_TASKS_EMULATOR_HOST=[^\n]*:(\d+)\n/.exec(out);
       if (m) resolve(Number(m[1]));
     });
     child.on('exit', (code) => reject(new Error(`the emulator exited with ${code} before listening`)));

@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-/** `npm run tasks -- list [--queue <id>] [--emulator host:port] [--show-body]`: see lib/apps/tasks/cli.ts. */
+/** `npm run tasks -- list [--queue <id>] [--emulator host:port | --rest [url]] [--show-body]`: see lib/apps/tasks/cli.ts. */
 import { runMain } from '../lib/apps/tasks/cli';
 
 runMain(process.argv);

@@ -87,7 +87,7 @@ describe('queues', () => {
     await createQueue('twice');
     const err = await grpcError(createQueue('twice'));
     expect(err.code).toBe(status.ALREADY_EXISTS);
-    expect(err.details).toMatch(/Queue already exists: .*queues\/twice/);
+    expect(err.details).toMatch(/^Requested entity already exists: queue .*queues\/twice/);
   });
 
   test.each([
@@ -247,10 +247,10 @@ describe('queues', () => {
     );
     expect(tooFast.code).toBe(status.INVALID_ARGUMENT);
     const badPath = await grpcError(
-      client.updateQueue({ queue: { name: queueName('upsert') }, updateMask: { paths: ['http_target'] } }),
+      client.updateQueue({ queue: { name: queueName('upsert') }, updateMask: { paths: ['pull_target'] } }),
     );
     expect(badPath.code).toBe(status.INVALID_ARGUMENT);
-    expect(badPath.details).toMatch(/update_mask path "http_target" is not a Queue field/);
+    expect(badPath.details).toMatch(/update_mask path "pull_target" is not a Queue field/);
   });
 
   test('PauseQueue and ResumeQueue switch the state; tasks can still be added while paused', async () => {
@@ -274,7 +274,7 @@ describe('queues', () => {
     expect(err.code).toBe(status.ALREADY_EXISTS);
   });
 
-  test('DeleteQueue removes the queue and its tasks; the name cannot be re-created for 7 days (FAILED_PRECONDITION)', async () => {
+  test('DeleteQueue removes the queue and its tasks; the name cannot be re-created for 3 days (FAILED_PRECONDITION)', async () => {
     await createQueue('deleted');
     await createTask('deleted', { name: taskName('deleted', 't1'), ...httpTask() });
     await client.deleteQueue({ name: queueName('deleted') });
@@ -284,11 +284,15 @@ describe('queues', () => {
     expect((await grpcError(createTask('deleted', httpTask()))).code).toBe(status.NOT_FOUND);
     const again = await grpcError(createQueue('deleted'));
     expect(again.code).toBe(status.FAILED_PRECONDITION);
-    expect(again.details).toMatch(/existed too recently.*7 days/);
+    expect(again.details).toMatch(
+      /^The queue cannot be created because a queue with this name existed too recently\..*up to 3 days/,
+    );
     const viaUpdate = await grpcError(client.updateQueue({ queue: { name: queueName('deleted') } }));
     expect(viaUpdate.code).toBe(status.FAILED_PRECONDITION);
 
-    clock.advance(7 * DAY_MS + 1000);
+    clock.advance(3 * DAY_MS - 60_000);
+    expect((await grpcError(createQueue('deleted'))).code).toBe(status.FAILED_PRECONDITION);
+    clock.advance(60_000 + 1000);
     expect((await createQueue('deleted')).state).toBe('RUNNING');
   });
 });
@@ -345,7 +349,8 @@ describe('tasks', () => {
     const [basic] = await client.getTask({ name: taskName('work', 'viewed') });
     expect(basic.view).toBe('BASIC');
     expect(basic.httpRequest?.body?.length ?? 0).toBe(0);
-    expect(basic.httpRequest?.headers).toEqual({ 'X-Trace': '1' });
+    // The service stores its User-Agent with the task's headers.
+    expect(basic.httpRequest?.headers).toEqual({ 'X-Trace': '1', 'User-Agent': 'Google-Cloud-Tasks' });
     const [full] = await client.getTask({ name: taskName('work', 'viewed'), responseView: 'FULL' });
     expect(full.view).toBe('FULL');
     expect(Buffer.from(full.httpRequest!.body!).toString()).toBe('secret payload');
@@ -453,7 +458,7 @@ describe('tasks', () => {
     [
       'a task over 1 MB',
       { httpRequest: { url: 'http://127.0.0.1/', body: big } },
-      /task = "1,048,5\d\d bytes": the task is 1,048,5\d\d bytes; Cloud Tasks' limit for an HTTP task is 1 MB/,
+      /task = "1,04\d,\d\d\d bytes": the task is 1,04\d,\d\d\d bytes as stored \(name, times, URL, headers, body\); Cloud Tasks' limit for a task is 1,048,569 bytes/,
     ],
     [
       'headers of 80 KB',
@@ -478,7 +483,7 @@ describe('tasks', () => {
     [
       'an OIDC token without a service account',
       { httpRequest: { url: 'https://a.example.com/', oidcToken: { audience: 'x' } } },
-      /oidcToken.serviceAccountEmail is required/,
+      /task.httpRequest.oidcToken.serviceAccountEmail = "": is required/,
     ],
   ])('CreateTask with %s is INVALID_ARGUMENT', async (_what, task, message) => {
     const err = await grpcError(
@@ -565,10 +570,34 @@ describe('tasks', () => {
   });
 });
 
-test('IAM methods are UNIMPLEMENTED', async () => {
-  const err = await grpcError(client.getIamPolicy({ resource: queueName('work') }));
-  expect(err.code).toBe(status.UNIMPLEMENTED);
-  expect(err.details).toMatch(/IAM policies are not emulated/);
+describe('IAM', () => {
+  test('GIVEN a queue WHEN SetIamPolicy stores bindings THEN GetIamPolicy returns them with the new etag, and a stale etag is ABORTED', async () => {
+    await createQueue('iam');
+    const resource = queueName('iam');
+    const [empty] = await client.getIamPolicy({ resource });
+    expect(empty.bindings).toEqual([]);
+    const binding = { role: 'roles/cloudtasks.enqueuer', members: ['serviceAccount:seeder@p.iam.gserviceaccount.com'] };
+    const [set] = await client.setIamPolicy({ resource, policy: { bindings: [binding], etag: empty.etag } });
+    expect(set.bindings).toEqual([{ ...binding, condition: null }]);
+    expect(Buffer.from(set.etag!).equals(Buffer.from(empty.etag!))).toBe(false);
+    const [got] = await client.getIamPolicy({ resource });
+    expect(got).toEqual(set);
+
+    const stale = await grpcError(client.setIamPolicy({ resource, policy: { bindings: [], etag: empty.etag } }));
+    expect(stale.code).toBe(status.ABORTED);
+    const badRole = await grpcError(
+      client.setIamPolicy({ resource, policy: { bindings: [{ role: 'enqueuer', members: ['user:a@b.c'] }] } }),
+    );
+    expect(badRole.code).toBe(status.INVALID_ARGUMENT);
+    const [tested] = await client.testIamPermissions({
+      resource,
+      permissions: ['cloudtasks.tasks.create', 'storage.objects.get'],
+    });
+    expect(tested.permissions).toEqual(['cloudtasks.tasks.create']);
+    expect((await grpcError(client.getIamPolicy({ resource: queueName('no-such-queue') }))).code).toBe(
+      status.NOT_FOUND,
+    );
+  });
 });
 
 describe('fail rate', () => {

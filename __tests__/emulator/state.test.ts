@@ -204,7 +204,7 @@ describe('EmulatorState', () => {
     expect([0.5, 1, 50, 100, 500].map(maxBurstSizeFor)).toEqual([10, 10, 10, 20, 100]);
   });
 
-  test('setQueueHttpTarget attaches a queue-level HTTP target (not in the v2 gRPC Queue), and removes it', () => {
+  test('setQueueHttpTarget attaches a queue-level HTTP target, an UpdateQueue mask keeps it, and it can be removed', () => {
     const { state } = setup();
     const target = {
       uriOverride: { host: '127.0.0.1', port: 8080, scheme: 'HTTP' as const },
@@ -212,19 +212,25 @@ describe('EmulatorState', () => {
     };
     expect(state.setQueueHttpTarget(queueName('q'), target).httpTarget).toEqual(target);
     expect(state.getQueue(queueName('q')).httpTarget).toEqual(target);
-    // UpdateQueue keeps it: it cannot arrive over gRPC, so gRPC updates must not wipe it.
-    state.updateQueue({ name: queueName('q'), rateLimits: { maxDispatchesPerSecond: 3 } });
+    // An UpdateQueue whose mask does not name http_target keeps it; an empty mask replaces every field.
+    state.updateQueue({ name: queueName('q'), rateLimits: { maxDispatchesPerSecond: 3 } }, ['rate_limits']);
     expect(state.getQueue(queueName('q')).httpTarget).toEqual(target);
+    state.updateQueue({ name: queueName('q'), httpTarget: { httpMethod: 'PUT' } }, ['http_target.http_method']);
+    expect(state.getQueue(queueName('q')).httpTarget).toEqual({ ...target, httpMethod: 'PUT' });
+    state.updateQueue({ name: queueName('q') }, []);
+    expect(state.getQueue(queueName('q')).httpTarget).toBeUndefined();
+    state.setQueueHttpTarget(queueName('q'), target);
     expect(state.setQueueHttpTarget(queueName('q'), undefined).httpTarget).toBeUndefined();
     expect(() => state.setQueueHttpTarget(queueName('q'), { httpMethod: 'TRACE' as never })).toThrow(
-      /httpTarget.httpMethod = "TRACE"/,
+      /queue.httpTarget.httpMethod = "TRACE": use one of POST/,
     );
   });
 
-  test('snapshot and restore keep queues, tasks (with bodies and counters), reserved names and the creation order', () => {
+  test('rows and load keep queues, tasks (with bodies and counters), reserved names, IAM and the creation order', () => {
     const { clock, state } = setup();
     state.pauseQueue(queueName('q'));
     state.setQueueHttpTarget(queueName('q'), { uriOverride: { host: 'localhost' } });
+    state.setIamPolicy(queueName('q'), { bindings: [{ role: 'roles/cloudtasks.viewer', members: ['user:a@b.c'] }] });
     const kept = state.createTask(queueName('q'), {
       name: taskName('q', 'kept'),
       httpRequest: { url: 'http://x.test/', body: Buffer.from('payload') },
@@ -235,11 +241,12 @@ describe('EmulatorState', () => {
     state.createQueue(PARENT, { name: queueName('dropped') });
     state.deleteQueue(queueName('dropped'));
 
-    const json = JSON.parse(JSON.stringify(state.snapshot()));
+    const rows = state.rows();
     const restored = new EmulatorState({ clock });
-    restored.restore(json);
+    restored.load(rows);
 
     expect(restored.getQueue(queueName('q'))).toEqual(state.getQueue(queueName('q')));
+    expect(restored.getIamPolicy(queueName('q'))).toEqual(state.getIamPolicy(queueName('q')));
     expect(restored.getTask(kept.name)).toEqual(state.getTask(kept.name));
     expect(restored.getTask(kept.name).httpRequest.body.toString()).toBe('payload');
     expect(codeOf(() => restored.createTask(queueName('q'), { name: taskName('q', 'gone'), ...http }))).toBe(
@@ -249,28 +256,8 @@ describe('EmulatorState', () => {
     const later = restored.createTask(queueName('q'), http);
     expect(later.seq).toBeGreaterThan(kept.seq);
     expect(restored.tasksOf(queueName('q')).map((t) => t.name)).toEqual([kept.name, later.name]);
-
-    expect(() => restored.restore(json)).toThrow(/needs an empty state/);
-    expect(() => new EmulatorState().restore({ ...json, format: 'v0' })).toThrow(/unknown snapshot format "v0"/);
+    expect(() => restored.load(rows)).toThrow(/needs an empty state/);
   });
-});
-
-test('a snapshot taken after a task changes shows the change (the per-task JSON cache is dropped on every change)', () => {
-  const { state } = setup();
-  const name = state.createTask(queueName('q'), { name: taskName('q', 'c'), ...http }).name;
-  const taskIn = (json: string) => JSON.parse(json).queues[0].tasks[0];
-  expect(taskIn(state.snapshotJson())).toMatchObject({ dispatchCount: 0, responseCount: 0 });
-  state.recordDispatch(name);
-  expect(taskIn(state.snapshotJson())).toMatchObject({ dispatchCount: 1 });
-  state.recordResponse(name, { code: 0, message: 'OK' });
-  expect(taskIn(state.snapshotJson())).toMatchObject({
-    responseCount: 1,
-    lastAttempt: { responseStatus: { code: 0 } },
-  });
-  state.rescheduleTask(name, 42);
-  expect(taskIn(state.snapshotJson()).scheduleTimeMs).toBe(42);
-  state.runTask(name);
-  expect(taskIn(state.snapshotJson()).dispatchCount).toBe(2);
 });
 
 describe('ManualClock', () => {

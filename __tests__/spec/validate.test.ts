@@ -4,6 +4,7 @@ import type { PipelineSpec } from '../../lib/spec/types';
 import { pipelineProblems } from '../../lib/spec/validate';
 import { NOW, mutableSpec, validSpec, type Mutable } from './fixtures';
 import { queueNameFor, taskIdFor } from '../../lib/core/naming';
+import { LIMITS, storedTaskSizeBytes } from '../../lib/core/rules/cloud-tasks';
 
 type Spec = Mutable<PipelineSpec>;
 /** A problem as an error shows it: the path printed (`pipeline.steps[1].name`), the value shortened. */
@@ -756,23 +757,21 @@ describe('pipelineProblems', () => {
     expect(problemsOf(change)).toEqual([expected]);
   });
 
-  test('the task size counts URL, headers (with the JSON content type) and body against 1 MB', () => {
-    const MB = 1024 * 1024;
-    // URL + the step's header + the JSON content type + the two quotes JSON adds around a string payload
-    const overhead =
-      URL0.length + 'X-Pipeline'.length + 'recsys'.length + 'Content-Type'.length + 'application/json'.length + 2;
-    // GIVEN a payload that alone fits in 1 MB, but makes the request one byte too big
-    const problems = problemsOf((s) => (s.pipeline.seedTasks[0].payload = 'x'.repeat(MB - overhead + 1)));
-    // THEN the whole request is measured, and the payload is not printed
-    expect(problems).toEqual([
+  test('the task size counts the stored task (name, URL, headers with the JSON content type, body) against 1,048,569 bytes', () => {
+    // GIVEN the largest string payload that fits (JSON adds two quotes; the rule counts the longest task name)
+    const headers = { 'X-Pipeline': 'recsys', 'Content-Type': 'application/json' };
+    let n = LIMITS.maxTaskSizeBytes;
+    while (storedTaskSizeBytes({ url: URL0, headers, body: 'x'.repeat(n + 2) }) > LIMITS.maxTaskSizeBytes) n--;
+    expect(problemsOf((s) => (s.pipeline.seedTasks[0].payload = 'x'.repeat(n)))).toEqual([]);
+    // WHEN it is one byte longer THEN the whole task is measured, and the payload is not printed
+    const size = storedTaskSizeBytes({ url: URL0, headers, body: 'x'.repeat(n + 3) }).toLocaleString('en-US');
+    expect(problemsOf((s) => (s.pipeline.seedTasks[0].payload = 'x'.repeat(n + 1)))).toEqual([
       {
         path: 'pipeline.seedTasks[0].payload',
-        value: '1,048,577 bytes',
-        message: "the task is 1,048,577 bytes; Cloud Tasks' limit for an HTTP task is 1 MB (1,048,576 bytes)",
+        value: `${size} bytes`,
+        message: `the task is ${size} bytes as stored (name, times, URL, headers, body); Cloud Tasks' limit for a task is 1,048,569 bytes (1 MB)`,
       },
     ]);
-    // AND a request of exactly 1 MB fits
-    expect(problemsOf((s) => (s.pipeline.seedTasks[0].payload = 'x'.repeat(MB - overhead)))).toEqual([]);
   });
 
   test('the task id Cloud Tasks sees (hash prefix + seed id) must fit in 500 characters', () => {

@@ -7,6 +7,11 @@
 export const EMULATOR_HOST_ENV = 'CLOUD_TASKS_EMULATOR_HOST';
 /** The emulator's OIDC issuer URL, for workers that verify dispatched tokens (worker SDK verifyTaskRequest). */
 export const EMULATOR_ISSUER_ENV = 'CLOUD_TASKS_EMULATOR_OIDC_ISSUER';
+/**
+ * `http://host:port/` of the Cloud Tasks emulator's REST API: what gcloud's `api_endpoint_overrides/cloudtasks` and
+ * REST clients (google-gax `fallback: 'rest'`, curl) point at.
+ */
+export const EMULATOR_REST_URL_ENV = 'CLOUD_TASKS_EMULATOR_REST_URL';
 /** The emulator's gRPC port when none is chosen (`npm run emulator`, `npm run tasks`). */
 export const DEFAULT_EMULATOR_PORT = 8123;
 

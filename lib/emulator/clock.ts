@@ -1,7 +1,7 @@
 /**
  * Time for the emulator. Every time the emulator records or compares (create_time, schedule_time, dedup windows,
  * purge_time, attempts) comes from a Clock, so tests and the dispatcher can run on a manual clock and jump hours
- * (the 1-hour task-name dedup window, the 7-day queue-name reservation) without waiting.
+ * (the 1-hour task-name dedup window, the 3-day queue-name tombstone) without waiting.
  */
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
@@ -65,5 +65,15 @@ export class ManualClock implements Clock {
       due.callback();
     }
     this.current = target;
+  }
+
+  /**
+   * Moves time forward by `ms` first and only then fires the timers that came due, all at the new time: what a
+   * stalled event loop (a loaded machine, a long GC pause) looks like to the code whose timers fire late.
+   */
+  stall(ms: number): void {
+    if (ms < 0) throw new RangeError(`ManualClock.stall: ${ms} ms is negative; a clock does not go back`);
+    this.current += ms;
+    this.advance(0);
   }
 }

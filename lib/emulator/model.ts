@@ -1,6 +1,7 @@
 /**
  * The emulator's data model: what a queue and a task are once they are in the emulator, independent of gRPC.
- * Times are milliseconds since the epoch (from the emulator's Clock), durations are seconds. Field names follow the
+ * Times are milliseconds since the epoch (from the emulator's Clock; a schedule time a client gives keeps its
+ * microseconds as a fraction), durations are seconds. Field names follow the
  * Cloud Tasks v2 API (camelCase, as the Node client writes them).
  */
 import type { HttpMethod, RetryConfig } from '../core/rules/cloud-tasks';
@@ -32,9 +33,10 @@ export interface QueueRetryConfig {
 }
 
 /**
- * A queue-level HTTP target, shaped like the REST v2 `Queue.httpTarget` (and Terraform's `http_target` block).
- * The v2 gRPC `Queue` message in @google-cloud/tasks 6.3.0 has no such field, so it cannot arrive over gRPC: attach it
- * in process with `state.setQueueHttpTarget`. The dispatcher applies it to every HTTP task of the queue.
+ * A queue-level HTTP target, the REST v2 `Queue.httpTarget` (and Terraform's `http_target` block). It arrives over
+ * REST (gcloud's `--http-uri-override` family), over gRPC as field 13 of Queue (the v2beta3 number: the v2 protos
+ * that @google-cloud/tasks 6.3.0 ships lack the field, lib/emulator/protos.ts adds it), or in process with
+ * `state.setQueueHttpTarget`. The dispatcher applies it to every HTTP task of the queue.
  */
 export interface QueueHttpTarget {
   /** Overrides the task's method. */
@@ -68,7 +70,7 @@ export interface Queue {
   readonly stackdriverLoggingConfig?: { readonly samplingRatio: number };
   /** Stored and returned as given; App Engine tasks are not emulated. */
   readonly appEngineRoutingOverride?: Readonly<Record<string, string>>;
-  /** Emulator extension, see QueueHttpTarget. */
+  /** See QueueHttpTarget. */
   readonly httpTarget?: QueueHttpTarget;
   readonly createTimeMs: number;
 }
@@ -121,6 +123,7 @@ export interface QueueInput {
   readonly retryConfig?: RetryConfig;
   readonly stackdriverLoggingConfig?: { readonly samplingRatio?: number };
   readonly appEngineRoutingOverride?: Readonly<Record<string, string>>;
+  readonly httpTarget?: QueueHttpTarget;
 }
 
 /** What CreateTask takes. */
@@ -138,7 +141,7 @@ export interface TaskInput {
   };
   /** Set when the request carries an App Engine task, which the emulator refuses (UNIMPLEMENTED). */
   readonly appEngineHttpRequest?: unknown;
-  /** Unset or in the past = now. */
+  /** Unset or in the past = now. May carry microseconds as a fraction. */
   readonly scheduleTimeMs?: number;
   /** @default 600 */
   readonly dispatchDeadlineSeconds?: number;
@@ -151,12 +154,18 @@ export type TaskRemovalReason = 'deleted' | 'purged' | 'succeeded' | 'failed-per
  * Everything that changes the state emits one event, after the change. The dispatcher listens for `task-created`,
  * `task-rescheduled` and `queue-resumed` (to schedule attempts) and for `task-run` (RunTask: the attempt is already
  * recorded, send it now, ignoring pause and rate limits); persistence listens to all of them. DeleteQueue emits only
- * `queue-deleted`: the queue's tasks go with it.
+ * `queue-deleted`: the queue's tasks and its IAM policy go with it. SetIamPolicy emits `queue-iam-set`.
  */
 export type EmulatorEvent =
   | {
       readonly type:
-        'queue-created' | 'queue-updated' | 'queue-paused' | 'queue-resumed' | 'queue-purged' | 'queue-deleted';
+        | 'queue-created'
+        | 'queue-updated'
+        | 'queue-paused'
+        | 'queue-resumed'
+        | 'queue-purged'
+        | 'queue-deleted'
+        | 'queue-iam-set';
       readonly queue: Queue;
     }
   | {

@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main } from '../../../lib/apps/emulator/cli';
-import { SNAPSHOT_FILE } from '../../../lib/emulator/persistence';
+import { DATABASE_FILE } from '../../../lib/emulator/persistence';
+import { startEmulator } from '../../../lib/emulator/server';
 import { PARENT, officialClient, queueName } from '../../emulator/helpers';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -49,23 +50,50 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-test('prints where it listens and the env var, serves the API, and stops cleanly on SIGTERM, writing its snapshot', async () => {
+test('prints where it listens and the env var, serves the API, and stops cleanly on SIGTERM, closing its data dir', async () => {
   const r = run(['--port', '0', '--data-dir', dataDir]);
   try {
-    const [, address, port] = await waitFor(r, /^Cloud Tasks emulator listening on (127\.0\.0\.1:(\d+))$/m);
+    const [, address, port] = await waitFor(
+      r,
+      /^Cloud Tasks emulator listening on (127\.0\.0\.1:(\d+)) \(gRPC\) and http:\/\/127\.0\.0\.1:\d+\/ \(REST\)$/m,
+    );
     expect(r.stdout).toContain(`export CLOUD_TASKS_EMULATOR_HOST=${address}\n`);
+    const [, restUrl] = /^export CLOUD_TASKS_EMULATOR_REST_URL=(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(r.stdout)!;
 
     const client = officialClient(Number(port));
     const [queue] = await client.createQueue({ parent: PARENT, queue: { name: queueName('from-cli') } });
     expect(queue.state).toBe('RUNNING');
     await client.close();
+    // The same queue over REST, as curl sees it.
+    const res = await fetch(`${restUrl}v2/${PARENT}/queues`);
+    expect(((await res.json()) as { queues: Array<{ name: string }> }).queues.map((q) => q.name)).toEqual([
+      queueName('from-cli'),
+    ]);
 
     process.kill(-r.child.pid!, 'SIGTERM');
     await r.exited;
     expect(r.stdout).toMatch(/SIGTERM: stopping the emulator\nCloud Tasks emulator stopped\n/);
-    expect(existsSync(path.join(dataDir, SNAPSHOT_FILE))).toBe(true);
+    expect(existsSync(path.join(dataDir, DATABASE_FILE))).toBe(true);
   } finally {
     if (r.child.exitCode === null) process.kill(-r.child.pid!, 'SIGKILL');
+  }
+});
+
+test('a data dir held by another emulator: exit code 1, naming its pid', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'emulator-locked-'));
+  const holder = await startEmulator({ dataDir: dir, log: () => undefined });
+  let stderr = '';
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  });
+  try {
+    expect(await main(['node', 'emulator', '--port', '0', '--no-dispatch', '--data-dir', dir])).toBe(1);
+    expect(stderr).toMatch(new RegExp(`in use by another emulator \\(pid ${process.pid}`));
+  } finally {
+    spy.mockRestore();
+    await holder.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

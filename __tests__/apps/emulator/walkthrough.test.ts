@@ -65,7 +65,7 @@ beforeAll(async () => {
       throw new Error(`the emulator did not start:\n${emulator.stdout}\n${emulator.stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  address = /^Cloud Tasks emulator listening on (\S+)$/m.exec(emulator.stdout)![1];
+  address = /^Cloud Tasks emulator listening on (\S+) \(gRPC\)/m.exec(emulator.stdout)![1];
   client = officialClient(Number(address.split(':')[1]));
 });
 
@@ -138,7 +138,8 @@ function manifestTasks() {
       name: `${t.queue}/tasks/${t.taskId}`,
       url: t.httpRequest.url,
       httpMethod: t.httpRequest.httpMethod,
-      headers: t.httpRequest.headers,
+      // The service stores its User-Agent with the task's headers.
+      headers: { ...t.httpRequest.headers, 'User-Agent': 'Google-Cloud-Tasks' },
       body: Buffer.from(t.httpRequest.body ?? '', 'utf8'),
       oidcToken: {
         serviceAccountEmail: t.httpRequest.oidcToken!.serviceAccountEmail,
@@ -267,7 +268,9 @@ test('npm run tasks -- list shows each task: id, method, URL, token, body size a
     ),
   ).toBe(0);
   expect(bodies.o.out).toMatch(/: 1 queue, 1 task\n/);
-  expect(bodies.o.out).toContain('      Authorization: (hidden)\n      {"k":1}\n');
+  expect(bodies.o.out).toContain(
+    '      Authorization: (hidden)\n      User-Agent: Google-Cloud-Tasks\n      {"k":1}\n',
+  );
   expect(bodies.o.out).not.toContain('secret-in-header');
   const preprocess = io();
   expect(

@@ -1,5 +1,6 @@
 import {
   backoffSeconds,
+  storedTaskSizeBytes,
   dispatchDeadlineProblems,
   headerProblems,
   httpRequestSizeBytes,
@@ -101,12 +102,31 @@ describe('limits', () => {
     expect(scheduleTimeProblems(new Date('2020-01-01T00:00:00Z'), now)).toEqual([]);
   });
 
-  test('size: 1 MB per task counts URL, headers and body', () => {
-    const body = 'x'.repeat(LIMITS.maxTaskSizeBytes - 100);
-    const size = httpRequestSizeBytes('https://a.example/t', { 'X-A': 'b' }, body);
-    expect(size).toBe(LIMITS.maxTaskSizeBytes - 100 + 'https://a.example/t'.length + 4);
-    expect(taskSizeProblems(size)).toEqual([]);
-    expect(taskSizeProblems(LIMITS.maxTaskSizeBytes + 1)[0].message).toMatch(/limit for an HTTP task is 1 MB/);
+  test('size: the stored task (name, times, URL, headers with the service User-Agent, body) against 1,048,569 bytes', () => {
+    const name = 'projects/p/locations/us-central1/queues/q/tasks/t';
+    const url = 'https://a.example/t';
+    // Protobuf encoding: a 1-byte body costs 3 (tag, length, byte); a header `X-A: b` costs 2 + (2+3) + (2+1) = 10.
+    const base = storedTaskSizeBytes({ name, url, headers: {} });
+    expect(storedTaskSizeBytes({ name, url, headers: {}, body: 'x' })).toBe(base + 3);
+    expect(storedTaskSizeBytes({ name, url, headers: { 'X-A': 'b' } })).toBe(base + 10);
+    // The service's own User-Agent is counted whether or not the caller set one.
+    expect(storedTaskSizeBytes({ name, url, headers: { 'User-Agent': 'Google-Cloud-Tasks' } })).toBe(base);
+    // Without a name the longest one is assumed, so synth never passes a task the service refuses.
+    expect(httpRequestSizeBytes(url, {})).toBe(base - name.length + 695 + 1); // + 1: a 2-byte length prefix
+    expect(LIMITS.maxTaskSizeBytes).toBe(1_048_569);
+    expect(taskSizeProblems(LIMITS.maxTaskSizeBytes)).toEqual([]);
+    expect(taskSizeProblems(LIMITS.maxTaskSizeBytes + 1)[0].message).toMatch(/limit for a task is 1,048,569 bytes/);
+  });
+
+  test('headers: control characters in names and values are refused, without echoing the value', () => {
+    const [p] = headerProblems({ 'X-A': 'ok\r\nX-Injected: 1' });
+    expect(p).toEqual({
+      field: 'headers.X-A',
+      value: '(not shown)',
+      message: expect.stringMatching(/header value contains the control character \\x0d/),
+    });
+    expect(headerProblems({ 'X-\u0000': 'v' })[0].message).toMatch(/header name contains the control character \\x00/);
+    expect(headerProblems({ 'X-Tab': 'a\tb' })).toEqual([]);
   });
 
   test('headers: reserved names and Authorization are refused', () => {
@@ -133,7 +153,13 @@ describe('limits', () => {
       expect.objectContaining({ value: '(redacted)' }),
     );
     expect(targetUrlProblems(`https://w.example/${'a'.repeat(2100)}`)[0].message).toMatch(/at most 2083/);
-    expect(targetUrlProblems('not a url')[0].message).toMatch(/not an absolute URL/);
+    expect(targetUrlProblems('not-a-url')[0].message).toMatch(/not an absolute URL/);
+    expect(targetUrlProblems('https://w.example/a\nb')[0]).toEqual(
+      expect.objectContaining({
+        value: '(not shown)',
+        message: expect.stringMatching(/control character \\x0a at position 20/),
+      }),
+    );
   });
 
   test('OAuth tokens only for *.googleapis.com', () => {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { backoffSeconds } from '../../../lib/core/rules/cloud-tasks';
 import { ManualClock } from '../../../lib/emulator/clock';
+import { etaHeader } from '../../../lib/emulator/dispatch/dispatcher';
 import { EventLogWriter } from '../../../lib/emulator/dispatch/events';
 import type { DispatchEvent } from '../../../lib/emulator/dispatch/events';
 import type { QueueInput } from '../../../lib/emulator/model';
@@ -118,10 +119,12 @@ test.concurrent(
     expect(at).toHaveLength(6);
     const expected = [0, 1, 2, 3, 4].map((i) => backoffSeconds(retry, i) * 1000);
     expect(expected).toEqual([100, 200, 400, 500, 500]);
-    gaps(at).forEach((gap, i) => {
-      expect(gap).toBeGreaterThanOrEqual(expected[i] - 5);
-      expect(gap).toBeLessThan(expected[i] + 120);
-    });
+    // By the emulator's own clock each retry is scheduled exactly its backoff after the failure; at the worker the
+    // gap is never shorter (how much longer is machine load, which the benchmark measures).
+    const retries = eventsOf(events, 'backoff', 'retry-scheduled');
+    const failures = eventsOf(events, 'backoff', 'failed');
+    retries.forEach((r, i) => expect(Date.parse(r.nextAttemptAt!) - Date.parse(failures[i].ts)).toBe(expected[i]));
+    gaps(at).forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(expected[i] - 5));
     expect(() => emulator.state.getTask(task.name)).toThrow(/no longer exists/);
     expect(eventsOf(events, 'backoff', 'retry-scheduled')).toHaveLength(5);
   },
@@ -190,7 +193,7 @@ test.concurrent('pause and resume: a paused queue sends nothing; RunTask sends a
   expect(target.requests('pause')[1].at - resumedAt).toBeLessThan(300);
 });
 
-test.concurrent('scheduleTime: a task is not sent before its ETA, and soon after it', async () => {
+test.concurrent('scheduleTime: a task is not sent before its ETA, and is sent after it', async () => {
   const { emulator, target } = await env();
   const url = target.handle('eta', ok);
   const q = await queue('eta');
@@ -199,8 +202,8 @@ test.concurrent('scheduleTime: a task is not sent before its ETA, and soon after
   await waitUntil(() => target.requests('eta').length === 1, 'the dispatch', 3000);
   const r = target.requests('eta')[0];
   expect(r.at).toBeGreaterThanOrEqual(eta);
-  expect(r.at - eta).toBeLessThan(150);
-  expect(Number(r.headers['x-cloudtasks-tasketa']) * 1000).toBeCloseTo(eta, 0);
+  // How soon after is machine load (docs/BENCHMARKS.md); here only the order matters.
+  expect(r.headers['x-cloudtasks-tasketa']).toBe(etaHeader(eta));
 });
 
 test.concurrent(
@@ -227,7 +230,7 @@ test.concurrent(
       'x-cloudtasks-taskname': 'h-1',
       'x-cloudtasks-taskretrycount': '0',
       'x-cloudtasks-taskexecutioncount': '0',
-      'x-cloudtasks-tasketa': (firstEta / 1000).toFixed(6),
+      'x-cloudtasks-tasketa': etaHeader(firstEta),
     });
     expect(first.headers['x-cloudtasks-taskpreviousresponse']).toBeUndefined();
     expect(first.body).toBe('{"k":1}');
@@ -235,7 +238,8 @@ test.concurrent(
       'x-cloudtasks-taskretrycount': '1',
       'x-cloudtasks-taskexecutioncount': '1',
       'x-cloudtasks-taskpreviousresponse': '404',
-      'x-cloudtasks-taskretryreason': 'HTTP 404',
+      // The service sends the reason header empty (recorded against Cloud Tasks, issue 13).
+      'x-cloudtasks-taskretryreason': '',
     });
     // A 5xx is not an execution (X-CloudTasks-TaskExecutionCount excludes 5xx responses).
     expect(third.headers).toMatchObject({
@@ -387,7 +391,11 @@ test.concurrent(
 
       clock.advance(2000);
       await waitUntil(() => target.requests('deadline').length === 2, 'the retry');
-      expect(target.requests('deadline')[1].headers['x-cloudtasks-taskretryreason']).toBe('DEADLINE_EXCEEDED');
+      // After a dispatch deadline the service reports the previous response as 504, with an empty reason.
+      expect(target.requests('deadline')[1].headers).toMatchObject({
+        'x-cloudtasks-taskpreviousresponse': '504',
+        'x-cloudtasks-taskretryreason': '',
+      });
       await waitUntil(() => emulator.state.tasksOf(q).length === 0, 'the retry to succeed');
     } finally {
       await emulator.stop();

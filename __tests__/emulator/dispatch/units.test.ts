@@ -20,6 +20,7 @@ describe('TokenBucket', () => {
     expect(bucket.tryTake(0)).toBe(true);
     expect(bucket.tryTake(0)).toBe(false);
     expect(bucket.msUntilToken(0)).toBeCloseTo(50, 5);
+    bucket.markIdle(0); // no due task left
     // Idle for 1 s: 20 tokens accrued, but the bucket holds 10 (the burst).
     let taken = 0;
     while (bucket.tryTake(1000)) taken++;
@@ -28,6 +29,22 @@ describe('TokenBucket', () => {
     taken = 0;
     for (let t = 1000; t <= 3000; t += 7) while (bucket.tryTake(t)) taken++;
     expect(taken).toBe(39); // 1,995 ms of refill at 20/s
+  });
+
+  test('GIVEN a backlogged queue WHEN the clock jumps (a stalled event loop) THEN it falls behind instead of bursting', () => {
+    const bucket = new TokenBucket(500, 100, 0);
+    bucket.markIdle(0);
+    let taken = 0;
+    while (bucket.tryTake(1000)) taken++;
+    expect(taken).toBe(100); // idle for a second: a full bucket, as the service allows
+    // Backlogged, asked 300 ms late: credited 100 ms of tokens (50), not 150 (nor a full bucket).
+    taken = 0;
+    while (bucket.tryTake(1300)) taken++;
+    expect(taken).toBe(50);
+    // Asked on time again: the rate (1,000 ms at 500/s).
+    taken = 0;
+    for (let t = 1304; t <= 2300; t += 4) while (bucket.tryTake(t)) taken++;
+    expect(taken).toBe(500);
   });
 
   test('reconfigure keeps what accrued, within the new capacity', () => {

@@ -1,5 +1,5 @@
 /**
- * `npm run local [-- --spec <file>] [--report <file>] [--timeout 10m] [--fail-rate 0..1] [--work-ms 20]
+ * `npm run local [-- --spec <file>] [--report <file>] [--timeout 10m] [--fail-rate 0..1] [--duplicate-rate 0..1] [--work-ms 20]
  *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir] [--port <p>] [--oidc-port <p>]`
  *
  * Runs one pipeline on this machine (lib/apps/local/run.ts), shows progress on stderr (a bar on a terminal, a line every
@@ -21,6 +21,7 @@ interface CliOptions {
   readonly report?: string;
   readonly timeout: number;
   readonly failRate: number;
+  readonly duplicateRate: number;
   readonly workMs: number;
   readonly logLevel: LogLevel;
   readonly eventLog?: string;
@@ -84,6 +85,19 @@ function program(io: LocalCliIo): Command {
       '--fail-rate <fraction>',
       'share of attempts the example workers fail with 503, to watch retries',
       fraction,
+      0,
+    )
+    .option(
+      '--duplicate-rate <fraction>',
+      'share of successful deliveries the emulator repeats (Cloud Tasks is at-least-once), to prove the workers are idempotent',
+      (text: string) => {
+        const n = Number(text);
+        if (text.trim() === '' || !(n >= 0 && n <= 1))
+          throw new InvalidArgumentError(
+            `expected a fraction from 0 to 1 (0.01 = 1 in 100 tasks arrives twice), got "${text}"`,
+          );
+        return n;
+      },
       0,
     )
     .option('--work-ms <ms>', 'simulated work per task in the example workers', wholeMs, 20)
@@ -150,6 +164,7 @@ export async function main(
       specPath,
       timeoutMs: opts.timeout,
       failureRate: opts.failRate,
+      duplicateRate: opts.duplicateRate,
       workMs: opts.workMs,
       logLevel: opts.logLevel,
       eventLog: opts.eventLog,

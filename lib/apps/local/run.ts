@@ -39,6 +39,8 @@ export interface LocalRunOptions {
   readonly timeoutMs?: number;
   /** Share of attempts (0..1) the example workers fail with 503, to watch retries. @default 0 */
   readonly failureRate?: number;
+  /** Share of successful deliveries the emulator repeats (emulator `duplicateRate`). @default 0 */
+  readonly duplicateRate?: number;
   /** Simulated work per task in the example workers, ms. @default 20 */
   readonly workMs?: number;
   /** Dispatch events written to `log`. @default 'warn' */
@@ -126,6 +128,9 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       port: o.port ?? 0,
       oidcPort: o.oidcPort ?? 0,
       dispatch: true,
+      duplicateRate: o.duplicateRate ?? 0,
+      // The local runner talks gRPC only; REST stays off so no extra port is opened.
+      restPort: false,
       dispatchListeners: listeners,
     });
     emulatorStarting.then(

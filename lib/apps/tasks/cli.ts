@@ -1,6 +1,7 @@
 /**
- * `npm run tasks -- list [--queue <id>] [--emulator host:port] [--show-body]`: what is in the local emulator, read
- * with the official client as any user code would (ListQueues, ListTasks with the FULL view).
+ * `npm run tasks -- list [--queue <id>] [--emulator host:port | --rest [url]] [--show-body]`: what is in the local
+ * emulator, read with the official client as any user code would (ListQueues, ListTasks with the FULL view), over
+ * gRPC or, with `--rest`, over the client's REST transport (google-gax `fallback: 'rest'`).
  *
  * One table per queue: task id, schedule time, method, URL, token (kind, service account, audience or scope), body
  * size and a short sha256 of the body, so two listings (or a listing and a seed manifest) compare at a glance.
@@ -12,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { Command, CommanderError } from 'commander';
 import type { protos } from '@google-cloud/tasks';
 import { ANY } from '../../emulator/names';
-import { DEFAULT_EMULATOR_PORT, EMULATOR_HOST_ENV } from '../../core/env';
+import { DEFAULT_EMULATOR_PORT, EMULATOR_HOST_ENV, EMULATOR_REST_URL_ENV } from '../../core/env';
 
 type TaskMessage = protos.google.cloud.tasks.v2.ITask;
 
@@ -25,8 +26,13 @@ export interface TasksCliIo {
 interface ListOptions {
   readonly queue?: string;
   readonly emulator?: string;
+  /** true: the REST URL from the environment or the default; a string: that URL. */
+  readonly rest?: boolean | string;
   readonly showBody?: boolean;
 }
+
+/** The emulator's REST URL when none is given: its default REST port is the gRPC port + 2. */
+const DEFAULT_REST_URL = `http://127.0.0.1:${DEFAULT_EMULATOR_PORT + 2}/`;
 
 /** Every queue of every project and location: an emulator extension of ListQueues (lib/emulator/names.ts). */
 const ALL_LOCATIONS = `projects/${ANY}/locations/${ANY}`;
@@ -52,6 +58,10 @@ export async function main(argv: readonly string[], io: TasksCliIo = processIo()
       '--emulator <host:port>',
       `the emulator (default: ${EMULATOR_HOST_ENV}, else 127.0.0.1:${DEFAULT_EMULATOR_PORT})`,
     )
+    .option(
+      '--rest [url]',
+      `read over REST (the client's fallback: 'rest' transport) from url (default: ${EMULATOR_REST_URL_ENV}, else ${DEFAULT_REST_URL})`,
+    )
     .option('--show-body', "print each task's headers (never Authorization) and body")
     .action(async (opts: ListOptions) => {
       code = await list(opts, io);
@@ -65,7 +75,33 @@ export async function main(argv: readonly string[], io: TasksCliIo = processIo()
   return code;
 }
 
-async function list(opts: ListOptions, io: TasksCliIo): Promise<number> {
+/** The client: insecure gRPC to host:port, or the REST transport to the emulator's REST URL, without credentials. */
+async function clientFor(
+  opts: ListOptions,
+  io: TasksCliIo,
+): Promise<{ client: import('@google-cloud/tasks').CloudTasksClient; address: string } | string> {
+  if (opts.rest !== undefined) {
+    const url = typeof opts.rest === 'string' ? opts.rest : io.env[EMULATOR_REST_URL_ENV] || DEFAULT_REST_URL;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.protocol !== 'http:' || !parsed.port)
+      return `${typeof opts.rest === 'string' ? '--rest' : EMULATOR_REST_URL_ENV} "${url}" is not the emulator's REST URL, e.g. ${DEFAULT_REST_URL}`;
+    const { CloudTasksClient } = await import('@google-cloud/tasks');
+    const { PassThroughClient } = await import('google-auth-library');
+    const client = new CloudTasksClient({
+      fallback: 'rest',
+      protocol: 'http',
+      servicePath: parsed.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(parsed.port),
+      // A local emulator takes no credentials; PassThroughClient sends none (on Node's own fetch).
+      authClient: new PassThroughClient({ transporterOptions: { fetchImplementation: fetch } }),
+    });
+    return { client, address: url };
+  }
   const address = opts.emulator ?? (io.env[EMULATOR_HOST_ENV] || `127.0.0.1:${DEFAULT_EMULATOR_PORT}`);
   const { seedTargetFromEnv } = await import('../../core/env');
   let target: ReturnType<typeof seedTargetFromEnv>;
@@ -73,13 +109,19 @@ async function list(opts: ListOptions, io: TasksCliIo): Promise<number> {
     target = seedTargetFromEnv({ [EMULATOR_HOST_ENV]: address });
   } catch {
     const source = opts.emulator !== undefined ? '--emulator' : EMULATOR_HOST_ENV;
-    io.stderr.write(
-      `${source} "${address}" is not host:port, e.g. 127.0.0.1:${DEFAULT_EMULATOR_PORT} or [::1]:${DEFAULT_EMULATOR_PORT}\n`,
-    );
-    return 2;
+    return `${source} "${address}" is not host:port, e.g. 127.0.0.1:${DEFAULT_EMULATOR_PORT} or [::1]:${DEFAULT_EMULATOR_PORT}`;
   }
   const { createClients } = await import('../../core/tasks-client');
-  const client = createClients(target, 1)[0];
+  return { client: createClients(target, 1)[0], address };
+}
+
+async function list(opts: ListOptions, io: TasksCliIo): Promise<number> {
+  const made = await clientFor(opts, io);
+  if (typeof made === 'string') {
+    io.stderr.write(`${made}\n`);
+    return 2;
+  }
+  const { client, address } = made;
   try {
     const [all] = await client.listQueues({ parent: ALL_LOCATIONS }, CALL_OPTIONS);
     const queues =
@@ -110,12 +152,17 @@ async function list(opts: ListOptions, io: TasksCliIo): Promise<number> {
       );
     return 0;
   } catch (err) {
-    const e = err as { code?: number; details?: string; message: string };
-    // 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED: nothing answers at that address.
-    const unreachable = e.code === 14 || e.code === 4;
+    const e = err as { code?: number | string; details?: string; message: string };
+    // 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED (gRPC), a refused connection (REST): nothing answers at that address.
+    // gaxios (REST) wraps fetch's error in `cause` ("fetch failed"), whose own cause carries ECONNREFUSED.
+    const wrapped = (err as { cause?: { message?: string; cause?: { code?: string } } }).cause;
+    const unreachable =
+      e.code === 14 ||
+      e.code === 4 ||
+      /ECONNREFUSED|fetch failed/.test(`${e.message} ${wrapped?.message} ${wrapped?.cause?.code}`);
     io.stderr.write(
       unreachable
-        ? `cannot reach the Cloud Tasks emulator at ${address} (${(e.details || e.message).split('\n')[0].replace(/\.? *Resolution note: *$/, '')}); start it with npm run emulator, which prints its address (${EMULATOR_HOST_ENV})\n`
+        ? `cannot reach the Cloud Tasks emulator at ${address} (${(e.details || e.message).split('\n')[0].replace(/\.? *Resolution note: *$/, '')}); start it with npm run emulator, which prints its address (${opts.rest !== undefined ? EMULATOR_REST_URL_ENV : EMULATOR_HOST_ENV})\n`
         : `the emulator at ${address} refused the listing: ${e.details ?? e.message}\n`,
     );
     return 1;

@@ -36,8 +36,12 @@ export const LIMITS = {
   maxConcurrentDispatches: 5000,
   /** queue.proto RetryConfig.max_attempts: -1 means unlimited; otherwise >= 1 ... 0 is "use the default". */
   minMaxAttempts: -1,
-  /** Quotas page: 1 MB per task (the CreateTask comment still says 100 KB; the quotas page is newer). */
-  maxTaskSizeBytes: 1024 * 1024,
+  /**
+   * Quotas page: 1 MB per task (the CreateTask comment still says 100 KB; the quotas page is newer). The service counts
+   * the whole stored task (its name, times, dispatch deadline and HTTP request, see storedTaskSizeBytes) and refuses
+   * one above 1,048,569 bytes: 1 MiB less 7, found by recordings against the real API (issue 13).
+   */
+  maxTaskSizeBytes: 1_048_569,
   /** Quotas page / task.proto: schedule_time at most 30 days in the future. */
   maxScheduleAheadSeconds: 30 * 24 * 3600,
   /** Quotas page: a task is kept at most 31 days. */
@@ -52,22 +56,36 @@ export const LIMITS = {
   maxHeadersBytes: 80 * 1024,
   /** cloudtasks.proto CreateTaskRequest: a task name stays reserved about 1 hour after the task is gone. */
   taskNameDedupWindowSeconds: 3600,
-  /** cloudtasks.proto DeleteQueue: a deleted queue's name cannot be re-used for 7 days. */
-  deletedQueueNameReuseSeconds: 7 * 24 * 3600,
+  /**
+   * A deleted queue's name is held in a "tombstone window of up to 3 days" (REST v2 reference, projects.locations.queues
+   * delete, https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues/delete; the older
+   * cloudtasks.proto comment said 7 days). The emulator holds it for the whole 3 days.
+   */
+  deletedQueueNameReuseSeconds: 3 * 24 * 3600,
   /** queue.proto StackdriverLoggingConfig.sampling_ratio: 0.0 .. 1.0. */
   minSamplingRatio: 0,
   maxSamplingRatio: 1,
   /**
    * queue.proto / task.proto `name`: PROJECT_ID "can contain letters, numbers, hyphens, colons, or periods" (the API's
-   * resource-name rule; looser than projectIdPattern, which is what resourcemanager lets you create).
+   * resource-name rule; looser than projectIdPattern, which is what resourcemanager lets you create). `..` is refused:
+   * the service refuses it, and a path segment of dots must never reach a file name or URL path.
    */
-  resourceProjectIdPattern: /^[A-Za-z0-9:.-]+$/,
+  resourceProjectIdPattern: /^(?!.*\.\.)[A-Za-z0-9:.-]+$/,
   /** cloudtasks.proto ListQueuesRequest.page_size: "The maximum page size is 9800"; unset = the maximum. */
   maxListQueuesPageSize: 9800,
   /** cloudtasks.proto ListTasksRequest.page_size: "The maximum page size is 1000"; unset = the maximum. */
   maxListTasksPageSize: 1000,
   /** v2beta2 RateLimits.max_burst_size docs: "The maximum value of max_burst_size is 500" (output only). */
   maxBurstSize: 500,
+  /** google/protobuf/duration.proto: nanos in -999,999,999 .. +999,999,999, with the sign of seconds when both are set. */
+  maxDurationNanos: 999_999_999,
+  /** google/protobuf/duration.proto: seconds in -315,576,000,000 .. +315,576,000,000 (about 10,000 years). */
+  maxDurationSeconds: 315_576_000_000,
+  /** google/protobuf/timestamp.proto: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z, nanos 0 .. 999,999,999. */
+  minTimestampSeconds: -62_135_596_800,
+  maxTimestampSeconds: 253_402_300_799,
+  /** The User-Agent the service stores in a task's headers and sends with every dispatch (target.proto HttpRequest.headers). */
+  taskUserAgent: 'Google-Cloud-Tasks',
 } as const;
 
 /**
@@ -244,21 +262,71 @@ export function taskSizeProblems(sizeBytes: number, at: FieldPath = ['payload'])
     {
       path: at,
       value: `${fmt(sizeBytes)} bytes`,
-      message: `the task is ${fmt(sizeBytes)} bytes; Cloud Tasks' limit for an HTTP task is 1 MB (${fmt(LIMITS.maxTaskSizeBytes)} bytes)`,
+      message: `the task is ${fmt(sizeBytes)} bytes as stored (name, times, URL, headers, body); Cloud Tasks' limit for a task is ${fmt(LIMITS.maxTaskSizeBytes)} bytes (1 MB)`,
     },
   ];
 }
 
-/** The bytes a task's HTTP request takes: URL, headers and body (what the task size limit counts). */
+/** What storedTaskSizeBytes counts: the parts of a task that the service stores. */
+export interface StoredTaskParts {
+  /** Full task name; unset = the longest name a task can have (what a caller that does not know it yet must assume). */
+  readonly name?: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: Uint8Array | string;
+  /** Service account and audience or scope of the token, when the task has one. */
+  readonly token?: { readonly serviceAccountEmail: string; readonly audienceOrScope?: string };
+}
+
+/** Bytes of a protobuf varint. */
+const varintBytes = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+/** A length-delimited field: tag (1 byte for field numbers below 16), length, content. */
+const lengthDelimited = (bytes: number): number => 1 + varintBytes(bytes) + bytes;
+/** projects/<30>/locations/<30>/queues/<100>/tasks/<500>: the longest name a task can have. */
+const LONGEST_TASK_NAME_BYTES = 'projects//locations//queues//tasks/'.length + 30 + 30 + 100 + 500;
+/** A Timestamp message with both fields at their widest (seconds 5-byte varint, nanos 5-byte varint), as a field. */
+const TIMESTAMP_FIELD_BYTES = lengthDelimited(12);
+
+/**
+ * The size the service counts against LIMITS.maxTaskSizeBytes: the task as stored (task.proto), i.e. its protobuf
+ * encoding: name, HTTP request (URL, method, headers with the `User-Agent: Google-Cloud-Tasks` the service adds, body,
+ * token), schedule and create time, dispatch deadline and the counters. Times are counted at their widest, so the
+ * result does not depend on when the task is created; synth and the emulator use the same function.
+ */
+export function storedTaskSizeBytes(t: StoredTaskParts): number {
+  const headers: Record<string, string> = { ...t.headers };
+  if (!Object.keys(headers).some((k) => k.toLowerCase() === 'user-agent')) headers['User-Agent'] = LIMITS.taskUserAgent;
+  let request = lengthDelimited(Buffer.byteLength(t.url)) + 2; // url, http_method (enum)
+  for (const [k, v] of Object.entries(headers))
+    request += lengthDelimited(lengthDelimited(Buffer.byteLength(k)) + lengthDelimited(Buffer.byteLength(v)));
+  const body = t.body === undefined ? 0 : typeof t.body === 'string' ? Buffer.byteLength(t.body) : t.body.byteLength;
+  if (body > 0) request += lengthDelimited(body);
+  if (t.token)
+    request += lengthDelimited(
+      lengthDelimited(Buffer.byteLength(t.token.serviceAccountEmail)) +
+        (t.token.audienceOrScope ? lengthDelimited(Buffer.byteLength(t.token.audienceOrScope)) : 0),
+    );
+  const name = t.name === undefined ? LONGEST_TASK_NAME_BYTES : Buffer.byteLength(t.name);
+  return (
+    lengthDelimited(name) +
+    lengthDelimited(request) +
+    2 * TIMESTAMP_FIELD_BYTES + // schedule_time, create_time
+    lengthDelimited(2 + 1 + 5) + // dispatch_deadline: seconds (<= 1800) and nanos
+    2 * (1 + 5) + // dispatch_count, response_count
+    2 // view
+  );
+}
+
+/**
+ * The stored size of a task with this URL, headers and body whose name is not known yet (synth, the seeder's
+ * manifest checks): storedTaskSizeBytes with the longest possible name, so a task that passes here passes the service.
+ */
 export function httpRequestSizeBytes(
   url: string,
   headers: Readonly<Record<string, string>>,
   body?: Uint8Array | string,
 ): number {
-  let size = Buffer.byteLength(url);
-  for (const [k, v] of Object.entries(headers)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
-  if (body !== undefined) size += typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
-  return size;
+  return storedTaskSizeBytes({ url, headers, body });
 }
 
 /**
@@ -268,17 +336,50 @@ export function httpRequestSizeBytes(
 const RESERVED_HEADER_NAMES = new Set(['host', 'content-length', 'user-agent', 'authorization']);
 const RESERVED_HEADER_PREFIXES = ['x-google-', 'x-appengine-', 'x-cloudtasks-'];
 
+/**
+ * RFC 9110 5.5: a field value must not contain CR, LF or NUL, and other control characters (C0 except tab, DEL) are
+ * refused by HTTP stacks; a header that holds one would fail on every dispatch. The one rule for synth, the
+ * constructs, the seeder and the emulator's CreateTask.
+ */
+
+const HEADER_CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** `\x0d` for the first control character in `s`, for messages that must not print it raw. */
+function firstControlCharacter(s: string): string | undefined {
+  const m = HEADER_CONTROL_CHARACTER.exec(s);
+  return m ? `\\x${m[0].charCodeAt(0).toString(16).padStart(2, '0')}` : undefined;
+}
+
+/** Header names and values with control characters (CR, LF, NUL, other C0, DEL): one Problem per header. */
+export function headerControlCharacterProblems(
+  headers: Readonly<Record<string, string>>,
+  at: FieldPath = ['headers'],
+): Problem[] {
+  const out: Problem[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    const inName = firstControlCharacter(name);
+    const inValue = inName ? undefined : firstControlCharacter(value);
+    if (inName || inValue)
+      out.push({
+        path: [...at, name.replace(new RegExp(HEADER_CONTROL_CHARACTER.source, 'g'), '?')],
+        value: '(not shown)',
+        message: `the header ${inName ? 'name' : 'value'} contains the control character ${inName ?? inValue}; HTTP does not allow CR, LF, NUL or other control characters in headers (RFC 9110 5.5)`,
+      });
+  }
+  return out;
+}
+
 export function isReservedHeader(name: string): boolean {
   const n = name.toLowerCase();
   return RESERVED_HEADER_NAMES.has(n) || RESERVED_HEADER_PREFIXES.some((p) => n.startsWith(p));
 }
 
 export function headerProblems(headers: Readonly<Record<string, string>>, at: FieldPath = ['headers']): Problem[] {
-  const out: Problem[] = [];
+  const out: Problem[] = headerControlCharacterProblems(headers, at);
   let total = 0;
   for (const [name, value] of Object.entries(headers)) {
     total += Buffer.byteLength(name) + Buffer.byteLength(value);
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && !HEADER_CONTROL_CHARACTER.test(name))
       out.push({ path: [...at, name], value: name, message: `"${name}" is not a valid HTTP header name` });
     else if (isReservedHeader(name))
       out.push({
@@ -307,6 +408,8 @@ export function headerProblems(headers: Readonly<Record<string, string>>, at: Fi
 export function apiUrlProblems(url: string, at: FieldPath = ['url']): Problem[] {
   if (url.length === 0)
     return [{ path: at, value: url, message: 'is required: the absolute http:// or https:// URL the task is sent to' }];
+  const control = urlControlCharacterProblems(url, at);
+  if (control.length > 0) return control;
   if (url.length > LIMITS.maxUrlLength)
     return [
       {
@@ -338,11 +441,11 @@ export function apiUrlProblems(url: string, at: FieldPath = ['url']): Problem[] 
  * headerProblems (our synth rule) this does not refuse them.
  */
 export function apiHeaderProblems(headers: Readonly<Record<string, string>>, at: FieldPath = ['headers']): Problem[] {
-  const out: Problem[] = [];
+  const out: Problem[] = headerControlCharacterProblems(headers, at);
   let total = 0;
   for (const [name, value] of Object.entries(headers)) {
     total += Buffer.byteLength(name) + Buffer.byteLength(value);
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && !HEADER_CONTROL_CHARACTER.test(name))
       out.push({
         path: [...at, name],
         value: name,
@@ -370,8 +473,27 @@ export function bodyMethodProblems(method: HttpMethod, bodyBytes: number, at: Fi
   ];
 }
 
+/**
+ * A URL with a control character or a space (C0, DEL, C1): WHATWG URL parsing silently drops tabs and newlines, so
+ * the URL dispatched would not be the one given; RFC 3986 allows none of them.
+ */
+export function urlControlCharacterProblems(url: string, at: FieldPath = ['url']): Problem[] {
+  const m = /[\u0000-\u0020\u007f-\u009f]/.exec(url);
+  if (!m) return [];
+  const code = `\\x${m[0].charCodeAt(0).toString(16).padStart(2, '0')}`;
+  return [
+    {
+      path: at,
+      value: '(not shown)',
+      message: `the URL contains ${m[0] === ' ' ? 'a space' : `the control character ${code}`} at position ${m.index + 1}; percent-encode it (RFC 3986)`,
+    },
+  ];
+}
+
 /** https only, a host, at most 2,083 characters (target.proto HttpRequest.url). */
 export function targetUrlProblems(url: string, at: FieldPath = ['url']): Problem[] {
+  const control = urlControlCharacterProblems(url, at);
+  if (control.length > 0) return control;
   if (url.length > LIMITS.maxUrlLength)
     return [
       {
@@ -396,6 +518,43 @@ export function targetUrlProblems(url: string, at: FieldPath = ['url']): Problem
     ];
   if (parsed.username || parsed.password)
     return [{ path: at, value: '(redacted)', message: 'must not contain user:password credentials; use target.auth' }];
+  return [];
+}
+
+/**
+ * google/protobuf/duration.proto: "nanos ... must be of the same sign as the seconds field" and within
+ * -999,999,999..+999,999,999; seconds within about 10,000 years. `at` names the request field.
+ */
+export function durationProblems(seconds: number, nanos: number, at: FieldPath): Problem[] {
+  const value = `{ seconds: ${seconds}, nanos: ${nanos} }`;
+  if (!Number.isInteger(nanos) || Math.abs(nanos) > LIMITS.maxDurationNanos)
+    return [{ path: at, value, message: `nanos ${nanos} is outside -999,999,999..999,999,999` }];
+  if ((seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0))
+    return [
+      {
+        path: at,
+        value,
+        message: `seconds ${seconds} and nanos ${nanos} have different signs; a Duration's parts share one sign`,
+      },
+    ];
+  if (!Number.isFinite(seconds) || Math.abs(seconds) > LIMITS.maxDurationSeconds)
+    return [{ path: at, value, message: `seconds ${seconds} is outside -315,576,000,000..315,576,000,000` }];
+  return [];
+}
+
+/** google/protobuf/timestamp.proto: years 0001..9999 (seconds within the range), nanos 0..999,999,999. */
+export function timestampProblems(seconds: number, nanos: number, at: FieldPath): Problem[] {
+  const value = `{ seconds: ${seconds}, nanos: ${nanos} }`;
+  if (!Number.isInteger(nanos) || nanos < 0 || nanos > LIMITS.maxDurationNanos)
+    return [{ path: at, value, message: `nanos ${nanos} is outside 0..999,999,999` }];
+  if (!(seconds >= LIMITS.minTimestampSeconds && seconds <= LIMITS.maxTimestampSeconds))
+    return [
+      {
+        path: at,
+        value,
+        message: `seconds ${seconds} is outside the years 0001..9999 (-62,135,596,800..253,402,300,799)`,
+      },
+    ];
   return [];
 }
 

@@ -16,21 +16,37 @@
  * The dispatcher changes the state only through its hooks (recordDispatch, recordResponse, rescheduleTask,
  * completeTask), and learns about tasks only from the state's events, so API calls and dispatches see one state.
  */
-import { status as grpcStatus } from '@grpc/grpc-js';
-import { backoffSeconds, shouldRetry } from '../../core/rules/cloud-tasks';
+import { LIMITS, backoffSeconds, shouldRetry } from '../../core/rules/cloud-tasks';
+import { micros } from '../api/convert';
+import { Code } from '../errors';
 import type { EmulatorEvent, Queue, Task } from '../model';
 import type { EmulatorState } from '../state';
 import type { DispatchEvent, DispatchEventListener, DispatchEventType } from './events';
-import { HttpSender, type SendResult } from './http-sender';
+import { HttpSender, type SendRequest, type SendResult } from './http-sender';
 import type { TokenIssuer } from './oidc';
 import { parseRetryAfter, rpcStatusForHttp } from './status';
 import { MinHeap, type HeapEntry } from './task-heap';
 import { TokenBucket } from './token-bucket';
 import { resolveRequest } from './target';
 
+/** What sends an attempt: HttpSender, or a fake in tests. */
+export interface AttemptSender {
+  send(request: SendRequest): Promise<SendResult>;
+  close(): void;
+}
+
 export interface DispatcherOptions {
   /** Mints the OIDC / OAuth tokens of dispatches. Tasks that carry a token cannot be sent without it. */
   readonly tokens?: TokenIssuer;
+  /**
+   * Fraction (0..1) of successful attempts delivered once more, unchanged (Cloud Tasks delivers at least once, and
+   * "very rarely" twice). The duplicate changes nothing in the state. @default 0
+   */
+  readonly duplicateRate?: number;
+  /** Randomness for duplicateRate. @default Math.random */
+  readonly random?: () => number;
+  /** @default an HttpSender on the state's clock */
+  readonly sender?: AttemptSender;
 }
 
 /**
@@ -44,7 +60,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long stop() lets attempts in flight finish before it cuts their connections (they are then retried later). */
 const STOP_GRACE_MS = 2000;
 /** Headers Cloud Tasks sets on every dispatch (target.proto; Cloud Tasks "Create HTTP target tasks" docs). */
-export const USER_AGENT = 'Google-Cloud-Tasks';
+export const USER_AGENT = LIMITS.taskUserAgent;
 
 interface TaskRecord {
   task: Task;
@@ -86,7 +102,7 @@ class QueueScheduler {
 export class Dispatcher {
   private readonly schedulers = new Map<string, QueueScheduler>();
   private readonly listeners = new Set<DispatchEventListener>();
-  private readonly sender: HttpSender;
+  private readonly sender: AttemptSender;
   private readonly unsubscribe: () => void;
   private seq = 0;
   private liveTasks = 0;
@@ -98,7 +114,7 @@ export class Dispatcher {
     private readonly state: EmulatorState,
     private readonly options: DispatcherOptions = {},
   ) {
-    this.sender = new HttpSender(state.clock);
+    this.sender = options.sender ?? new HttpSender(state.clock);
     // Tasks already in the state (restored from --data-dir) are scheduled like new ones.
     for (const queue of state.queues()) {
       const s = this.schedulerFor(queue);
@@ -282,7 +298,10 @@ export class Dispatcher {
     const now = this.state.clock.now();
     while (s.inFlight < s.queue.rateLimits.maxConcurrentDispatches) {
       const top = s.heap.peek();
-      if (!top) return;
+      if (!top) {
+        s.bucket.markIdle(now);
+        return;
+      }
       const r = top.record;
       if (r.removed || top.version !== r.version || r.inFlight > 0) {
         // Stale: the task is gone, was rescheduled (a newer entry exists), or is in flight (its outcome reschedules it).
@@ -290,6 +309,7 @@ export class Dispatcher {
         continue;
       }
       if (top.at > now) {
+        s.bucket.markIdle(now);
         this.armTimer(s, top.at);
         return;
       }
@@ -359,7 +379,7 @@ export class Dispatcher {
         'X-CloudTasks-TaskName': task.taskId,
         'X-CloudTasks-TaskRetryCount': String(attempt - 1),
         'X-CloudTasks-TaskExecutionCount': String(r.executionCount),
-        'X-CloudTasks-TaskETA': (task.scheduleTimeMs / 1000).toFixed(6),
+        'X-CloudTasks-TaskETA': etaHeader(task.scheduleTimeMs),
       };
       if (r.previousResponse !== undefined) headers['X-CloudTasks-TaskPreviousResponse'] = String(r.previousResponse);
       if (r.retryReason !== undefined) headers['X-CloudTasks-TaskRetryReason'] = r.retryReason;
@@ -368,13 +388,16 @@ export class Dispatcher {
           throw new Error('this task carries an OIDC/OAuth token but the dispatcher has no token issuer');
         headers.Authorization = await this.options.tokens.authorization(req.token);
       }
-      result = await this.sender.send({
+      const request = {
         url: req.url,
         method: req.method,
         headers,
         body: req.body,
         deadlineMs: task.dispatchDeadlineSeconds * 1000,
-      });
+      };
+      result = await this.sender.send(request);
+      if (result.status !== undefined && result.status >= 200 && result.status < 300)
+        this.maybeDuplicate(task, request);
     } catch (err) {
       result = { error: `not sent: ${(err as Error).message}`, timedOut: false };
     } finally {
@@ -396,7 +419,7 @@ export class Dispatcher {
       result.status !== undefined
         ? rpcStatusForHttp(result.status)
         : {
-            code: result.timedOut ? grpcStatus.DEADLINE_EXCEEDED : grpcStatus.UNAVAILABLE,
+            code: result.timedOut ? Code.DEADLINE_EXCEEDED : Code.UNAVAILABLE,
             message: result.error ?? 'no response',
           };
     const task = this.state.recordResponse(name, rpc, result.status !== undefined);
@@ -410,9 +433,10 @@ export class Dispatcher {
 
     // X-CloudTasks-TaskExecutionCount counts responses, 5xx excluded.
     if (result.status !== undefined && result.status < 500) r.executionCount++;
-    r.previousResponse = result.status;
-    r.retryReason =
-      result.status !== undefined ? `HTTP ${result.status}` : result.timedOut ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE';
+    // What the service sends on the next attempt: the previous status (504 after a dispatch deadline), and an empty
+    // X-CloudTasks-TaskRetryReason (recorded against the service, issue 13).
+    r.previousResponse = result.status ?? (result.timedOut ? 504 : undefined);
+    r.retryReason = '';
     this.emit('failed', task, { ...outcome, ...(result.error ? { reason: result.error } : {}) });
 
     const rc = r.scheduler.queue.retryConfig;
@@ -435,6 +459,21 @@ export class Dispatcher {
     // rescheduleTask emits task-rescheduled, which puts the task back in the heap (onStateEvent).
     const rescheduled = this.state.rescheduleTask(name, next);
     this.emit('retry-scheduled', rescheduled, { attempt, nextAttemptAt: new Date(next).toISOString() });
+  }
+
+  /** --duplicate-rate: the same request once more, after the first delivery; its outcome changes nothing. */
+  private maybeDuplicate(task: Task, request: SendRequest): void {
+    const rate = this.options.duplicateRate ?? 0;
+    if (rate <= 0 || (this.options.random ?? Math.random)() >= rate || this.stopped) return;
+    const p = this.sender.send(request).then((result) => {
+      this.emit('duplicated', task, {
+        attempt: task.dispatchCount,
+        ...(result.status !== undefined ? { status: result.status } : {}),
+        ...(result.error ? { reason: result.error } : {}),
+      });
+    });
+    this.inFlightAttempts.add(p);
+    void p.finally(() => this.inFlightAttempts.delete(p));
   }
 
   private emit(
@@ -460,4 +499,11 @@ export class Dispatcher {
       }
     }
   }
+}
+
+/** X-CloudTasks-TaskETA: seconds since the epoch with the schedule time's microseconds (as the service sends it). */
+export function etaHeader(scheduleTimeMs: number): string {
+  const us = micros(scheduleTimeMs);
+  const seconds = Math.floor(us / 1e6);
+  return `${seconds}.${String(us - seconds * 1e6).padStart(6, '0')}`;
 }

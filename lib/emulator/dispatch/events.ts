@@ -7,7 +7,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Task } from '../model';
 
 export type DispatchEventType =
-  'created' | 'dispatched' | 'succeeded' | 'failed' | 'retry-scheduled' | 'gave-up' | 'deleted';
+  'created' | 'dispatched' | 'succeeded' | 'failed' | 'retry-scheduled' | 'gave-up' | 'deleted' | 'duplicated';
 
 export interface DispatchEvent {
   /** RFC 3339, from the emulator's clock. */
@@ -44,6 +44,7 @@ const EVENT_LEVEL: Record<DispatchEventType, LogLevel> = {
   created: 'debug',
   dispatched: 'debug',
   'retry-scheduled': 'debug',
+  duplicated: 'info',
 };
 
 export function eventLevel(type: DispatchEventType): LogLevel {

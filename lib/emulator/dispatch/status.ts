@@ -3,7 +3,7 @@
  * mapped to the canonical code (google/rpc/code.proto gives the HTTP equivalent of each code), or the code for a
  * failure without a response.
  */
-import { status as grpcStatus } from '@grpc/grpc-js';
+import { Code as grpcStatus } from '../errors';
 
 export function rpcStatusForHttp(httpStatus: number): { code: number; message: string } {
   const code = codeForHttp(httpStatus);
