@@ -7,6 +7,11 @@
 export const EMULATOR_HOST_ENV = 'CLOUD_TASKS_EMULATOR_HOST';
 /** The emulator's OIDC issuer URL, for workers that verify dispatched tokens (worker SDK verifyTaskRequest). */
 export const EMULATOR_ISSUER_ENV = 'CLOUD_TASKS_EMULATOR_OIDC_ISSUER';
+/**
+ * `host:port` of Google's Firestore emulator (the run ledger): the variable Google's client libraries read, so the
+ * worker SDK, the ledger readers and `npm run local` switch to the emulator the same way.
+ */
+export const FIRESTORE_EMULATOR_HOST_ENV = 'FIRESTORE_EMULATOR_HOST';
 /** The emulator's gRPC port when none is chosen (`npm run emulator`, `npm run tasks`). */
 export const DEFAULT_EMULATOR_PORT = 8123;
 
