@@ -17,6 +17,9 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   setupFilesAfterEnv: ['<rootDir>/__tests__/setup.ts'],
+  // Google's Firestore emulator for the run-ledger suites: started without blocking, stopped at the end.
+  globalSetup: '<rootDir>/__tests__/global-setup.ts',
+  globalTeardown: '<rootDir>/__tests__/global-teardown.ts',
   snapshotFormat: { escapeString: false, printBasicPrototype: false },
   testTimeout: 30000,
 };

@@ -1,0 +1,51 @@
+/**
+ * One Firestore emulator for the whole suite (the run ledger's tests), started without waiting: the JVM boots while
+ * the other suites run, and the ledger suites await readiness themselves (__tests__/ledger/helpers.ts). It is not
+ * started when FIRESTORE_EMULATOR_HOST names one already, nor when the run's test path pattern selects no suite that
+ * needs it (`npx jest __tests__/emulator` stays JVM-free). Each suite isolates its data with its own project id.
+ */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '@jest/types';
+import { FIRESTORE_EMULATOR_HOST_ENV } from '../lib/core/env';
+import { ensureFirestoreEmulator, type RunningFirestoreEmulator } from '../lib/ledger/firestore-emulator';
+
+/** Suites under these folders use the Firestore emulator. */
+export const FIRESTORE_SUITE_DIRS = ['ledger', 'worker'];
+/** Why the emulator could not start, for the suites that need it (one line). */
+export const FIRESTORE_ERROR_ENV = 'LEDGER_TEST_FIRESTORE_ERROR';
+
+declare global {
+  var __ledgerFirestoreEmulator: RunningFirestoreEmulator | undefined;
+}
+
+export default async function globalSetup(config: Config.GlobalConfig): Promise<void> {
+  if (process.env[FIRESTORE_EMULATOR_HOST_ENV] || !selectsFirestoreSuites(config)) return;
+  try {
+    const emulator = await ensureFirestoreEmulator();
+    globalThis.__ledgerFirestoreEmulator = emulator;
+    // Test workers start after this and inherit the variable.
+    process.env[FIRESTORE_EMULATOR_HOST_ENV] = emulator.host;
+  } catch (err) {
+    process.env[FIRESTORE_ERROR_ENV] = (err as Error).message;
+  }
+}
+
+function selectsFirestoreSuites(config: Config.GlobalConfig): boolean {
+  const pattern = config.testPathPattern;
+  if (!pattern) return true;
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern, 'i');
+  } catch {
+    return true;
+  }
+  const root = path.join(config.rootDir, '__tests__');
+  return FIRESTORE_SUITE_DIRS.some((dir) => {
+    try {
+      return readdirSync(path.join(root, dir)).some((f) => re.test(path.join(root, dir, f)));
+    } catch {
+      return false;
+    }
+  });
+}
