@@ -6,7 +6,6 @@
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from '@jest/types';
 import { FIRESTORE_EMULATOR_HOST_ENV } from '../lib/core/env';
 import { ensureFirestoreEmulator, type RunningFirestoreEmulator } from '../lib/ledger/firestore-emulator';
 
@@ -19,7 +18,13 @@ declare global {
   var __ledgerFirestoreEmulator: RunningFirestoreEmulator | undefined;
 }
 
-export default async function globalSetup(config: Config.GlobalConfig): Promise<void> {
+/** The part of Jest's GlobalConfig used here. */
+interface JestGlobalConfig {
+  readonly rootDir: string;
+  readonly testPathPattern?: string;
+}
+
+export default async function globalSetup(config: JestGlobalConfig): Promise<void> {
   if (process.env[FIRESTORE_EMULATOR_HOST_ENV] || !selectsFirestoreSuites(config)) return;
   try {
     const emulator = await ensureFirestoreEmulator();
@@ -31,7 +36,7 @@ export default async function globalSetup(config: Config.GlobalConfig): Promise<
   }
 }
 
-function selectsFirestoreSuites(config: Config.GlobalConfig): boolean {
+function selectsFirestoreSuites(config: JestGlobalConfig): boolean {
   const pattern = config.testPathPattern;
   if (!pattern) return true;
   let re: RegExp;

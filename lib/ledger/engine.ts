@@ -232,45 +232,51 @@ export class RunEngine {
 
   /** Step 3 of the protocol: take the shard for this delivery, or say why not. */
   async claimShard(d: DeliveryInput): Promise<ClaimResult> {
-    const run = await this.store.getRun(d.runId);
-    if (!run) return { kind: 'skipped', reason: `run ${d.runId} does not exist` };
+    const ref = this.store.shardRef(d.runId, d.step, d.shard);
+    // The run and the shard in one round trip: the run says whether to work at all, the shard whether it is free.
+    const [runRead, shardRead] = await this.store.getMany([this.store.runRef(d.runId), ref]);
+    const run = runRead.record as RunRecord | undefined;
+    if (!run) return { kind: 'skipped', reason: `run ${d.runId} is not in the ledger (stack ${this.routes.stack})` };
     if (run.status !== 'running') {
-      const shard = await this.store.getShard(d.runId, d.step, d.shard);
+      const shard = shardRead.record as ShardRecord | undefined;
       if (shard?.state === 'done') return { kind: 'duplicate', shard };
       return { kind: 'skipped', reason: `run ${d.runId} is ${run.status}` };
     }
     const now = this.clock.now();
     const leaseUntil = now + this.routes.steps[d.step].task.dispatchDeadlineSeconds * 1000;
-    const ref = this.store.shardRef(d.runId, d.step, d.shard);
     const message = this.messageFields(ref.path, d.messageJson);
-    const { result, writeTime } = await this.store.compareAndSet<ShardRecord, ClaimResult>(ref, (s) => {
-      const claim = (attempt: number, firstAttemptAt: number, generation: number) => ({
-        write: {
-          state: 'running',
-          attempts: attempt,
-          generation,
-          leaseUntil: new Date(leaseUntil),
-          leaseOwner: d.leaseOwner,
-          firstAttemptAt: new Date(firstAttemptAt),
-          startedAt: new Date(now),
-          updatedAt: new Date(now),
-          ...(s ? {} : { step: d.step, shard: d.shard, ...message, ...(d.from ? { from: d.from } : {}) }),
-        },
-        // The token is filled in from the write time below.
-        result: { kind: 'claimed', attempt, firstAttemptAt, leaseUntil } as ClaimResult,
-      });
-      if (!s) return claim(1, now, d.generation);
-      if (s.state === 'done') return { result: { kind: 'duplicate', shard: s } };
-      if (s.state === 'failed' && d.generation <= s.generation)
-        return {
-          result: { kind: 'skipped', reason: `shard ${d.shard} of ${d.step} failed: ${s.error?.message ?? ''}` },
-        };
-      if (s.state === 'running' && (s.leaseUntil ?? 0) > now)
-        return { result: { kind: 'busy', leaseUntil: s.leaseUntil!, leaseOwner: s.leaseOwner } };
-      // pending (re-driven), an expired lease, or a failed shard re-enqueued by a newer generation.
-      const newGeneration = d.generation > s.generation || s.state === 'pending';
-      return claim(s.attempts + 1, newGeneration ? now : s.firstAttemptAt, Math.max(s.generation, d.generation));
-    });
+    const { result, writeTime } = await this.store.compareAndSet<ShardRecord, ClaimResult>(
+      ref,
+      (s) => {
+        const claim = (attempt: number, firstAttemptAt: number, generation: number) => ({
+          write: {
+            state: 'running',
+            attempts: attempt,
+            generation,
+            leaseUntil: new Date(leaseUntil),
+            leaseOwner: d.leaseOwner,
+            firstAttemptAt: new Date(firstAttemptAt),
+            startedAt: new Date(now),
+            updatedAt: new Date(now),
+            ...(s ? {} : { step: d.step, shard: d.shard, ...message, ...(d.from ? { from: d.from } : {}) }),
+          },
+          // The token is filled in from the write time below.
+          result: { kind: 'claimed', attempt, firstAttemptAt, leaseUntil } as ClaimResult,
+        });
+        if (!s) return claim(1, now, d.generation);
+        if (s.state === 'done') return { result: { kind: 'duplicate', shard: s } };
+        if (s.state === 'failed' && d.generation <= s.generation)
+          return {
+            result: { kind: 'skipped', reason: `shard ${d.shard} of ${d.step} failed: ${s.error?.message ?? ''}` },
+          };
+        if (s.state === 'running' && (s.leaseUntil ?? 0) > now)
+          return { result: { kind: 'busy', leaseUntil: s.leaseUntil!, leaseOwner: s.leaseOwner } };
+        // pending (re-driven), an expired lease, or a failed shard re-enqueued by a newer generation.
+        const newGeneration = d.generation > s.generation || s.state === 'pending';
+        return claim(s.attempts + 1, newGeneration ? now : s.firstAttemptAt, Math.max(s.generation, d.generation));
+      },
+      shardRead.snap,
+    );
     return result.kind === 'claimed' ? { ...result, token: writeTime! } : result;
   }
 
@@ -315,7 +321,17 @@ export class RunEngine {
         `the outputs and emitted messages of shard ${d.shard} are too large for the ledger: ${tooLarge.message}. Emit URIs of the data (e.g. gs://bucket/path) rather than the data itself`,
       );
     if (await this.store.updateIfUnchanged(ref, fields, token))
-      return (await this.store.getShard(d.runId, d.step, d.shard))!;
+      // What the advance reads of the shard; the claim's fields are not needed there.
+      return {
+        step: d.step,
+        shard: d.shard,
+        state: 'done',
+        outputs: outcome.outputs,
+        emits: outcome.emits,
+        emitCounts,
+        finishedAt: now.getTime(),
+        updatedAt: now.getTime(),
+      } as ShardRecord;
     const { result } = await this.store.compareAndSet<ShardRecord, ShardRecord | undefined>(ref, (s) =>
       s && s.state === 'running' ? { write: fields, result: undefined } : { result: s },
     );
@@ -372,13 +388,19 @@ export class RunEngine {
    * tasks, then the step's completion. Nothing is started when the run is no longer running.
    */
   async advanceAfterShard(d: ShardKey, shard: ShardRecord): Promise<void> {
-    const run = await this.store.getRun(d.runId);
+    // The run and the step's parents in one round trip (the run's own parents are a subset of the routes' ones).
+    const parents = this.routes.steps[d.step].parents;
+    const [runRead, ...parentReads] = await this.store.getMany([
+      this.store.runRef(d.runId),
+      ...parents.map((p) => this.store.stepRef(d.runId, p)),
+    ]);
+    const run = runRead.record as RunRecord | undefined;
     if (!run || run.status !== 'running') return;
     const inRun = runSteps(this.routes, run.startStep);
     const actor: Actor = { owner: `${d.step}/${d.shard}` };
     await this.createChildTasks(run, d.step, shard, inRun);
-    await this.tryCompleteStep(run, d.step, actor);
-    await this.tryFinishRun(d.runId);
+    const known = new Map(parents.map((p, i) => [p, parentReads[i].record as StepRecord | undefined]));
+    if (await this.tryCompleteStep(run, d.step, actor, known)) await this.tryFinishRun(d.runId);
   }
 
   /** The join:each tasks a done shard's emits make (deterministic names: a second call creates nothing). */
@@ -426,11 +448,18 @@ export class RunEngine {
    * expects; the first to see it (the completion claim) marks it and advances. Called by each of its shards, by
    * each parent's completion, and by a re-drive.
    */
-  async tryCompleteStep(run: RunRecord, step: string, actor: Actor): Promise<void> {
+  /** Returns whether this call completed (or skipped) the step. */
+  async tryCompleteStep(
+    run: RunRecord,
+    step: string,
+    actor: Actor,
+    /** Parent step documents read just before, to save a round trip. */
+    known?: ReadonlyMap<string, StepRecord | undefined>,
+  ): Promise<boolean> {
     const inRun = runSteps(this.routes, run.startStep);
     const parents = runParents(this.routes, inRun, step);
-    const parentDocs = await this.store.getSteps(run.runId, parents);
-    if (!parentDocs.every((p) => p && COMPLETE_STATES.includes(p.state))) return;
+    const parentDocs = known ? parents.map((p) => known.get(p)) : await this.store.getSteps(run.runId, parents);
+    if (!parentDocs.every((p) => p && COMPLETE_STATES.includes(p.state))) return false;
     const route = this.routes.steps[step];
     const incoming = parentDocs.reduce((n, p) => n + (p!.emitted?.[step] ?? 0), 0);
     const expected = step === run.startStep ? 1 : route.join === 'all' ? (incoming > 0 ? 1 : 0) : incoming;
@@ -439,8 +468,8 @@ export class RunEngine {
       expected === 0
         ? { done: 0, emitted: {} as Record<string, number> }
         : await this.store.countDone(run.runId, step, nexts);
-    if (counted.done < expected) return;
-    if (!(await this.claimOnce(run.runId, claimIdFor.completion(step), actor))) return;
+    if (counted.done < expected) return false;
+    if (!(await this.claimOnce(run.runId, claimIdFor.completion(step), actor))) return false;
     const emitted = Object.fromEntries(nexts.map((n) => [n, counted.emitted[n] ?? 0]));
     const skipped = expected === 0;
     await this.store.set(this.store.stepRef(run.runId, step), {
@@ -462,6 +491,7 @@ export class RunEngine {
       fields: { expected, succeeded: counted.done, emitted },
     });
     await this.advance(run.runId, step, actor);
+    return true;
   }
 
   /** After `step` completed: open or start each next step whose parents in the run are all complete. */

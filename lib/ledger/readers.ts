@@ -157,12 +157,16 @@ export async function getRun(engine: RunEngine, runId: string): Promise<RunView 
   const shardsByStep = new Map(
     steps.map((s, i) => [s, shardLists[i].sort((a, b) => compareShardIds(a.shard, b.shard))]),
   );
-  const docByStep = new Map(steps.map((s, i) => [s, docs[i]]));
+  let docByStep = new Map(steps.map((s, i) => [s, docs[i]]));
   const lastProgressAt = lastProgress(run, docs, shardLists.flat());
   if (run.status === 'running') {
     const open = openSteps(engine, run, docByStep);
     const verdict = detectStall({ now: engine.clock.now(), lastProgressAt, openSteps: open });
-    if (verdict) run = (await recordStall(engine, run, verdict.steps[0], verdict.reason)) ?? run;
+    if (verdict) {
+      run = (await recordStall(engine, run, verdict.steps[0], verdict.reason)) ?? run;
+      const after = await engine.store.getSteps(runId, steps);
+      docByStep = new Map(steps.map((s, i) => [s, after[i]]));
+    }
   }
   const now = engine.clock.now();
   const stepViews = steps.map((s) => stepView(engine, run!, s, docByStep, shardsByStep.get(s) ?? [], now));

@@ -96,6 +96,15 @@ export class LedgerStore {
     return snaps.map((s) => (s.exists ? (toRecord(s.data()) as unknown as StepRecord) : undefined));
   }
 
+  /** Several documents in one round trip, as snapshots (for a compare-and-set that follows) and records. */
+  async getMany(
+    refs: readonly DocumentReference[],
+  ): Promise<Array<{ snap: DocumentSnapshot; record?: Record<string, unknown> }>> {
+    if (refs.length === 0) return [];
+    const snaps = await this.db.getAll(...refs);
+    return snaps.map((snap) => ({ snap, ...(snap.exists ? { record: toRecord(snap.data()) } : {}) }));
+  }
+
   async getShard(runId: string, step: string, shard: string): Promise<ShardRecord | undefined> {
     return this.get<ShardRecord>(this.shardRef(runId, step, shard));
   }
@@ -187,9 +196,11 @@ export class LedgerStore {
   async compareAndSet<T, R>(
     ref: DocumentReference,
     decide: (current: T | undefined) => Decision<R>,
+    /** A snapshot of `ref` read just before (saves the first read). */
+    initial?: DocumentSnapshot,
   ): Promise<CompareAndSetResult<R>> {
     for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
-      const snap: DocumentSnapshot = await ref.get();
+      const snap: DocumentSnapshot = round === 0 && initial ? initial : await ref.get();
       const current = snap.exists ? (toRecord(snap.data()) as T) : undefined;
       const decision = decide(current);
       if (!decision.write) return { result: decision.result };

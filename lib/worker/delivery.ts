@@ -31,6 +31,11 @@ export interface StepContext {
    * next step once.
    */
   emit(step: string, payload: unknown): void;
+  /**
+   * Fan-out: one message per item to a next step. Counts as an explicit emit even for an empty list, so a fan-out
+   * over nothing sends nothing (and a step no message reaches is skipped) instead of the default message.
+   */
+  fanOut(step: string, payloads: readonly unknown[]): void;
   /** Records an output of this shard (an artifact URI), shown by `runs show`. */
   output(name: string, uri: string): void;
   /** Sends nothing to any next step (a join:all step that then receives no message is skipped). */
@@ -128,6 +133,19 @@ async function deliver(ledger: Ledger, d: Delivery, fn: StepFunction, sink: LogS
   const emits: Record<string, string[]> = {};
   const outputs: Record<string, string> = {};
   let explicit = false;
+  const messagesTo = (step: string, call: string): string[] => {
+    if (!route.next.includes(step))
+      throw new PermanentError(
+        `ctx.${call}("${step}"): "${step}" is not a next step of ${d.step} (its next steps: ${route.next.join(', ') || 'none'})`,
+      );
+    explicit = true;
+    return (emits[step] ??= []);
+  };
+  const toMessage = (step: string, payload: unknown): string => {
+    const json = toJson(payload, `the message emitted to ${step}`);
+    engine.checkMessage(step, json, `the message emitted to ${step}`);
+    return json;
+  };
   const ctx: StepContext = {
     runId: d.runId,
     pipeline: routes.pipeline,
@@ -138,14 +156,13 @@ async function deliver(ledger: Ledger, d: Delivery, fn: StepFunction, sink: LogS
     deadline: new Date(claim.leaseUntil),
     log,
     emit(step, payload) {
-      if (!route.next.includes(step))
-        throw new PermanentError(
-          `ctx.emit("${step}"): "${step}" is not a next step of ${d.step} (its next steps: ${route.next.join(', ') || 'none'})`,
-        );
-      explicit = true;
-      const json = toJson(payload, `the message emitted to ${step}`);
-      engine.checkMessage(step, json, `the message emitted to ${step}`);
-      (emits[step] ??= []).push(json);
+      messagesTo(step, 'emit').push(toMessage(step, payload));
+    },
+    fanOut(step, payloads) {
+      if (!Array.isArray(payloads))
+        throw new PermanentError(`ctx.fanOut("${step}", payloads): payloads must be an array (one message per item)`);
+      const list = messagesTo(step, 'fanOut');
+      for (const p of payloads) list.push(toMessage(step, p));
     },
     output(name, uri) {
       if (typeof name !== 'string' || name === '' || typeof uri !== 'string')
