@@ -2,15 +2,14 @@
  * One Firestore emulator for the whole suite (the run ledger's tests), started without waiting: the JVM boots while
  * the other suites run, and the ledger suites await readiness themselves (__tests__/ledger/helpers.ts). It is not
  * started when FIRESTORE_EMULATOR_HOST names one already, nor when the run's test path pattern selects no suite that
- * needs it (`npx jest __tests__/emulator` stays JVM-free). Each suite isolates its data with its own project id.
+ * needs it (`npx jest __tests__/emulator` stays JVM-free: a suite needs it when it calls the ledger helpers'
+ * testFirestore or startHarness). Each suite isolates its data with its own project id.
  */
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { FIRESTORE_EMULATOR_HOST_ENV } from '../lib/core/env';
 import { ensureFirestoreEmulator, type RunningFirestoreEmulator } from '../lib/ledger/firestore-emulator';
 
-/** Suites under these folders use the Firestore emulator. */
-export const FIRESTORE_SUITE_DIRS = ['ledger', 'worker'];
 /** Why the emulator could not start, for the suites that need it (one line). */
 export const FIRESTORE_ERROR_ENV = 'LEDGER_TEST_FIRESTORE_ERROR';
 
@@ -37,20 +36,26 @@ export default async function globalSetup(config: JestGlobalConfig): Promise<voi
 }
 
 function selectsFirestoreSuites(config: JestGlobalConfig): boolean {
+  const suites = firestoreSuites(path.join(config.rootDir, '__tests__'));
   const pattern = config.testPathPattern;
-  if (!pattern) return true;
+  if (!pattern) return suites.length > 0;
   let re: RegExp;
   try {
     re = new RegExp(pattern, 'i');
   } catch {
     return true;
   }
-  const root = path.join(config.rootDir, '__tests__');
-  return FIRESTORE_SUITE_DIRS.some((dir) => {
-    try {
-      return readdirSync(path.join(root, dir)).some((f) => re.test(path.join(root, dir, f)));
-    } catch {
-      return false;
-    }
-  });
+  return suites.some((file) => re.test(file));
+}
+
+/** Test files that use the emulator: those that call the ledger helpers' testFirestore or startHarness. */
+function firestoreSuites(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...firestoreSuites(file));
+    else if (entry.name.endsWith('.test.ts') && /\b(testFirestore|startHarness)\(/.test(readFileSync(file, 'utf8')))
+      out.push(file);
+  }
+  return out;
 }

@@ -102,6 +102,8 @@ async function launchFirestoreEmulator(o: FirestoreEmulatorOptions): Promise<Run
   const killGroup = () => killProcessGroup(child, 'SIGKILL');
   process.once('exit', killGroup);
 
+  const abort = new AbortController();
+  child.once('exit', () => abort.abort());
   const exited = new Promise<never>((_, reject) => {
     child.once('error', (err) => reject(new FirestoreEmulatorError(`cannot start ${command.file}: ${err.message}`)));
     child.once('exit', (code, signal) =>
@@ -115,7 +117,7 @@ async function launchFirestoreEmulator(o: FirestoreEmulatorOptions): Promise<Run
       ),
     );
   });
-  const ready = Promise.race([waitForFirestoreEmulator(host, o.readyTimeoutMs ?? 60_000), exited]);
+  const ready = Promise.race([waitForFirestoreEmulator(host, o.readyTimeoutMs ?? 60_000, abort.signal), exited]);
   ready.catch(() => undefined);
   let stopping: Promise<void> | undefined;
   return {
@@ -135,16 +137,21 @@ async function launchFirestoreEmulator(o: FirestoreEmulatorOptions): Promise<Run
   };
 }
 
-/** Polls `GET http://<host>/` (the emulator answers "Ok") until it answers or `timeoutMs` passes. */
-export async function waitForFirestoreEmulator(host: string, timeoutMs = 60_000): Promise<void> {
+/**
+ * Polls `GET http://<host>/` (the emulator answers "Ok") until it answers, `timeoutMs` passes, or `signal` aborts
+ * (the emulator exited). Its timers do not keep the process alive.
+ */
+export async function waitForFirestoreEmulator(host: string, timeoutMs = 60_000, signal?: AbortSignal): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
+    if (signal?.aborted)
+      throw new FirestoreEmulatorError(`the Firestore emulator at ${host} stopped before it answered`);
     if (await answers(host)) return;
     if (Date.now() > until)
       throw new FirestoreEmulatorError(
         `the Firestore emulator at ${host} did not answer within ${Math.round(timeoutMs / 1000)} s`,
       );
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 100).unref());
   }
 }
 
