@@ -42,11 +42,10 @@ describe('duplicate deliveries injected at every step', () => {
       pipeline: 'dups',
       steps: diamond,
       handlers: diamondHandlers,
-      // The first dispatch of every task gets a twin: the same request in the same queue, under another name, sent
-      // while the original may still be running (Cloud Tasks' at-least-once delivery, made certain).
+      // Every task gets a twin once it succeeded: the same request in the same queue, under another name (Cloud
+      // Tasks' at-least-once delivery, made certain). A twin that overlaps its original is the next describe's.
       onDispatch: (e, task, self) => {
-        if (e.event !== 'dispatched' || e.attempt !== 1 || task.taskId.startsWith('dup-') || copied.has(task.name))
-          return;
+        if (e.event !== 'succeeded' || task.taskId.startsWith('dup-') || copied.has(task.name)) return;
         copied.add(task.name);
         self.emulator.state.createTask(task.queueName, {
           name: `${task.queueName}/tasks/dup-${task.taskId}`,
@@ -60,23 +59,70 @@ describe('duplicate deliveries injected at every step', () => {
 
   test('GIVEN every task delivered twice THEN each step runs once per run and train gets exactly one task', async () => {
     const { runId } = await h.ledger.startRun({ runId: 'dup-run', payload: { dataset: 'gs://d' } });
-    const run = await h.waitForRun(runId, ['succeeded', 'failed'], 30_000);
-    await eventually(
-      () =>
-        h.emulator.dispatcher!.inFlight === 0 &&
-        h.emulator.state.queues().every((q) => h.emulator.state.tasksOf(q.name).length === 0),
-      'every duplicate answered',
-      30_000,
-    );
+    const run = await h.waitForRun(runId);
+    const twinsDone = () => h.dispatches.filter((d) => d.e.task.startsWith('dup-') && d.e.event === 'succeeded');
+    await eventually(() => twinsDone().length === 5, 'every twin answered');
 
     expect(run.status).toBe('succeeded');
     for (const s of Object.keys(diamondHandlers)) expect([s, h.callsOf(s, runId).length]).toEqual([s, 1]);
     expect(copied.size).toBe(5); // one twin per step's task
-    // The twins were answered 2xx (duplicate) or 503 while the original held the lease, then 2xx.
-    const twins = h.dispatches.filter((d) => d.e.task.startsWith('dup-') && d.e.event === 'succeeded');
-    expect(twins).toHaveLength(5);
+    // Every twin was answered 2xx at once, as a duplicate (its shard is done), and did no work.
+    expect(h.dispatches.filter((d) => d.e.task.startsWith('dup-') && d.e.event === 'failed')).toHaveLength(0);
+    const duplicates = h.logLines.map((l) => JSON.parse(l)).filter((l) => l.event === 'delivery-duplicate');
+    expect(duplicates).toHaveLength(5);
     expect(tasksCreatedIn(h, 'train').filter((t) => !t.startsWith('dup-'))).toHaveLength(1);
     expect(run.steps.map((s) => s.attempts)).toEqual([1, 1, 1, 1, 1]);
+  });
+});
+
+describe('a duplicate that arrives while the original still runs', () => {
+  let h: Harness;
+  const clock = new OffsetClock();
+  const running = gate();
+  const release = gate();
+  beforeAll(async () => {
+    h = await startHarness({
+      pipeline: 'overlap',
+      clock,
+      steps: [step('train', [], { dispatchDeadlineSeconds: 15 })],
+      handlers: {
+        train: async () => {
+          running.open();
+          await release.promise;
+          return { model: 'gs://m' };
+        },
+      },
+    });
+    harnesses.push(h);
+  }, FIRESTORE_READY_MS);
+
+  test('THEN it is answered 503 with Retry-After until the lease ends, then as a duplicate; the work ran once', async () => {
+    const { runId } = await h.ledger.startRun({ payload: {} });
+    await running.promise;
+    // 14 of the lease's 15 s have passed: the twin is told to come back in 1 s.
+    clock.advance(14_000);
+    const queue = h.routes.steps.train.queue;
+    const [original] = h.emulator.state.tasksOf(queue);
+    h.emulator.state.createTask(queue, {
+      name: `${queue}/tasks/twin`,
+      httpRequest: {
+        url: original.httpRequest.url,
+        headers: original.httpRequest.headers,
+        body: original.httpRequest.body,
+      },
+    });
+    const twin = (event: string) => h.dispatches.find((d) => d.e.task === 'twin' && d.e.event === event);
+    await eventually(() => twin('failed') !== undefined, 'the twin refused');
+    expect(twin('failed')!.e.status).toBe(503);
+    const busy = h.logLines.map((l) => JSON.parse(l)).find((l) => l.event === 'delivery-busy');
+    expect(busy.message).toMatch(
+      /^busy: another delivery \(.+\) holds this shard until .*; Cloud Tasks retries in 1 s$/,
+    );
+
+    release.open();
+    await eventually(() => twin('succeeded') !== undefined, 'the twin answered');
+    expect((await h.waitForRun(runId)).status).toBe('succeeded');
+    expect(h.callsOf('train', runId)).toHaveLength(1);
   });
 });
 
@@ -109,8 +155,9 @@ describe('a shard retried after its work completed (the 2xx was lost)', () => {
     expect(run.status).toBe('succeeded');
     expect(dropped).toBe(1);
     const trainQueue = h.routes.steps.train.queue;
-    const trainDispatches = h.dispatches.filter((d) => d.e.queue === trainQueue && d.e.event === 'dispatched');
-    expect(trainDispatches.length).toBe(2); // the lost answer, then the retry
+    const trainDispatches = () => h.dispatches.filter((d) => d.e.queue === trainQueue && d.e.event === 'dispatched');
+    await eventually(() => trainDispatches().length === 2, 'the retry of train'); // the lost answer, then the retry
+    await eventually(() => h.emulator.state.tasksOf(trainQueue).length === 0, 'the retry answered');
     expect(h.callsOf('train', runId)).toHaveLength(1);
     expect(h.callsOf('infer', runId)).toHaveLength(1);
     expect(tasksCreatedIn(h, 'infer')).toHaveLength(1);

@@ -133,6 +133,8 @@ async function launchFirestoreEmulator(o: FirestoreEmulatorOptions): Promise<Run
         const timer = setTimeout(() => killProcessGroup(child, 'SIGKILL'), 5000);
         await gone;
         clearTimeout(timer);
+        // The launcher is gone; a JVM still booting may have missed the SIGTERM (seen here): end the group for sure.
+        killProcessGroup(child, 'SIGKILL');
       })()),
   };
 }
