@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --quick] [--only synth,scale,tests,seed,dispatch] [--no-profile]`
+ * `npm run bench [-- --quick] [--only synth,scale,tests,seed,dispatch,ledger] [--no-profile]`
  *
  * Measures on this machine and writes docs/BENCHMARKS.md (the part between the bench markers), docs/benchmarks.svg
  * and bench/results.json (the raw numbers; a run with --only keeps the other sections from the previous file).
  * Sections: synth (examples vs the cdktf-init-style baseline), scale (1 .. 1,000 queues), tests (npm test), seed
- * (seeding throughput), dispatch (emulator dispatch rate). Exits 1 when a section fails or a budget is missed.
+ * (seeding throughput), dispatch (emulator dispatch rate), ledger (run-ledger hand-off overhead and a 1,000-shard
+ * fan-in). Exits 1 when a section fails or a budget is missed.
  * Not part of `npm test`: numbers depend on the machine and its load.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import {
   spliceGenerated,
 } from './lib/report';
 import { dispatchBench } from './sections/dispatch';
+import { ledgerBench } from './sections/ledger';
 import { scaleBench } from './sections/scale';
 import { seedBench } from './sections/seed';
 import { synthBench } from './sections/synth';
@@ -47,7 +49,9 @@ const CHART = join(ROOT, 'docs', 'benchmarks.svg');
 async function main(): Promise<void> {
   const opts = new Command()
     .name('npm run bench --')
-    .description('Measure synth, scale, tests, seeding and dispatch on this machine; write docs/BENCHMARKS.md')
+    .description(
+      'Measure synth, scale, tests, seeding, dispatch and the run ledger on this machine; write docs/BENCHMARKS.md',
+    )
     .option('--quick', 'fewer rounds and sizes (about 2 minutes)', false)
     .option('--only <sections>', `comma-separated subset of: ${SECTIONS.join(', ')}`, parseSections, [...SECTIONS])
     .option('--no-profile', 'skip the CPU profile of the largest synth')
@@ -76,7 +80,8 @@ async function main(): Promise<void> {
         else if (section === 'scale') results.scale = await scaleBench(ctx, { profile: opts.profile });
         else if (section === 'tests') results.tests = await testsBench(ctx);
         else if (section === 'seed') results.seed = await seedBench(ctx);
-        else results.dispatch = await dispatchBench(ctx);
+        else if (section === 'dispatch') results.dispatch = await dispatchBench(ctx);
+        else results.ledger = await ledgerBench(ctx);
         ctx.log(`== ${section} done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       } catch (err) {
         failures.push(`${section}: ${(err as Error).message}`);

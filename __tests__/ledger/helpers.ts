@@ -213,14 +213,15 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     callsOf: (s, runId) => calls.filter((c) => c.step === s && (runId === undefined || c.runId === runId)),
     async waitForRun(runId, statuses = ['succeeded', 'failed', 'cancelled'], timeoutMs = 20_000) {
       const until = Date.now() + timeoutMs;
+      // The run document alone (one read) while waiting: polling the whole view would load the emulator.
       for (;;) {
-        const run = await handler.ledger.getRun(runId);
-        if (run && statuses.includes(run.status)) return run;
+        const run = await handler.ledger.engine.store.getRun(runId);
+        if (run && statuses.includes(run.status)) return (await handler.ledger.getRun(runId))!;
         if (Date.now() > until)
           throw new Error(
             `run ${runId} is ${run?.status ?? 'absent'} after ${timeoutMs} ms, waiting for ${statuses.join(' or ')}`,
           );
-        await new Promise((r) => setTimeout(r, 25));
+        await new Promise((r) => setTimeout(r, 50));
       }
     },
     async restartWorker(handlers = o.handlers) {

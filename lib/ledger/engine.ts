@@ -387,20 +387,16 @@ export class RunEngine {
    * Step 5 after the shard is done (and again for every duplicate: each call is idempotent): the shard's join:each
    * tasks, then the step's completion. Nothing is started when the run is no longer running.
    */
-  async advanceAfterShard(d: ShardKey, shard: ShardRecord): Promise<void> {
-    // The run and the step's parents in one round trip (the run's own parents are a subset of the routes' ones).
-    const parents = this.routes.steps[d.step].parents;
-    const [runRead, ...parentReads] = await this.store.getMany([
-      this.store.runRef(d.runId),
-      ...parents.map((p) => this.store.stepRef(d.runId, p)),
-    ]);
-    const run = runRead.record as RunRecord | undefined;
+  async advanceAfterShard(d: ShardKey, shard: ShardRecord, runRead?: Promise<RunRecord | undefined>): Promise<void> {
+    // The run only decides whether to start what follows, so it may be read while the shard's done write is under
+    // way (`runRead`). The parents are read by tryCompleteStep after that write: a parent completing concurrently
+    // then sees this shard done, or this call sees the parent complete (one of the two completes the step).
+    const run = await (runRead ?? this.store.getRun(d.runId));
     if (!run || run.status !== 'running') return;
     const inRun = runSteps(this.routes, run.startStep);
     const actor: Actor = { owner: `${d.step}/${d.shard}` };
     await this.createChildTasks(run, d.step, shard, inRun);
-    const known = new Map(parents.map((p, i) => [p, parentReads[i].record as StepRecord | undefined]));
-    if (await this.tryCompleteStep(run, d.step, actor, known)) await this.tryFinishRun(d.runId);
+    if (await this.tryCompleteStep(run, d.step, actor)) await this.tryFinishRun(d.runId);
   }
 
   /** The join:each tasks a done shard's emits make (deterministic names: a second call creates nothing). */
@@ -449,16 +445,10 @@ export class RunEngine {
    * each parent's completion, and by a re-drive.
    */
   /** Returns whether this call completed (or skipped) the step. */
-  async tryCompleteStep(
-    run: RunRecord,
-    step: string,
-    actor: Actor,
-    /** Parent step documents read just before, to save a round trip. */
-    known?: ReadonlyMap<string, StepRecord | undefined>,
-  ): Promise<boolean> {
+  async tryCompleteStep(run: RunRecord, step: string, actor: Actor): Promise<boolean> {
     const inRun = runSteps(this.routes, run.startStep);
     const parents = runParents(this.routes, inRun, step);
-    const parentDocs = known ? parents.map((p) => known.get(p)) : await this.store.getSteps(run.runId, parents);
+    const parentDocs = await this.store.getSteps(run.runId, parents);
     if (!parentDocs.every((p) => p && COMPLETE_STATES.includes(p.state))) return false;
     const route = this.routes.steps[step];
     const incoming = parentDocs.reduce((n, p) => n + (p!.emitted?.[step] ?? 0), 0);
@@ -469,6 +459,9 @@ export class RunEngine {
         ? { done: 0, emitted: {} as Record<string, number> }
         : await this.store.countDone(run.runId, step, nexts);
     if (counted.done < expected) return false;
+    // Once per step: a run that failed or was cancelled meanwhile completes nothing more (a re-drive will).
+    const current = await this.store.getRun(run.runId);
+    if (current?.status !== 'running') return false;
     if (!(await this.claimOnce(run.runId, claimIdFor.completion(step), actor))) return false;
     const emitted = Object.fromEntries(nexts.map((n) => [n, counted.emitted[n] ?? 0]));
     const skipped = expected === 0;
@@ -490,14 +483,13 @@ export class RunEngine {
       step,
       fields: { expected, succeeded: counted.done, emitted },
     });
-    await this.advance(run.runId, step, actor);
+    await this.advance(current, step, actor);
     return true;
   }
 
   /** After `step` completed: open or start each next step whose parents in the run are all complete. */
-  async advance(runId: string, step: string, actor: Actor): Promise<void> {
-    const run = await this.store.getRun(runId);
-    if (!run || run.status !== 'running') return;
+  async advance(run: RunRecord, step: string, actor: Actor): Promise<void> {
+    const runId = run.runId;
     const inRun = runSteps(this.routes, run.startStep);
     for (const next of this.routes.steps[step].next.filter((n) => inRun.includes(n))) {
       const parents = runParents(this.routes, inRun, next);

@@ -141,7 +141,7 @@ async function launchFirestoreEmulator(o: FirestoreEmulatorOptions): Promise<Run
 
 /**
  * Polls `GET http://<host>/` (the emulator answers "Ok") until it answers, `timeoutMs` passes, or `signal` aborts
- * (the emulator exited). Its timers do not keep the process alive.
+ * (the emulator exited).
  */
 export async function waitForFirestoreEmulator(host: string, timeoutMs = 60_000, signal?: AbortSignal): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -153,7 +153,7 @@ export async function waitForFirestoreEmulator(host: string, timeoutMs = 60_000,
       throw new FirestoreEmulatorError(
         `the Firestore emulator at ${host} did not answer within ${Math.round(timeoutMs / 1000)} s`,
       );
-    await new Promise((r) => setTimeout(r, 100).unref());
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -193,6 +193,9 @@ async function deliver(ledger: Ledger, d: Delivery, fn: StepFunction, sink: LogS
   }
 
   let shard: ShardRecord;
+  // Read while the done write is under way: it only decides whether to start what follows (advanceAfterShard).
+  const runRead = engine.store.getRun(d.runId);
+  runRead.catch(() => undefined);
   try {
     shard = await engine.completeShard(key, claim.token, { emits, outputs });
   } catch (err) {
@@ -207,7 +210,7 @@ async function deliver(ledger: Ledger, d: Delivery, fn: StepFunction, sink: LogS
     emitted,
     outputs: shard.outputs ?? {},
   });
-  await engine.advanceAfterShard(key, shard);
+  await engine.advanceAfterShard(key, shard, runRead);
   return { kind: 'done', attempt, emitted };
 }
 
