@@ -136,6 +136,19 @@ export class LedgerStore {
     };
   }
 
+  /**
+   * Whether any of a step's shards is claimed but not done (or failed): one index lookup (limit 1). Completions check
+   * it before counting, so a fan-in's shards finishing while others run do not each count every shard.
+   */
+  async anyUnfinished(runId: string, step: string): Promise<boolean> {
+    const snap = await this.shardsOf(runId, step)
+      .where('state', 'in', ['pending', 'running', 'failed'])
+      .select()
+      .limit(1)
+      .get();
+    return !snap.empty;
+  }
+
   /** The messages a step's done shards emitted to `next`, per shard (only that field is read). */
   async emitsOf(runId: string, step: string, next: string): Promise<Array<{ shard: string; messages: string[] }>> {
     const { FieldPath } = firestoreLibrary();
