@@ -20,6 +20,8 @@ module.exports = {
   // Google's Firestore emulator for the run-ledger suites: started without blocking, stopped at the end.
   globalSetup: '<rootDir>/__tests__/global-setup.ts',
   globalTeardown: '<rootDir>/__tests__/global-teardown.ts',
+  // ...and the suites that use it run last, while the JVM boots during the others.
+  testSequencer: '<rootDir>/__tests__/sequencer.js',
   snapshotFormat: { escapeString: false, printBasicPrototype: false },
   testTimeout: 30000,
 };

@@ -5,10 +5,12 @@
  * needs it (`npx jest __tests__/emulator` stays JVM-free: a suite needs it when it calls the ledger helpers'
  * testFirestore or startHarness). Each suite isolates its data with its own project id.
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { FIRESTORE_EMULATOR_HOST_ENV } from '../lib/core/env';
 import { ensureFirestoreEmulator, type RunningFirestoreEmulator } from '../lib/ledger/firestore-emulator';
+
+// The same test as the sequencer's (plain JavaScript: jest loads the sequencer untransformed).
+const { firestoreSuites } = require('./sequencer') as { firestoreSuites(dir: string): string[] };
 
 /** Why the emulator could not start, for the suites that need it (one line). */
 export const FIRESTORE_ERROR_ENV = 'LEDGER_TEST_FIRESTORE_ERROR';
@@ -46,16 +48,4 @@ function selectsFirestoreSuites(config: JestGlobalConfig): boolean {
     return true;
   }
   return suites.some((file) => re.test(file));
-}
-
-/** Test files that use the emulator: those that call the ledger helpers' testFirestore or startHarness. */
-function firestoreSuites(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const file = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...firestoreSuites(file));
-    else if (entry.name.endsWith('.test.ts') && /\b(testFirestore|startHarness)\(/.test(readFileSync(file, 'utf8')))
-      out.push(file);
-  }
-  return out;
 }
