@@ -105,6 +105,29 @@ describe('behind an Express-style body parser, started by seed tasks', () => {
   });
 });
 
+describe('behind a body parser that skipped the request (another content type)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      pipeline: 'skipped',
+      steps: [step('a')],
+      handlers: { a: (p: unknown, ctx: StepContext) => ctx.output('echo', JSON.stringify(p)) },
+      // What body-parser does for a content type it does not handle: `{}` on req.body, the stream left unread.
+      wrap: (handler) => (req: IncomingMessage & { body?: unknown }, res: ServerResponse) => {
+        req.body = {};
+        handler(req, res);
+      },
+    });
+    harnesses.push(h);
+  }, FIRESTORE_READY_MS);
+
+  test('THEN the body is read from the stream, not taken as {}', async () => {
+    const { runId } = await h.ledger.startRun({ payload: { n: 42 } });
+    const run = await h.waitForRun(runId);
+    expect(run.steps[0].outputs).toEqual([{ shard: '0', name: 'echo', uri: '{"n":42}' }]);
+  });
+});
+
 describe('requests that are not ours', () => {
   let h: Harness;
   beforeAll(async () => {

@@ -182,11 +182,19 @@ export function statusOf(outcome: DeliveryOutcome): number {
 /** The body as JSON text and value: already parsed by a framework (object, string or Buffer), or read here. */
 async function readBody(req: IncomingMessage & { body?: unknown }): Promise<{ json: string; value: unknown }> {
   let text: string;
-  if (req.body !== undefined && !(req.body instanceof Uint8Array) && typeof req.body !== 'string') {
-    // express.json(): a parsed value. An empty object is what body-parser leaves for a body it did not parse.
+  // body-parser leaves `{}` on a request it did not parse (another content type) and the stream unread.
+  const unparsed =
+    req.body !== null &&
+    typeof req.body === 'object' &&
+    !(req.body instanceof Uint8Array) &&
+    Object.keys(req.body).length === 0 &&
+    !req.readableEnded;
+  if (req.body !== undefined && !unparsed && !(req.body instanceof Uint8Array) && typeof req.body !== 'string') {
+    // express.json() and the like: a parsed value.
     return { json: JSON.stringify(req.body), value: req.body };
-  } else if (req.body !== undefined) {
-    text = req.body.toString();
+  } else if (req.body !== undefined && !unparsed) {
+    // express.text() or express.raw(): the body as text or bytes.
+    text = typeof req.body === 'string' ? req.body : Buffer.from(req.body as Uint8Array).toString();
   } else {
     text = await new Promise<string>((resolve, reject) => {
       const chunks: Buffer[] = [];
