@@ -195,3 +195,25 @@ describe('a join:all step too large for one task', () => {
     expect(h.callsOf('merge')).toHaveLength(0);
   });
 });
+
+describe('a shard whose message and results do not fit in one ledger document together', () => {
+  let h: Harness;
+  const big = (c: string) => ({ blob: c.repeat(600_000) });
+  beforeAll(async () => {
+    h = await harness({
+      pipeline: 'bigmsg',
+      steps: [step('a', ['b']), step('b', ['c']), step('c')],
+      handlers: { a: () => big('a'), b: () => big('b'), c: (p: { blob: string }) => ({ size: p.blob.length }) },
+    });
+  }, FIRESTORE_READY_MS);
+
+  test('THEN the done shard drops the message it received (its parent keeps it) and the run goes on', async () => {
+    const { runId } = await h.ledger.startRun({ payload: null });
+    const run = await h.waitForRun(runId);
+    expect(run.status).toBe('succeeded');
+    const b = await h.ledger.engine.store.getShard(runId, 'b', '0.0');
+    expect(b).toMatchObject({ state: 'done', messageNote: expect.stringMatching(/^dropped when the shard completed/) });
+    expect(b!.message).toBeUndefined();
+    expect(h.callsOf('c', runId)).toHaveLength(1);
+  });
+});

@@ -101,6 +101,12 @@ export interface Actor {
 }
 
 const COMPLETE_STATES: ReadonlyArray<StepRecord['state']> = ['complete', 'skipped'];
+/**
+ * Room kept for a document's small fields (ids, states, timestamps, counters: a few hundred bytes) when deciding
+ * whether a large value (an input, a message, emits) fits in the 1 MiB a Firestore document holds.
+ */
+const SMALL_FIELDS_BYTES = 2048;
+const room = 'x'.repeat(SMALL_FIELDS_BYTES);
 /** Complete step documents kept per engine (oldest dropped first). */
 const COMPLETE_STEP_CACHE = 10_000;
 
@@ -144,8 +150,7 @@ export class RunEngine {
     if (existing) return { run: existing, created: false };
     const now = this.now();
     const runPath = this.store.runRef(r.runId).path;
-    const fits =
-      documentSizeProblems(documentSizeBytes(runPath, { input: r.inputJson, pad: 'x'.repeat(1024) })).length === 0;
+    const fits = documentSizeProblems(documentSizeBytes(runPath, { input: r.inputJson, room })).length === 0;
     const doc = {
       layout: 1,
       runId: r.runId,
@@ -286,7 +291,7 @@ export class RunEngine {
 
   /** The message kept on the shard: its JSON text, or a note when the document could not hold it. */
   private messageFields(path: string, messageJson: string): { message: string } | { messageNote: string } {
-    const size = documentSizeBytes(path, { message: messageJson, pad: 'x'.repeat(2048) });
+    const size = documentSizeBytes(path, { message: messageJson, room });
     return size <= FIRESTORE_LIMITS.maxDocumentBytes
       ? { message: messageJson }
       : {
@@ -299,27 +304,31 @@ export class RunEngine {
    * holds the shard. If another attempt took it meanwhile (this one outlived its lease), the first to finish wins:
    * a shard already done is returned as it is (its emits, not these, go on).
    */
-  async completeShard(d: ShardKey, token: Timestamp, outcome: ShardOutcome): Promise<ShardRecord> {
+  async completeShard(
+    d: ShardKey,
+    token: Timestamp,
+    outcome: ShardOutcome,
+    /** The message the claim kept on the shard (its JSON text), if it did. */
+    keptMessageJson?: string,
+  ): Promise<ShardRecord> {
     const ref = this.store.shardRef(d.runId, d.step, d.shard);
     const now = new Date(this.clock.now());
     const emitCounts = Object.fromEntries(Object.entries(outcome.emits).map(([n, m]) => [n, m.length]));
-    const fields = {
+    const results = { outputs: outcome.outputs, emits: outcome.emits, emitCounts };
+    const fields: Record<string, unknown> = {
       state: 'done',
-      outputs: outcome.outputs,
-      emits: outcome.emits,
-      emitCounts,
+      ...results,
       finishedAt: now,
       updatedAt: now,
       leaseUntil: this.store.deleteField(),
     };
-    // The document after this write: these fields plus what the claim wrote (the message, up to its own limit).
-    const size = documentSizeBytes(ref.path, {
-      outputs: outcome.outputs,
-      emits: outcome.emits,
-      emitCounts,
-      claimFields: 'x'.repeat(2048),
-    });
-    const [tooLarge] = documentSizeProblems(size);
+    // The document after this write. A done shard is never re-sent, so when its received message and its results do
+    // not fit together, the message goes (its parent's emits still hold it).
+    if (documentSizeProblems(documentSizeBytes(ref.path, { ...results, message: keptMessageJson, room })).length) {
+      fields.message = this.store.deleteField();
+      fields.messageNote = 'dropped when the shard completed, to make room for its outputs and emits';
+    }
+    const [tooLarge] = documentSizeProblems(documentSizeBytes(ref.path, { ...results, room }));
     if (tooLarge)
       throw new PermanentError(
         `the outputs and emitted messages of shard ${d.shard} are too large for the ledger: ${tooLarge.message}. Emit URIs of the data (e.g. gs://bucket/path) rather than the data itself`,

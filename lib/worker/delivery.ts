@@ -197,7 +197,7 @@ async function deliver(ledger: Ledger, d: Delivery, fn: StepFunction, sink: LogS
   const runRead = engine.store.getRun(d.runId);
   runRead.catch(() => undefined);
   try {
-    shard = await engine.completeShard(key, claim.token, { emits, outputs });
+    shard = await engine.completeShard(key, claim.token, { emits, outputs }, d.payloadJson);
   } catch (err) {
     if (isPermanentError(err)) return failed(ledger, d, key, claim, err, log);
     throw err;
