@@ -38,7 +38,7 @@ module.exports = {
     forbid(
       'core-spec-seeder-worker-emulator-without-cdktf',
       'Only constructs, the policy pack and the apps build Terraform: the other layers load neither cdktf nor constructs.',
-      '^lib/(core|spec|seeder|worker|emulator)/',
+      '^lib/(core|spec|seeder|ledger|worker|emulator)/',
       [LAYER('cdktf'), NPM_CDKTF, NPM_CONSTRUCTS],
     ),
     forbid(
@@ -61,18 +61,30 @@ module.exports = {
     ),
     forbid(
       'runtimes-import-core',
-      'The seeder, the worker SDK and the emulator run outside synth (at deploy time, in workers, locally): core only.',
-      '^lib/(seeder|worker|emulator)/',
-      '^lib/(?!(seeder|worker|emulator|core)/)',
+      'The seeder and the emulator run outside synth (at deploy time, locally): core only.',
+      '^lib/(seeder|emulator)/',
+      '^lib/(?!(seeder|emulator|core)/)',
+    ),
+    forbid(
+      'ledger-imports-core',
+      'The run ledger (Firestore documents, the delivery protocol, readers and steering) builds on core only.',
+      LAYER('ledger'),
+      '^lib/(?!(ledger|core)/)',
+    ),
+    forbid(
+      'worker-imports-ledger-core',
+      'The worker SDK runs in the user\'s worker: the run ledger and core, nothing that synthesizes or emulates.',
+      LAYER('worker'),
+      '^lib/(?!(worker|ledger|core)/)',
     ),
     forbid(
       'runtimes-stay-apart',
       'The seeder, the worker SDK and the emulator do not import each other: each ships or runs on its own.',
       '^lib/seeder/',
-      '^lib/(worker|emulator)/',
+      '^lib/(worker|emulator|ledger)/',
     ),
     forbid('worker-stays-apart', 'See runtimes-stay-apart.', '^lib/worker/', '^lib/(seeder|emulator)/'),
-    forbid('emulator-stays-apart', 'See runtimes-stay-apart.', '^lib/emulator/', '^lib/(seeder|worker)/'),
+    forbid('emulator-stays-apart', 'See runtimes-stay-apart.', '^lib/emulator/', '^lib/(seeder|worker|ledger)/'),
     forbid(
       'nothing-below-imports-apps',
       'The applications (synth, local, review, the CLIs) sit on top: no library layer imports them.',

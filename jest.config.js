@@ -21,8 +21,13 @@ module.exports = {
     '^cloud-tasks-pipelines/(worker|emulator)$': '<rootDir>/lib/$1/index.ts',
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
-  globalSetup: '<rootDir>/__tests__/global-setup.ts',
   setupFilesAfterEnv: ['<rootDir>/__tests__/setup.ts'],
+  // Builds the seeder bundle when stale, and starts Google's Firestore emulator for the run-ledger suites (without
+  // blocking); stopped at the end.
+  globalSetup: '<rootDir>/__tests__/global-setup.ts',
+  globalTeardown: '<rootDir>/__tests__/global-teardown.ts',
+  // ...and the suites that use it run last, while the JVM boots during the others.
+  testSequencer: '<rootDir>/__tests__/sequencer.js',
   snapshotFormat: { escapeString: false, printBasicPrototype: false },
   testTimeout: 30000,
 };

@@ -12,6 +12,12 @@ export const EMULATOR_ISSUER_ENV = 'CLOUD_TASKS_EMULATOR_OIDC_ISSUER';
  * REST clients (google-gax `fallback: 'rest'`, curl) point at.
  */
 export const EMULATOR_REST_URL_ENV = 'CLOUD_TASKS_EMULATOR_REST_URL';
+
+/**
+ * `host:port` of Google's Firestore emulator (the run ledger): the variable Google's client libraries read, so the
+ * worker SDK, the ledger readers and `npm run local` switch to the emulator the same way.
+ */
+export const FIRESTORE_EMULATOR_HOST_ENV = 'FIRESTORE_EMULATOR_HOST';
 /** The emulator's gRPC port when none is chosen (`npm run emulator`, `npm run tasks`). */
 export const DEFAULT_EMULATOR_PORT = 8123;
 

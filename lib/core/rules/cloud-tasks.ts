@@ -600,3 +600,21 @@ export function shouldRetry(
 function truncate(s: string, max = 60): string {
   return s.length > max ? `${s.slice(0, max)}...` : s;
 }
+
+/**
+ * The longest Cloud Tasks keeps attempting one task under a retry config: attempts that each run up to the dispatch
+ * deadline, the backoffs between them (backoffSeconds), until shouldRetry says no; capped at the 31 days a task is
+ * kept (quotas page), which is also the answer when neither limit is set. After this long without an answer, a task
+ * is gone: the run ledger's stall detection waits this long before it calls a run stalled.
+ */
+export function maxTaskLifetimeSeconds(retry: Required<RetryConfig>, dispatchDeadlineSeconds: number): number {
+  const cap = LIMITS.maxTaskRetentionSeconds;
+  let elapsed = 0;
+  for (let attempts = 1; attempts <= 1_000_000; attempts++) {
+    elapsed += dispatchDeadlineSeconds;
+    if (elapsed >= cap) return cap;
+    if (!shouldRetry(retry, attempts, elapsed)) return elapsed;
+    elapsed += backoffSeconds(retry, attempts - 1);
+  }
+  return cap;
+}
