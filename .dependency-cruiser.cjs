@@ -73,7 +73,7 @@ module.exports = {
     ),
     forbid(
       'worker-imports-ledger-core',
-      'The worker SDK runs in the user\'s worker: the run ledger and core, nothing that synthesizes or emulates.',
+      "The worker SDK runs in the user's worker: the run ledger and core, nothing that synthesizes or emulates.",
       LAYER('worker'),
       '^lib/(?!(worker|ledger|core)/)',
     ),
