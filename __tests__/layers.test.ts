@@ -71,6 +71,7 @@ describe('GIVEN a tree that breaks the rules', () => {
       'no-circular: lib/worker/a.ts -> lib/worker/b.ts',
       'nothing-below-imports-apps: lib/policy/pack.ts -> lib/apps/synth.ts',
       'policy-imports-spec-core-cdktf: lib/policy/pack.ts -> lib/apps/synth.ts',
+      'worker-imports-ledger-core: lib/worker/a.ts -> lib/emulator/server.ts',
       'worker-stays-apart: lib/worker/a.ts -> lib/emulator/server.ts',
     ]);
   });

@@ -1,3 +1,4 @@
+import { formatPath } from '../../lib/core/problem';
 import {
   ROUTES_ENV,
   ROUTES_FILE_ENV,
@@ -69,7 +70,7 @@ describe('buildRoutes', () => {
       auth: {
         kind: 'oidc',
         serviceAccountEmail: 'recsys-prod@acme-ml-prod.iam.gserviceaccount.com',
-        audience: 'https://train-abc123-uc.a.run.app/tasks',
+        audience: 'https://train-abc123-uc.a.run.app',
       },
       task: { dispatchDeadlineSeconds: 1800 },
       // Unset fields are the Cloud Tasks service defaults, as on the queue.
@@ -170,7 +171,7 @@ describe('reading routes', () => {
       err = e as RoutesError;
     }
     expect(err).toBeInstanceOf(RoutesError);
-    expect(err!.problems.map((p) => p.path.join('.'))).toEqual([
+    expect(err!.problems.map((p) => formatPath(p.path))).toEqual([
       'version',
       'ledger.database',
       'steps.ingest.retry.maxDoublings',

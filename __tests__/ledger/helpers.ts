@@ -186,9 +186,10 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     });
     emulator.state.setQueueHttpTarget(r.queue, {
       uriOverride: { scheme: 'HTTP', host: '127.0.0.1', port, uriOverrideEnforceMode: 'ALWAYS' },
+      // The token the stack configures: the audience the routes say the worker accepts.
       oidcToken: {
         serviceAccountEmail: (r.auth as { serviceAccountEmail: string }).serviceAccountEmail,
-        audience: url(name),
+        audience: (r.auth as { audience: string }).audience,
       },
     });
   }

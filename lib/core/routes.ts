@@ -17,7 +17,7 @@ import {
   retryConfigProblems,
   type RetryConfig,
 } from './rules/cloud-tasks';
-import { formatPath, formatProblem, ProblemError, type Problem } from './problem';
+import { formatPath, formatProblem, ProblemError, type PathSegment, type Problem } from './problem';
 import { databaseIdProblems } from './rules/firestore';
 import { ledgerDatabaseIdFor } from './ledger-layout';
 import {
@@ -236,6 +236,18 @@ export function readRoutesFromEnv(
   ]);
 }
 
+/**
+ * `steps.train.next[0]` as path segments. Routes field names are plain JSON names and step names use the spec's narrow
+ * alphabet (no dots or brackets), so the dotted form written in this file splits safely.
+ */
+function routesPath(field: string): PathSegment[] {
+  if (field === '') return [];
+  return field.split('.').flatMap((part) => {
+    const [name, ...indexes] = part.split('[');
+    return [...(name ? [name] : []), ...indexes.map((i) => Number(i.replace(']', '')))];
+  });
+}
+
 /** Parses and validates routes JSON; `source` names where it came from in errors. */
 export function parseRoutes(text: string, source: string): PipelineRoutes {
   let raw: unknown;
@@ -265,9 +277,8 @@ const QUEUE_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/queues\/([^/]+)$/;
  */
 export function validateRoutes(raw: unknown, source: string): PipelineRoutes {
   const problems: Problem[] = [];
-  // Routes fields are plain JSON names (step names use the spec's narrow alphabet), so a dotted path splits safely.
   const add = (field: string, value: unknown, message: string) =>
-    problems.push({ path: field === '' ? [] : field.split('.'), value, message });
+    problems.push({ path: routesPath(field), value, message });
   if (!isObject(raw)) {
     add('', raw, 'must be a JSON object (the stack output `routes`)');
     throw new RoutesError(source, problems);
