@@ -11,6 +11,7 @@
  */
 import { formatValue, type FieldPath, type Problem } from '../problem';
 import { parseRfc3339, RFC3339_HINT } from './timestamp';
+import { escapeCharacter } from '../text';
 
 export const LIMITS = {
   /** queue.proto `Queue.name`: letters, digits, hyphens; 1-100 characters. */
@@ -347,7 +348,7 @@ const HEADER_CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 /** `\x0d` for the first control character in `s`, for messages that must not print it raw. */
 function firstControlCharacter(s: string): string | undefined {
   const m = HEADER_CONTROL_CHARACTER.exec(s);
-  return m ? `\\x${m[0].charCodeAt(0).toString(16).padStart(2, '0')}` : undefined;
+  return m ? escapeCharacter(m[0]) : undefined;
 }
 
 /** Header names and values with control characters (CR, LF, NUL, other C0, DEL): one Problem per header. */
@@ -480,7 +481,7 @@ export function bodyMethodProblems(method: HttpMethod, bodyBytes: number, at: Fi
 export function urlControlCharacterProblems(url: string, at: FieldPath = ['url']): Problem[] {
   const m = /[\u0000-\u0020\u007f-\u009f]/.exec(url);
   if (!m) return [];
-  const code = `\\x${m[0].charCodeAt(0).toString(16).padStart(2, '0')}`;
+  const code = escapeCharacter(m[0]);
   return [
     {
       path: at,
