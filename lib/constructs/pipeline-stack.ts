@@ -17,6 +17,7 @@ import { pipelineProblems } from '../spec/validate';
 import { PolicyPack } from '../policy/pack';
 import { monitoringProblems, QueueAlerts } from './queue-alerts';
 import { MANAGED_BY, serviceAccountMember, queueIdFor, queueNameFor, stackNameFor } from '../core/naming';
+import { keepStringsLiteral } from './literal-strings';
 import { PipelineInvoker } from './pipeline-invoker';
 import { type SeederBundle, SeedTasks } from './seed-tasks';
 import { TaskQueue } from './task-queue';
@@ -89,6 +90,8 @@ export class PipelineStack extends TerraformStack {
 
     this.spec = spec;
     this.stackName = stackNameFor(spec);
+    // Every string the spec puts into this stack is literal for Terraform (tokens stay live): ./literal-strings.ts.
+    keepStringsLiteral(this);
 
     // Provider and backend.
     this.provider = new GoogleProvider(this, 'google', { project: spec.project, region: spec.region });
