@@ -707,6 +707,35 @@ ${steps.map((s) => `    - { name: ${s}, target: { url: "https://${s}.example.com
     ]);
   });
 
+  test('two specs whose stacks resolve to one Terraform state are an error naming both files and the state', () => {
+    const backend = (prefix?: string) =>
+      `backend: { gcs: { bucket: acme-tf-state${prefix === undefined ? '' : `, prefix: "${prefix}"`} } }\n`;
+    const first = write('a.yaml', specText('recsys', 'prod') + backend('recsys/prod'));
+    // The GCS backend trims leading slashes and adds a trailing one: the same object, default.tfstate.
+    const second = write('b.yaml', specText('ranking', 'prod') + backend('/recsys/prod/'));
+    // A spec without a prefix gets cloud-tasks-pipelines/<stack>: written out by hand elsewhere, it is one state too.
+    write('c.yaml', specText('search', 'prod') + backend());
+    const fourth = write('d.yaml', specText('ads', 'prod') + backend('cloud-tasks-pipelines/search-prod'));
+    write('e.yaml', specText('other', 'prod') + backend('recsys/prod/extra')); // a different state
+    expect(specError(() => loadSpecs({ dir: tmp })).problems).toEqual([
+      {
+        file: displayFile(second),
+        line: 8,
+        column: 50,
+        path: 'backend.gcs.prefix',
+        value: 'gs://acme-tf-state/recsys/prod/default.tfstate',
+        message: `the Terraform state gs://acme-tf-state/recsys/prod/default.tfstate is also the state of ${displayFile(first)}: deploying either stack would destroy the other's queues; give this spec its own backend.gcs.prefix (or bucket)`,
+      },
+      expect.objectContaining({
+        file: displayFile(fourth),
+        path: 'backend.gcs.prefix',
+        message: expect.stringMatching(
+          /^the Terraform state gs:\/\/acme-tf-state\/cloud-tasks-pipelines\/search-prod\/default\.tfstate is also the state of .*c\.yaml:/,
+        ),
+      }),
+    ]);
+  });
+
   test('two specs whose queue ids collide in one project and region are an error', () => {
     write('a.yaml', specText('recsys', 'dev', ['train-x']));
     const second = write('b.yaml', specText('recsys', 'dev-train', ['x']));

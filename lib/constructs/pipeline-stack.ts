@@ -16,7 +16,14 @@ import { type PipelineSpec } from '../spec/types';
 import { pipelineProblems } from '../spec/validate';
 import { PolicyPack } from '../policy/pack';
 import { monitoringProblems, QueueAlerts } from './queue-alerts';
-import { MANAGED_BY, serviceAccountMember, queueIdFor, queueNameFor, stackNameFor } from '../core/naming';
+import {
+  MANAGED_BY,
+  defaultStatePrefixFor,
+  serviceAccountMember,
+  queueIdFor,
+  queueNameFor,
+  stackNameFor,
+} from '../core/naming';
 import { keepStringsLiteral } from './literal-strings';
 import { PipelineInvoker } from './pipeline-invoker';
 import { type SeederBundle, SeedTasks } from './seed-tasks';
@@ -107,7 +114,7 @@ export class PipelineStack extends TerraformStack {
     if (spec.backend?.gcs) {
       new GcsBackend(this, {
         bucket: spec.backend.gcs.bucket,
-        prefix: spec.backend.gcs.prefix ?? `cloud-tasks-pipelines/${this.stackName}`,
+        prefix: spec.backend.gcs.prefix ?? defaultStatePrefixFor(this.stackName),
       });
     } else {
       new LocalBackend(this, { path: props.localStatePath ?? `../../../terraform.${this.stackName}.tfstate` });
