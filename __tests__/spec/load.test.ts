@@ -620,8 +620,11 @@ pipeline:
     const broken = write('broken.json', '{\n  "project": "acme-ml-prod",\n}\n');
     const e = specError(() => loadSpecFile(broken));
     expect(e.problems).toHaveLength(1);
-    expect(e.problems[0]).toMatchObject({ line: 3, column: 1, path: '' });
-    expect(e.problems[0].message).toMatch(/^JSON syntax error: /);
+    // The offending character is the comma (line 2, after the value), not the brace after it.
+    expect(e.problems[0]).toMatchObject({ line: 2, column: 28, path: '' });
+    expect(e.problems[0].message).toBe(
+      'JSON syntax error: trailing comma: JSON allows no comma after the last entry of an object; remove it',
+    );
 
     const dup = write('dup.json', '{"project": "a", "project": "b"}');
     expect(specError(() => loadSpecFile(dup)).problems[0].message).toBe(

@@ -7,7 +7,8 @@
  * YAML users: the constructor runs pipelineProblems() and throws SpecError.
  */
 import { Construct } from 'constructs';
-import { GcsBackend, LocalBackend, TerraformOutput, TerraformStack } from '../cdktf/core';
+import { Annotations, GcsBackend, LocalBackend, TerraformOutput, TerraformStack } from '../cdktf/core';
+import { formatProblem } from '../core/problem';
 import { GoogleProvider, ProjectService, type ServiceAccountIamMember } from '../cdktf/google';
 import { prebuiltSeederBundle } from '../core/seeder-bundle';
 import { buildSeedManifest } from './build-manifest';
@@ -92,8 +93,14 @@ export class PipelineStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id);
     const spec = props.spec;
-    const problems = pipelineProblems(spec, { now: props.now ?? new Date() });
-    if (problems.length) throw new SpecError(problems.map((p) => ({ ...p, file: p.file ?? props.source })));
+    const checked = pipelineProblems(spec, { now: props.now ?? new Date() }).map((p) => ({
+      ...p,
+      file: p.file ?? props.source,
+    }));
+    const problems = checked.filter((p) => p.severity !== 'warning');
+    if (problems.length) throw new SpecError(problems);
+    // Warnings become cdktf warning annotations (`cdktf synth` prints them; npm run synth prints the loader's).
+    for (const w of checked.filter((p) => p.severity === 'warning')) Annotations.of(this).addWarning(formatProblem(w));
 
     this.spec = spec;
     this.stackName = stackNameFor(spec);
