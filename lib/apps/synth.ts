@@ -11,6 +11,7 @@ import { PolicyError } from '../policy/errors';
 import { SpecError } from '../spec/errors';
 import { stackNameFor } from '../core/naming';
 import { formatProblem, type Problem } from '../core/problem';
+import { terminalSafe } from '../core/text';
 
 /** A spec warning on stderr; under `cdktf synth` (which sets this variable) the CLI prints the annotation instead. */
 function defaultWarn(warning: Problem): void {
@@ -157,7 +158,12 @@ export function runSynthCli(
       err(e.message);
       err('Nothing was written. Fix the problems above and run the synth again.');
     } else {
-      err(`synth failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      // An unexpected error can quote construct ids or values: shown terminal-safe, its lines kept.
+      err(
+        terminalSafe(`synth failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, {
+          keepNewlines: true,
+        }),
+      );
     }
     return 1;
   }

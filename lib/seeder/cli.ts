@@ -152,7 +152,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   try {
     target = seedTargetFromEnv(io.env);
   } catch (err) {
-    io.stderr.write(`${(err as Error).message}; nothing was created.\n`);
+    io.stderr.write(`${terminalSafe((err as Error).message)}; nothing was created.\n`);
     return EXIT_INVALID;
   }
   if (manifest.tasks.length === 0) {
@@ -340,7 +340,9 @@ export function runMain(argv: readonly string[] = process.argv): void {
     (code) => exitWith(code),
     (err: unknown) => {
       // An unexpected error (a bug, or a failure outside any task): say what it was, without a payload.
-      process.stderr.write(`seeder failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(
+        `seeder failed: ${terminalSafe(err instanceof Error ? err.message : String(err), { keepNewlines: true })}\n`,
+      );
       exitWith(EXIT_INCOMPLETE);
     },
   );

@@ -182,7 +182,9 @@ export async function main(
       io.stderr.write(`${err.message}\nNothing ran. Fix the spec and run again.\n`);
       return 2;
     }
-    io.stderr.write(`local run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    io.stderr.write(
+      `local run failed: ${terminalSafe(err instanceof Error ? (err.stack ?? err.message) : String(err), { keepNewlines: true })}\n`,
+    );
     return 1;
   } finally {
     process.off('SIGINT', onSignal);
