@@ -157,6 +157,21 @@ describe('TaskQueue from TypeScript: tokens stay live, text around them is liter
     expect(headers[1].header.value).toBe('cost ${"$"}${var.team}');
   });
 
+  test("GIVEN an app with cdktf's hclOutput THEN synth reports an error: the escaping covers JSON only", () => {
+    const app = Testing.app();
+    (app as unknown as { hclOutput: boolean }).hclOutput = true;
+    const stack = new TerraformStack(app, 'hcl');
+    const queue = new TaskQueue(stack, 'q', {
+      queueId: 'q',
+      project: 'ml-platform-dev',
+      location: 'us-central1',
+      httpTarget: { url: 'https://w.example/', serviceAccountEmail: 'i@ml-platform-dev.iam.gserviceaccount.com' },
+    });
+    Testing.synth(stack); // runs the aspects
+    const errors = queue.node.metadata.filter((m) => m.type === '@cdktf/error').map((m) => String(m.data));
+    expect(errors).toEqual([expect.stringMatching(/^cdktf hclOutput is not supported by cloud-tasks-pipelines/)]);
+  });
+
   test('GIVEN text that looks like a token marker but is none THEN it is text', () => {
     expect(headerOf('${TfToken[TOKEN.999999]}')).toBe('${"$"}{TfToken[TOKEN.999999]}');
     expect(literalString('plain')).toBe('plain');
