@@ -256,6 +256,20 @@ describe('TaskQueue: prop validation (lib/core/rules/cloud-tasks.ts)', () => {
     ).toThrow(/httpTarget\.headers\.Authorization = "Authorization": Authorization is set by Cloud Tasks/);
   });
 
+  test('GIVEN header names and values with CR, LF or NUL THEN refused by the same rule as the spec, without the value', () => {
+    const make_ = make({
+      httpTarget: {
+        url: 'https://w.example.com/a',
+        auth: 'none',
+        headers: { 'X-Trace': 'ok\r\nX-Injected: 1', 'X-\u0000': 'v' },
+      },
+    });
+    expect(make_).toThrow(
+      /httpTarget\.headers\.X-Trace = "\(not shown\)": the header value contains the control character \\x0d[\s\S]*the header name contains the control character \\x00/,
+    );
+    expect(make_).not.toThrow(/X-Injected/);
+  });
+
   test('GIVEN a bad sampling ratio and a bad project together THEN both are reported at once', () => {
     expect(make({ logSamplingRatio: 2, project: 'X' })).toThrow(
       /project = "X": "X" is not a valid Google Cloud project id[\s\S]*logSamplingRatio = 2: 2 is outside the sampling ratio range/,

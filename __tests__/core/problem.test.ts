@@ -54,6 +54,24 @@ describe('the formatter', () => {
     expect(formatValue({ a: [1, 2] })).toBe('{"a":[1,2]}');
   });
 
+  test('GIVEN control and bidi characters anywhere (file, key, value, message) THEN the line shows them escaped', () => {
+    const line = formatProblem(
+      {
+        file: 'pipelines/\u001b]0;owned\u0007.yaml',
+        path: ['labels', 'team\u202e'],
+        value: 'a\u009bb',
+        message: `"${'x\u001b[2J'}" is not valid\nforged: line`,
+      },
+      { value: true },
+    );
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+    expect(line).toBe(
+      'pipelines/\\x1b]0;owned\\x07.yaml: labels.team\\u202e = "a\\x9bb": "x\\x1b[2J" is not valid\\x0aforged: line',
+    );
+    const e = new ProblemError('1 problem in \u202eevil.yaml:', [{ path: ['a'], message: 'm\rX' }]);
+    expect(e.message).toBe('1 problem in \\u202eevil.yaml:\na: m\\x0dX');
+  });
+
   test('a list stops at max and counts the rest', () => {
     const problems = Array.from({ length: 5 }, (_, i): Problem => ({ path: ['tasks', i], message: 'bad' }));
     expect(formatProblems(problems, { max: 2 }).split('\n')).toEqual([

@@ -114,6 +114,38 @@ describe('seed --dry-run', () => {
   });
 });
 
+describe('seed: hostile text in a manifest', () => {
+  test('GIVEN a URL with a bidi override THEN --dry-run shows it escaped, never raw', async () => {
+    const file = writeManifest(
+      'bidi.json',
+      manifestOf([seedTask('a', { httpRequest: { url: 'https://worker.example.com/in\u202evoice\u2066' } })]),
+    );
+    const { code, stdout } = await run([file, '--dry-run']);
+    expect(code).toBe(EXIT_OK);
+    expect(stdout).not.toMatch(/[\u202e\u2066]/);
+    expect(stdout).toContain('https://worker.example.com/in\\u202evoice\\u2066');
+  });
+
+  test('GIVEN header names and values with CR, LF or NUL THEN the re-validation refuses them: exit 2, nothing printed raw', async () => {
+    const file = writeManifest(
+      'headers.json',
+      manifestOf([
+        seedTask('a', { httpRequest: { headers: { 'X-Trace': 'ok\r\nX-Injected: 1' } } }),
+        seedTask('b', { httpRequest: { headers: { 'X-\u0000': 'v' } } }),
+      ]),
+    );
+    const { code, stdout, stderr } = await run([file, '--dry-run']);
+    expect(code).toBe(EXIT_INVALID);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(
+      'tasks[0].httpRequest.headers.X-Trace: the header value contains the control character \\x0d',
+    );
+    expect(stderr).toContain('the header name contains the control character \\x00');
+    expect(stderr).not.toContain('X-Injected');
+    expect(stderr).not.toMatch(/[\u0000\r]/);
+  });
+});
+
 describe('seed: a manifest is trusted only as synth wrote it', () => {
   const TOKEN = 'ghp_' + 'F'.repeat(30) + 'AKE123';
   const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -620,8 +620,11 @@ pipeline:
     const broken = write('broken.json', '{\n  "project": "acme-ml-prod",\n}\n');
     const e = specError(() => loadSpecFile(broken));
     expect(e.problems).toHaveLength(1);
-    expect(e.problems[0]).toMatchObject({ line: 3, column: 1, path: '' });
-    expect(e.problems[0].message).toMatch(/^JSON syntax error: /);
+    // The offending character is the comma (line 2, after the value), not the brace after it.
+    expect(e.problems[0]).toMatchObject({ line: 2, column: 28, path: '' });
+    expect(e.problems[0].message).toBe(
+      'JSON syntax error: trailing comma: JSON allows no comma after the last entry of an object; remove it',
+    );
 
     const dup = write('dup.json', '{"project": "a", "project": "b"}');
     expect(specError(() => loadSpecFile(dup)).problems[0].message).toBe(
@@ -704,6 +707,35 @@ ${steps.map((s) => `    - { name: ${s}, target: { url: "https://${s}.example.com
         value: 'recsys-dev-x',
         message: `stack name "recsys-dev-x" (pipeline.name-environment) is also produced by ${displayFile(first)}: give one of them another pipeline name or environment`,
       },
+    ]);
+  });
+
+  test('two specs whose stacks resolve to one Terraform state are an error naming both files and the state', () => {
+    const backend = (prefix?: string) =>
+      `backend: { gcs: { bucket: acme-tf-state${prefix === undefined ? '' : `, prefix: "${prefix}"`} } }\n`;
+    const first = write('a.yaml', specText('recsys', 'prod') + backend('recsys/prod'));
+    // The GCS backend trims leading slashes and adds a trailing one: the same object, default.tfstate.
+    const second = write('b.yaml', specText('ranking', 'prod') + backend('/recsys/prod/'));
+    // A spec without a prefix gets cloud-tasks-pipelines/<stack>: written out by hand elsewhere, it is one state too.
+    write('c.yaml', specText('search', 'prod') + backend());
+    const fourth = write('d.yaml', specText('ads', 'prod') + backend('cloud-tasks-pipelines/search-prod'));
+    write('e.yaml', specText('other', 'prod') + backend('recsys/prod/extra')); // a different state
+    expect(specError(() => loadSpecs({ dir: tmp })).problems).toEqual([
+      {
+        file: displayFile(second),
+        line: 8,
+        column: 50,
+        path: 'backend.gcs.prefix',
+        value: 'gs://acme-tf-state/recsys/prod/default.tfstate',
+        message: `the Terraform state gs://acme-tf-state/recsys/prod/default.tfstate is also the state of ${displayFile(first)}: deploying either stack would destroy the other's queues; give this spec its own backend.gcs.prefix (or bucket)`,
+      },
+      expect.objectContaining({
+        file: displayFile(fourth),
+        path: 'backend.gcs.prefix',
+        message: expect.stringMatching(
+          /^the Terraform state gs:\/\/acme-tf-state\/cloud-tasks-pipelines\/search-prod\/default\.tfstate is also the state of .*c\.yaml:/,
+        ),
+      }),
     ]);
   });
 

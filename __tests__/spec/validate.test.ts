@@ -82,10 +82,6 @@ describe('pipelineProblems', () => {
     ['local url on [::1] over https', (s) => (step(s, 0).local = { url: 'https://[::1]:8443/tasks' })],
     ['scheduleTime exactly 30 days ahead', (s) => (s.pipeline.seedTasks[0].scheduleTime = daysFromNow(30))],
     [
-      'scheduleTime in the past (dispatched now)',
-      (s) => (s.pipeline.seedTasks[0].scheduleTime = '2020-01-01T00:00:00Z'),
-    ],
-    [
       'scheduleTime with an offset and fraction',
       (s) => (s.pipeline.seedTasks[0].scheduleTime = '2026-11-21T01:00:00.123+01:00'),
     ],
@@ -136,6 +132,21 @@ describe('pipelineProblems', () => {
   ];
   test.each(good)('accepts %s', (_, change) => {
     expect(problemsOf(change)).toEqual([]);
+  });
+
+  test('GIVEN a scheduleTime in the past THEN a warning, not an error: it means "dispatch at once", or a typo', () => {
+    const spec = mutableSpec();
+    spec.pipeline.seedTasks[0].scheduleTime = '2020-01-01T00:00:00Z';
+    expect(pipelineProblems(spec as PipelineSpec, { now: NOW })).toEqual([
+      {
+        path: ['pipeline', 'seedTasks', 0, 'scheduleTime'],
+        value: '2020-01-01T00:00:00Z',
+        severity: 'warning',
+        message: expect.stringMatching(
+          /^"2020-01-01T00:00:00Z" is in the past \(\d+\.\d days ago\): Cloud Tasks dispatches the task as soon as it is created/,
+        ),
+      },
+    ]);
   });
 
   const URL0 = 'https://preprocess-abc123-uc.a.run.app/tasks';

@@ -10,6 +10,14 @@ import { loadSpecs } from '../spec/load';
 import { PolicyError } from '../policy/errors';
 import { SpecError } from '../spec/errors';
 import { stackNameFor } from '../core/naming';
+import { formatProblem, type Problem } from '../core/problem';
+import { terminalSafe } from '../core/text';
+
+/** A spec warning on stderr; under `cdktf synth` (which sets this variable) the CLI prints the annotation instead. */
+function defaultWarn(warning: Problem): void {
+  if (process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS === undefined)
+    process.stderr.write(`warning: ${formatProblem(warning)}\n`);
+}
 
 export interface SynthOptions {
   /**
@@ -31,6 +39,12 @@ export interface SynthOptions {
   readonly stateDir?: string;
   /** @default - the current time */
   readonly now?: Date;
+  /**
+   * Called with each spec warning (a `scheduleTime` in the past), before anything is written.
+   * @default - `warning: <file>:<line>:<column>: ...` on stderr, except under `cdktf synth`, which prints the stacks'
+   * warning annotations itself
+   */
+  readonly onWarning?: (warning: Problem) => void;
 }
 
 /** What synth wrote for one spec (the stack folder itself is read with lib/core/synthesized-stack.ts). */
@@ -47,7 +61,7 @@ export interface WrittenStack {
 /** Loads, validates and synthesizes. Throws SpecError (having written nothing) when any spec is invalid. */
 export function synthPipelines(opts: SynthOptions = {}): WrittenStack[] {
   const now = opts.now ?? new Date();
-  const specs = loadSpecs({ specPath: opts.specPath, dir: opts.dir, now });
+  const specs = loadSpecs({ specPath: opts.specPath, dir: opts.dir, now, onWarning: opts.onWarning ?? defaultWarn });
 
   const outdir = opts.outdir ?? process.env.CDKTF_OUTDIR ?? 'cdktf.out';
   const stateDir = path.resolve(opts.stateDir ?? process.cwd());
@@ -133,6 +147,9 @@ export function runSynthCli(
       specPath: options.specPath ?? (env.PIPELINE_SPEC || undefined),
       dir: options.dir,
       outdir: options.outdir ?? (env.CDKTF_OUTDIR || undefined),
+      onWarning: (w) => {
+        if (env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS === undefined) err(`warning: ${formatProblem(w)}`);
+      },
     });
     for (const s of stacks) out(formatStackLine(s));
     return 0;
@@ -141,7 +158,12 @@ export function runSynthCli(
       err(e.message);
       err('Nothing was written. Fix the problems above and run the synth again.');
     } else {
-      err(`synth failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      // An unexpected error can quote construct ids or values: shown terminal-safe, its lines kept.
+      err(
+        terminalSafe(`synth failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, {
+          keepNewlines: true,
+        }),
+      );
     }
     return 1;
   }

@@ -10,14 +10,17 @@ export {
   AssetType,
   Fn,
   GcsBackend,
+  Lazy,
   LocalBackend,
   TerraformAsset,
+  TerraformBackend,
   TerraformElement,
   TerraformOutput,
   TerraformResource,
   TerraformStack,
   Testing,
   Token,
+  Tokenization,
 } from 'cdktf';
 export type { IAspect, TerraformResourceLifecycle } from 'cdktf';
 // For the terraform_data resource in lib/constructs/terraform-data.ts (attribute mappers, provisioner, dependencies).

@@ -10,6 +10,7 @@ import { projectIdProblems } from '../core/rules/resource-manager';
 import type { ITerraformDependable } from '../cdktf/core';
 import { CloudRunV2ServiceIamMember, ServiceAccount, ServiceAccountIamMember } from '../cdktf/google';
 import { invokerAccountIdFor, serviceAccountEmailFor, serviceAccountMember } from '../core/naming';
+import { keepStringsLiteral } from './literal-strings';
 import { checkIamMember, throwIfProblems } from './validation';
 
 export interface PipelineInvokerProps {
@@ -46,6 +47,7 @@ export class PipelineInvoker extends Construct {
   constructor(scope: Construct, id: string, props: PipelineInvokerProps) {
     super(scope, id);
     throwIfProblems(this, 'PipelineInvoker', projectIdProblems(props.project));
+    keepStringsLiteral(this);
     this.project = props.project;
     this.accountId = invokerAccountIdFor({ pipeline: { name: props.pipeline }, environment: props.environment });
     this.email = serviceAccountEmailFor(this.accountId, props.project);

@@ -7,7 +7,8 @@
  * YAML users: the constructor runs pipelineProblems() and throws SpecError.
  */
 import { Construct } from 'constructs';
-import { GcsBackend, LocalBackend, TerraformOutput, TerraformStack } from '../cdktf/core';
+import { Annotations, GcsBackend, LocalBackend, TerraformOutput, TerraformStack } from '../cdktf/core';
+import { formatProblem } from '../core/problem';
 import { GoogleProvider, ProjectService, type ServiceAccountIamMember } from '../cdktf/google';
 import { prebuiltSeederBundle } from '../core/seeder-bundle';
 import { buildSeedManifest } from './build-manifest';
@@ -16,7 +17,15 @@ import { type PipelineSpec } from '../spec/types';
 import { pipelineProblems } from '../spec/validate';
 import { PolicyPack } from '../policy/pack';
 import { monitoringProblems, QueueAlerts } from './queue-alerts';
-import { MANAGED_BY, serviceAccountMember, queueIdFor, queueNameFor, stackNameFor } from '../core/naming';
+import {
+  MANAGED_BY,
+  defaultStatePrefixFor,
+  serviceAccountMember,
+  queueIdFor,
+  queueNameFor,
+  stackNameFor,
+} from '../core/naming';
+import { keepStringsLiteral } from './literal-strings';
 import { PipelineInvoker } from './pipeline-invoker';
 import { type SeederBundle, SeedTasks } from './seed-tasks';
 import { TaskQueue } from './task-queue';
@@ -84,11 +93,19 @@ export class PipelineStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id);
     const spec = props.spec;
-    const problems = pipelineProblems(spec, { now: props.now ?? new Date() });
-    if (problems.length) throw new SpecError(problems.map((p) => ({ ...p, file: p.file ?? props.source })));
+    const checked = pipelineProblems(spec, { now: props.now ?? new Date() }).map((p) => ({
+      ...p,
+      file: p.file ?? props.source,
+    }));
+    const problems = checked.filter((p) => p.severity !== 'warning');
+    if (problems.length) throw new SpecError(problems);
+    // Warnings become cdktf warning annotations (`cdktf synth` prints them; npm run synth prints the loader's).
+    for (const w of checked.filter((p) => p.severity === 'warning')) Annotations.of(this).addWarning(formatProblem(w));
 
     this.spec = spec;
     this.stackName = stackNameFor(spec);
+    // Every string the spec puts into this stack is literal for Terraform (tokens stay live): ./literal-strings.ts.
+    keepStringsLiteral(this);
 
     // Provider and backend.
     this.provider = new GoogleProvider(this, 'google', { project: spec.project, region: spec.region });
@@ -104,7 +121,7 @@ export class PipelineStack extends TerraformStack {
     if (spec.backend?.gcs) {
       new GcsBackend(this, {
         bucket: spec.backend.gcs.bucket,
-        prefix: spec.backend.gcs.prefix ?? `cloud-tasks-pipelines/${this.stackName}`,
+        prefix: spec.backend.gcs.prefix ?? defaultStatePrefixFor(this.stackName),
       });
     } else {
       new LocalBackend(this, { path: props.localStatePath ?? `../../../terraform.${this.stackName}.tfstate` });

@@ -13,6 +13,7 @@ import type { ITerraformDependable } from '../cdktf/core';
 import { MonitoringAlertPolicy, ProjectService } from '../cdktf/google';
 import type { AlertSettings, MonitoringSpec, StepPreset } from '../spec/types';
 import type { Problem } from '../core/problem';
+import { keepStringsLiteral } from './literal-strings';
 import { throwIfProblems } from './validation';
 
 export const MONITORING_API = 'monitoring.googleapis.com';
@@ -184,6 +185,7 @@ export class QueueAlerts extends Construct {
   constructor(scope: Construct, id: string, props: QueueAlertsProps) {
     super(scope, id);
     throwIfProblems(this, 'QueueAlerts', monitoringProblems(props));
+    keepStringsLiteral(this);
 
     const plans = props.queues.map((q) => ({ q, alerts: effectiveAlerts(q.preset, props) }));
     const any = plans.some((p) => p.alerts.queueDepth || p.alerts.failedAttempts);

@@ -16,11 +16,12 @@ import { lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Construct } from 'constructs';
-import { AssetType, TerraformAsset, type ITerraformDependable } from '../cdktf/core';
+import { AssetType, Lazy, TerraformAsset, type ITerraformDependable } from '../cdktf/core';
 import { serializeSeedManifest, sha256Hex } from './build-manifest';
 import type { SeederBundle } from '../core/seeder-bundle';
 import type { SeedManifest } from '../core/manifest';
 import type { TaskQueue } from './task-queue';
+import { keepStringsLiteral } from './literal-strings';
 import { TerraformData } from './terraform-data';
 
 /** File name of the manifest inside its asset folder (the seeder bundle keeps its own, `seeder.cjs`). */
@@ -68,6 +69,7 @@ export class SeedTasks extends Construct {
       throw new Error(
         `SeedTasks at ${this.node.path}: the manifest has no tasks; add SeedTasks only to a pipeline with seedTasks`,
       );
+    keepStringsLiteral(this);
 
     const text = serializeSeedManifest(props.manifest);
     this.manifestSha256 = sha256Hex(text);
@@ -101,8 +103,9 @@ export class SeedTasks extends Construct {
           // exec(node, seeder, manifest) without a shell: nothing here is user data, nothing is parsed by a shell.
           interpreter: ['node', this.seederAsset.path],
           command: this.manifestAsset.path,
-          // Asset paths are relative to the stack directory, which is the module directory.
-          workingDir: '${path.module}',
+          // Asset paths are relative to the stack directory, which is the module directory. A token, so that it stays
+          // a live expression while every literal string is escaped (./literal-strings.ts).
+          workingDir: Lazy.stringValue({ produce: () => '${path.module}' }),
         },
       ],
     });

@@ -28,6 +28,7 @@ import { CloudTasksQueue, CloudTasksQueueIamMember, type CloudTasksQueueConfig }
 import { toTerraformDuration } from '../core/duration';
 import type { TargetAuth } from '../spec/types';
 import { oauthScopeFor, oidcAudienceFor, queueNameFor } from '../core/naming';
+import { keepStringsLiteral } from './literal-strings';
 import { checkIamMember, isUnresolved, throwIfProblems } from './validation';
 
 /** Where every task of the queue is sent, and with which identity. */
@@ -120,6 +121,7 @@ export class TaskQueue extends Construct {
     const auth = target.auth ?? 'oidc';
     const dispatchDeadlineSeconds = props.dispatchDeadlineSeconds ?? LIMITS.defaultDispatchDeadlineSeconds;
     throwIfProblems(this, 'TaskQueue', validate(props, method, auth, dispatchDeadlineSeconds));
+    keepStringsLiteral(this);
 
     this.queueId = props.queueId;
     this.project = props.project;

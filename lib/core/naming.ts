@@ -109,6 +109,41 @@ export function stackNameFor(spec: Omit<PipelineIdentity, 'project'>): string {
   return `${spec.pipeline.name}-${spec.environment}`;
 }
 
+/** The GCS backend prefix of a stack whose spec names a bucket but no prefix. */
+export function defaultStatePrefixFor(stackName: string): string {
+  return `${MANAGED_BY}/${stackName}`;
+}
+
+/** Where a stack keeps its Terraform state: the spec's backend, else a local state file per stack. */
+export interface StateLocation {
+  /** Equal for two stacks exactly when Terraform would read and write the same state. */
+  readonly key: string;
+  /** For messages: `gs://bucket/prefix/default.tfstate`, `terraform.<stack>.tfstate (local state)`. */
+  readonly display: string;
+}
+
+/**
+ * The state object a stack's backend uses. The GCS backend (terraform internal/backend/remote-state/gcs) trims leading
+ * slashes from the prefix, adds a trailing one, and stores the default workspace as `<prefix>default.tfstate`, so
+ * `a/b`, `/a/b` and `a/b/` are one state. Without a backend, synth writes `terraform.<stack>.tfstate` in the project
+ * root (lib/apps/synth.ts).
+ */
+export function stateLocationFor(spec: {
+  readonly backend?: { readonly gcs: { readonly bucket: string; readonly prefix?: string } };
+  readonly environment: string;
+  readonly pipeline: { readonly name: string };
+}): StateLocation {
+  const stack = stackNameFor(spec);
+  if (!spec.backend) {
+    const file = `terraform.${stack}.tfstate`;
+    return { key: `local:${file}`, display: `${file} (local state)` };
+  }
+  let prefix = (spec.backend.gcs.prefix ?? defaultStatePrefixFor(stack)).replace(/^\/+/, '');
+  if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
+  const object = `gs://${spec.backend.gcs.bucket}/${prefix}default.tfstate`;
+  return { key: object, display: object };
+}
+
 /** Length of the hashed prefix of a task id, plus its separator. */
 export const TASK_ID_PREFIX_LENGTH = 17;
 

@@ -5,6 +5,7 @@
  * docs/decisions/problems.md.
  */
 import * as path from 'node:path';
+import { terminalSafe } from './text';
 
 /** A path segment: an object key or an array index. */
 export type PathSegment = string | number;
@@ -113,7 +114,8 @@ export interface FormatProblemOptions {
  * The one way a problem is printed:
  * `pipelines/prod.yaml:14:11: pipeline.steps[1].rateLimits.maxDispatchesPerSecond: 900 exceeds ...`, with the rule id
  * after the location (`stack/queue: [CTP002] google_cloud_tasks_queue.q.http_target: ...`) and, on request, the value
- * after the path (`rateLimits.maxDispatchesPerSecond = 900: ...`).
+ * after the path (`rateLimits.maxDispatchesPerSecond = 900: ...`). Always one terminal-safe line: file names, keys,
+ * values and messages all quote user text, so control and bidi characters are shown escaped (lib/core/text.ts).
  */
 export function formatProblem(p: Problem, opts: FormatProblemOptions = {}): string {
   let out = '';
@@ -127,7 +129,7 @@ export function formatProblem(p: Problem, opts: FormatProblemOptions = {}): stri
   const shown =
     where && opts.value && Object.prototype.hasOwnProperty.call(p, 'value') ? ` = ${formatValue(p.value)}` : '';
   if (where) out += `${where}${shown}: `;
-  return `${out}${p.message}`;
+  return terminalSafe(`${out}${p.message}`);
 }
 
 /** One line per problem; beyond `max`, a count of the rest. */
@@ -166,7 +168,7 @@ export class ProblemError extends Error {
     formatLine: (p: Problem) => string = (p) => formatProblem(p),
   ) {
     const kept = problems.map((p) => (p.value === undefined ? p : { ...p, value: shortValue(p.value) }));
-    super([heading, ...kept.map(formatLine)].join('\n'));
+    super([terminalSafe(heading), ...kept.map((p) => terminalSafe(formatLine(p)))].join('\n'));
     this.name = 'ProblemError';
     this.problems = kept;
   }

@@ -6,6 +6,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import { formatValue, type PathSegment, type Problem } from './problem';
+import { secretSafeKey } from './secrets';
 import { closest } from './suggest';
 
 export interface SchemaProblemOptions {
@@ -13,7 +14,16 @@ export interface SchemaProblemOptions {
   readonly rootMessage?: (value: unknown) => string;
   /** A better "must be ..." for a schema than its type (the spec's duration strings: `a duration string, ...`). */
   readonly expectedFor?: (schema: unknown) => string | undefined;
+  /**
+   * Why the value at `path` must not be printed (it may be a credential), or undefined to print it. A concealed
+   * value is named by its type only and kept as `(not shown)`.
+   * @default - every value is printed
+   */
+  readonly conceal?: (path: readonly PathSegment[], value: unknown) => string | undefined;
 }
+
+/** The message a concealed value gets in place of the value. */
+const NOT_SHOWN = '(not shown)';
 
 const TYPE_WORDS: Record<string, string> = {
   string: 'a string',
@@ -35,16 +45,23 @@ export function schemaProblems(
 
 function schemaProblem(e: ErrorObject, root: unknown, opts: SchemaProblemOptions): Problem {
   const at = instanceSegments(e.instancePath, root);
+  // Unknown and missing keys print no value; every other error would.
+  const concealed =
+    e.keyword === 'additionalProperties' || e.keyword === 'required' ? undefined : opts.conceal?.(at, e.data);
+  if (concealed !== undefined && !(at.length === 0 && e.keyword === 'type' && opts.rootMessage))
+    return { path: at, value: NOT_SHOWN, message: concealedMessage(e, concealed, opts) };
   const parent = (e.parentSchema ?? {}) as { properties?: Record<string, { description?: string }> };
   switch (e.keyword) {
     case 'additionalProperties': {
-      const key = String((e.params as { additionalProperty: string }).additionalProperty);
+      const written = String((e.params as { additionalProperty: string }).additionalProperty);
+      // A key that is itself a credential (a pasted token) is named as such, never printed.
+      const key = secretSafeKey(written);
       const allowed = Object.keys(parent.properties ?? {});
-      const hint = closest(key, allowed);
+      const hint = key === written ? closest(key, allowed) : undefined;
       return {
         path: [...at, key],
         atKey: true,
-        message: `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; allowed here: ${allowed.join(', ')}`,
+        message: `unknown key ${key === written ? `"${key}"` : key}${hint ? ` (did you mean "${hint}"?)` : ''}; allowed here: ${allowed.join(', ')}`,
       };
     }
     case 'required': {
@@ -88,6 +105,28 @@ function schemaProblem(e: ErrorObject, root: unknown, opts: SchemaProblemOptions
     default:
       return { path: at, value: e.data, message: `${e.message ?? 'is invalid'} (${e.keyword})` };
   }
+}
+
+/** The message of an error whose value must not be printed: what was expected, the kind of value, and why. */
+function concealedMessage(e: ErrorObject, reason: string, opts: SchemaProblemOptions): string {
+  const why = `the value is not shown: ${reason}`;
+  if (e.keyword === 'type') {
+    const expected = String((e.params as { type: string }).type);
+    const special = opts.expectedFor?.(e.parentSchema);
+    return `must be ${special ?? TYPE_WORDS[expected] ?? expected}, not ${kindOf(e.data)} (${why})`;
+  }
+  if (e.keyword === 'enum')
+    return `is not one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.map(String).join(', ')} (${why})`;
+  if (e.keyword === 'minLength') return `must not be empty (${why})`;
+  return `${e.message ?? 'is invalid'} (${e.keyword}; ${why})`;
+}
+
+/** The kind of a value, without the value: `a number`, `a list`. */
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return typeof v === 'boolean' ? 'true or false' : `a ${typeof v}`;
 }
 
 function typeOf(v: unknown): string {

@@ -15,6 +15,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DURATION_FORMAT_HINT, parseDuration } from '../core/duration';
 import type { ManifestTask, SeedManifest } from '../core/manifest';
 import { redactUrl } from '../core/secrets';
+import { terminalSafe } from '../core/text';
 import { checkManifestIntegrity } from './integrity';
 import { createProgress, type ProgressStream } from './progress';
 import { checkManifestSecrets } from './secret-check';
@@ -140,7 +141,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return EXIT_INVALID;
   }
   const manifest = refusals.manifest;
-  for (const line of refusals.notices) io.stderr.write(`${line}\n`);
+  for (const line of refusals.notices) io.stderr.write(`${terminalSafe(line)}\n`);
 
   if (opts.dryRun) {
     io.stdout.write(dryRunListing(manifest));
@@ -151,7 +152,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   try {
     target = seedTargetFromEnv(io.env);
   } catch (err) {
-    io.stderr.write(`${(err as Error).message}; nothing was created.\n`);
+    io.stderr.write(`${terminalSafe((err as Error).message)}; nothing was created.\n`);
     return EXIT_INVALID;
   }
   if (manifest.tasks.length === 0) {
@@ -161,7 +162,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
 
   const channels = opts.channels ?? Math.ceil(Math.min(opts.concurrency, manifest.tasks.length) / 100);
   io.stderr.write(
-    `Seeding ${fmt(manifest.tasks.length)} task(s) into ${fmt(queueCount(manifest))} queue(s) of stack ${manifest.stack} via ${describeTarget(target)}\n`,
+    `Seeding ${fmt(manifest.tasks.length)} task(s) into ${fmt(queueCount(manifest))} queue(s) of stack ${terminalSafe(manifest.stack)} via ${describeTarget(target)}\n`,
   );
   const { createClients, credentialsProblem } = await import('../core/tasks-client');
   const clients = createClients(target, channels);
@@ -284,27 +285,33 @@ export function failureReport(result: Pick<SeedResult, 'failures'>, examples = 3
   for (const [key, g] of groups) {
     const more = g.count > g.tasks.length ? `, and ${fmt(g.count - g.tasks.length)} more` : '';
     const attempts = g.attempts > 0 ? ` (after up to ${g.attempts} attempt(s))` : '';
-    out += `  ${fmt(g.count)} task(s) ${key}${attempts}; e.g. ${g.tasks.join(', ')}${more}\n`;
+    // Server messages and task ids are not ours: shown terminal-safe.
+    out += `${terminalSafe(`  ${fmt(g.count)} task(s) ${key}${attempts}; e.g. ${g.tasks.join(', ')}${more}`)}\n`;
   }
   return out;
 }
 
-/** What --dry-run prints: one line per task, never the body or any token, only its size; URLs without credentials. */
+/**
+ * What --dry-run prints: one line per task, never the body or any token, only its size; URLs without credentials;
+ * every cell terminal-safe (control and bidi characters shown escaped).
+ */
 export function dryRunListing(manifest: SeedManifest): string {
-  const rows = manifest.tasks.map((t: ManifestTask) => [
-    shortQueue(t.queue),
-    t.taskId,
-    t.httpRequest.httpMethod,
-    redactUrl(t.httpRequest.url),
-    t.scheduleTime ?? 'now',
-    `${fmt(t.httpRequest.body === undefined ? 0 : Buffer.byteLength(t.httpRequest.body))} B`,
-  ]);
+  const rows = manifest.tasks.map((t: ManifestTask) =>
+    [
+      shortQueue(t.queue),
+      t.taskId,
+      t.httpRequest.httpMethod,
+      redactUrl(t.httpRequest.url),
+      t.scheduleTime ?? 'now',
+      `${fmt(t.httpRequest.body === undefined ? 0 : Buffer.byteLength(t.httpRequest.body))} B`,
+    ].map((cell) => terminalSafe(cell)),
+  );
   const header = ['QUEUE', 'TASK ID', 'METHOD', 'URL', 'SCHEDULE', 'BODY'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
     `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`;
   return (
-    `Dry run: would create ${fmt(manifest.tasks.length)} task(s) in ${fmt(queueCount(manifest))} queue(s) of project ${manifest.project}, ${manifest.location}. Nothing was contacted.\n` +
+    `Dry run: would create ${fmt(manifest.tasks.length)} task(s) in ${fmt(queueCount(manifest))} queue(s) of project ${terminalSafe(manifest.project)}, ${terminalSafe(manifest.location)}. Nothing was contacted.\n` +
     (rows.length > 0 ? line(header) + rows.map(line).join('') : '')
   );
 }
@@ -333,7 +340,9 @@ export function runMain(argv: readonly string[] = process.argv): void {
     (code) => exitWith(code),
     (err: unknown) => {
       // An unexpected error (a bug, or a failure outside any task): say what it was, without a payload.
-      process.stderr.write(`seeder failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(
+        `seeder failed: ${terminalSafe(err instanceof Error ? err.message : String(err), { keepNewlines: true })}\n`,
+      );
       exitWith(EXIT_INCOMPLETE);
     },
   );

@@ -16,6 +16,11 @@ import { findSpecFiles, readSpecSource } from './source';
 import { type PipelineSpec } from './types';
 
 export { SpecError } from './errors';
+
+/** What the loader used to place a problem is of no use to the caller (as in SpecError). */
+function withoutLocatorHints({ inputs: _inputs, atKey: _atKey, ...p }: Problem): Problem {
+  return p;
+}
 export { findSpecFiles, type Locate } from './source';
 export type { SpecSourceInfo } from './locate';
 
@@ -25,6 +30,12 @@ export interface LoadOptions {
    * @default - the current time
    */
   readonly now?: Date;
+  /**
+   * Called with each warning (severity `warning`: a `scheduleTime` in the past), located like the errors. Warnings
+   * never stop the load. synth prints them (`warning: <file>:<line>:<column>: ...`).
+   * @default - warnings are dropped
+   */
+  readonly onWarning?: (warning: Problem) => void;
 }
 
 /**
@@ -37,9 +48,13 @@ export function parsePipelineSpec(raw: unknown, source: SpecSourceInfo = {}, opt
   const { spec, problems: normalize } = normalizeSpec(raw);
   // Parts that failed a check are skipped by the rules: a missing step name must not also be an "unknown step".
   const broken = [...shape, ...normalize].map((p) => p.path);
-  const rules = withoutFollowOns(specRuleProblems(spec, { now: opts.now ?? new Date() }), broken);
+  const checked = withoutFollowOns(specRuleProblems(spec, { now: opts.now ?? new Date() }), broken);
+  const rules = checked.filter((p) => p.severity !== 'warning');
   const stages: Problem[][] = [shape, normalize, rules];
   if (stages.some((stage) => stage.length > 0)) throw new SpecError(locateAll(stages, source));
+  const warnings = checked.filter((p) => p.severity === 'warning');
+  if (opts.onWarning && warnings.length > 0)
+    for (const w of locateAll([warnings], source)) opts.onWarning(withoutLocatorHints(w));
   return spec;
 }
 

@@ -36,11 +36,16 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? Array.from(v) : []);
 const oneOf = <T extends string>(v: unknown, choices: readonly T[]): T | undefined =>
   choices.includes(v as T) ? (v as T) : undefined;
 
-/** Only string values (labels, headers): a non-string value failed the schema and is left out. */
+/**
+ * Only string values (labels, headers): a non-string value failed the schema and is left out. Built with
+ * Object.fromEntries, so a key such as `__proto__` stays an ordinary key (and meets the rules) instead of vanishing
+ * into the prototype.
+ */
 function stringMap(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(obj(v))) if (typeof val === 'string') out[k] = val;
-  return out;
+  return Object.fromEntries(Object.entries(obj(v)).filter(([, val]) => typeof val === 'string')) as Record<
+    string,
+    string
+  >;
 }
 
 /** Drops undefined fields so the normalized model only carries what is set (constructs omit unset fields). */

@@ -19,6 +19,13 @@ import {
 import { byPosition, displayFile, type FieldPath, type Problem } from '../core/problem';
 import { SpecError } from './errors';
 
+/**
+ * The largest spec file read (64 MiB). A spec holds at most 1,000 queues and seed payloads of at most 1 MB each that
+ * are meant to start a pipeline, not carry its data; a bigger file is a mistake (or an attempt to exhaust memory),
+ * and is refused before it is read.
+ */
+export const MAX_SPEC_FILE_BYTES = 64 * 1024 * 1024;
+
 /** The extensions a spec file may have. pipeline.schema.json (and any *.schema.json) is the schema, not a spec. */
 export const SPEC_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -45,17 +52,24 @@ export function readSpecSource(file: string): SpecSource {
   if (!SPEC_EXTENSIONS.includes(ext))
     fail(`unsupported file type "${ext || '(none)'}": a pipeline spec is .yaml, .yml or .json`);
   let text = '';
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(code === 'ENOENT' ? 'no such spec file' : `cannot read the spec file: ${code ?? (e as Error).message}`);
+  }
+  if (stat!.isDirectory()) fail('is a folder, not a spec file');
+  // A device or a pipe (a symlink to /dev/zero) would be read for ever.
+  if (!stat!.isFile()) fail('is not a regular file: a spec is a .yaml, .yml or .json file');
+  if (stat!.size > MAX_SPEC_FILE_BYTES)
+    fail(
+      `is ${stat!.size.toLocaleString('en-US')} bytes; a spec file is at most ${MAX_SPEC_FILE_BYTES.toLocaleString('en-US')} bytes (64 MiB): seed payloads start a pipeline, they do not carry its data (pass gs:// paths)`,
+    );
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    fail(
-      code === 'ENOENT'
-        ? 'no such spec file'
-        : code === 'EISDIR'
-          ? 'is a folder, not a spec file'
-          : `cannot read the spec file: ${code ?? (e as Error).message}`,
-    );
+    fail(`cannot read the spec file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 
   const lineCounter = new LineCounter();
@@ -79,9 +93,9 @@ export function readSpecSource(file: string): SpecSource {
   if (ext === '.json') {
     try {
       raw = JSON.parse(text);
-    } catch (e) {
-      const at = /at position (\d+)/.exec((e as Error).message);
-      fail(`JSON syntax error: ${(e as Error).message}`, position(at ? Number(at[1]) : text.length));
+    } catch {
+      const { message, offset } = jsonSyntaxError(text);
+      fail(`JSON syntax error: ${message}`, offset === undefined ? {} : position(offset));
     }
   }
   const syntax: Problem[] =
@@ -111,6 +125,48 @@ export function readSpecSource(file: string): SpecSource {
   }
   // JSON is YAML 1.2, so the same document locates JSON fields; JSON.parse stays the judge of JSON syntax.
   return { file: shown, raw, locate: yamlLocator(doc, position) };
+}
+
+/**
+ * JSON.parse judges a JSON spec; when it refuses one, jsonc-parser (strict: no comments, no trailing commas) finds
+ * the first offending character, because V8's message has no position on Node 20 for most errors and quotes the text
+ * around it (which may hold a secret). The message says what is wrong in JSON's terms and never quotes the file.
+ */
+function jsonSyntaxError(text: string): { message: string; offset?: number } {
+  const { parse, printParseErrorCode } = require('jsonc-parser') as typeof import('jsonc-parser');
+  const errors: import('jsonc-parser').ParseError[] = [];
+  parse(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (!first) return { message: 'the file is not valid JSON' };
+  const code = printParseErrorCode(first.error);
+  const at = text[first.offset];
+  if ((code === 'PropertyNameExpected' || code === 'ValueExpected') && (at === '}' || at === ']')) {
+    const comma = text.slice(0, first.offset).search(/,\s*$/);
+    if (comma >= 0)
+      return {
+        message: `trailing comma: JSON allows no comma after the last ${at === '}' ? 'entry of an object' : 'item of a list'}; remove it`,
+        offset: comma,
+      };
+  }
+  const what: Readonly<Record<string, string>> = {
+    InvalidSymbol: 'this is not a JSON value (strings need double quotes; true, false and null are lower case)',
+    InvalidNumberFormat: 'not a JSON number (no leading zeros, no trailing dot)',
+    PropertyNameExpected: 'a property name in double quotes is expected here',
+    ValueExpected: 'a value is expected here',
+    ColonExpected: 'a colon (:) is expected after the property name',
+    CommaExpected: 'a comma (,) or a closing bracket is expected here',
+    CloseBraceExpected: 'a closing brace (}) is expected here',
+    CloseBracketExpected: 'a closing bracket (]) is expected here',
+    EndOfFileExpected: 'nothing may follow the top-level value',
+    InvalidCommentToken: 'JSON has no comments (write the spec in YAML to comment it)',
+    UnexpectedEndOfComment: 'JSON has no comments',
+    UnexpectedEndOfString: 'the string is not closed (a line break inside a string is written \\n)',
+    UnexpectedEndOfNumber: 'the number is cut short',
+    InvalidUnicode: 'invalid \\u escape in a string',
+    InvalidEscapeCharacter: 'invalid escape in a string (\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)',
+    InvalidCharacter: 'a control character in a string must be escaped',
+  };
+  return { message: what[code] ?? 'the file is not valid JSON', offset: first.offset };
 }
 
 /** The key written at `offset` (the parser only gives the key's first character), quoted for the message. */

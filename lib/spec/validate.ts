@@ -8,7 +8,10 @@ import type { PipelineSpec } from './types';
 
 export type { ValidateOptions } from './rules';
 
-/** Every rule broken by a normalized spec, in spec order; empty when the spec is valid. */
+/**
+ * Every rule broken by a normalized spec, in spec order; empty when the spec is valid. Warnings (severity
+ * `warning`, e.g. a scheduleTime in the past) are included: callers that stop on problems filter them out.
+ */
 export function pipelineProblems(spec: PipelineSpec, opts: ValidateOptions): Problem[] {
   return specRuleProblems(spec, opts).map(({ inputs: _inputs, ...p }) => p);
 }

@@ -117,7 +117,7 @@ test('GIVEN a new policy suppression THEN the stack changed and the review lists
   const { stdout } = await review(base, head);
   expect(stdout).toMatch(/\| `recsys-dev` \| changed \|/);
   expect(stdout).toContain(
-    '**Policy suppressions**\n\n| Rule | Scope | Change | Reason |\n|---|---|---|---|\n| CTP004 | recsys-dev (spec) | added | warm-up \\| \\<b\\>retried\\</b\\> \\[until\\](https://x) it works |',
+    '**Policy suppressions**\n\n| Rule | Scope | Change | Reason |\n|---|---|---|---|\n| `CTP004` | `recsys-dev` (spec) | added | warm\\-up \\| \\<b\\>retried\\</b\\> \\[until\\]\\(https://x\\) it works |',
   );
 });
 
@@ -134,7 +134,7 @@ test('GIVEN a changed seed payload THEN the seed task is reported by step and id
   const { stdout } = await review(base, head);
   expect(stdout).toContain('| `recsys-dev` | changed | +0 ~0 ±1 replaced -0 | +0 ~1 -0 |');
   expect(stdout).toMatch(
-    /\| preprocess \| `sample-2026-11` \| changed \| \d+ bytes, object \{dataset, shards, note\}, sha256 [0-9a-f]{12} \|/,
+    /\| `preprocess` \| `sample-2026-11` \| changed \| `\d+ bytes, object \{dataset, shards, note\}, sha256 [0-9a-f]{12}` \|/,
   );
   expect(stdout).toMatch(
     /payload: \d+ bytes, object \{dataset, shards\}, sha256 [0-9a-f]{12} -> \d+ bytes, object \{dataset, shards, note\}, sha256 [0-9a-f]{12}/,

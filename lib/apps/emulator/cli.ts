@@ -22,6 +22,7 @@ import type { RunningEmulator } from '../../emulator/server';
 import type { LocalStack, SeedCommand } from '../local/terraform';
 import { DEFAULT_EMULATOR_PORT, EMULATOR_HOST_ENV, EMULATOR_ISSUER_ENV, EMULATOR_REST_URL_ENV } from '../../core/env';
 import { isLoopbackHost } from '../../core/loopback';
+import { terminalSafe } from '../../core/text';
 
 interface CliOptions {
   readonly port: number;
@@ -169,7 +170,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     stacks = await readStacks(opts.stack ?? []);
   } catch (err) {
-    process.stderr.write(`cloud-tasks emulator: --stack ${(err as Error).message}\n`);
+    process.stderr.write(
+      `cloud-tasks emulator: --stack ${terminalSafe((err as Error).message, { keepNewlines: true })}\n`,
+    );
     return 2;
   }
 
@@ -198,7 +201,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
   } catch (err) {
     await eventLog?.close();
-    process.stderr.write(`cloud-tasks emulator: ${(err as Error).message}\n`);
+    process.stderr.write(`cloud-tasks emulator: ${terminalSafe((err as Error).message, { keepNewlines: true })}\n`);
     return 1;
   }
   const restoredQueues = emulator.state.queues().length;
@@ -210,7 +213,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const stack of stacks) created.push({ stack, ...createStackQueues(emulator.state, stack.queues) });
   } catch (err) {
     process.stderr.write(
-      `cloud-tasks emulator: cannot create the queues of --stack ${created.length < stacks.length ? stacks[created.length].dir : ''}: ${(err as Error).message}\n`,
+      `cloud-tasks emulator: cannot create the queues of --stack ${created.length < stacks.length ? stacks[created.length].dir : ''}: ${terminalSafe((err as Error).message, { keepNewlines: true })}\n`,
     );
     await emulator.stop().catch(() => undefined);
     await eventLog?.close();

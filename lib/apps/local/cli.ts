@@ -13,6 +13,7 @@ import { LOG_LEVELS, type LogLevel } from '../../emulator/dispatch/events';
 import { parseDuration, DURATION_FORMAT_HINT } from '../../core/duration';
 import { formatStepTable, formatTimeline } from './summary';
 import type { RunProgress } from './run';
+import { terminalSafe } from '../../core/text';
 
 export const DEFAULT_SPEC = 'pipelines/recsys-dev.yaml';
 
@@ -181,7 +182,9 @@ export async function main(
       io.stderr.write(`${err.message}\nNothing ran. Fix the spec and run again.\n`);
       return 2;
     }
-    io.stderr.write(`local run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    io.stderr.write(
+      `local run failed: ${terminalSafe(err instanceof Error ? (err.stack ?? err.message) : String(err), { keepNewlines: true })}\n`,
+    );
     return 1;
   } finally {
     process.off('SIGINT', onSignal);
@@ -205,7 +208,7 @@ export async function main(
     out.write('Every task succeeded.\n');
     return 0;
   }
-  for (const p of r.problems) io.stderr.write(`${p}\n`);
+  for (const p of r.problems) io.stderr.write(`${terminalSafe(p)}\n`);
   return 1;
 }
 
@@ -232,7 +235,7 @@ function progressView(stderr: LocalCliIo['stderr']): {
       },
       log: (line) => {
         clear();
-        stderr.write(`${line}\n`);
+        stderr.write(`${terminalSafe(line)}\n`);
         if (last) stderr.write(last);
       },
       stop: () => {
@@ -251,7 +254,7 @@ function progressView(stderr: LocalCliIo['stderr']): {
       lastPhase = p.phase;
       stderr.write(`${describe(p)}\n`);
     },
-    log: (line) => stderr.write(`${line}\n`),
+    log: (line) => stderr.write(`${terminalSafe(line)}\n`),
     stop: () => undefined,
   };
 }

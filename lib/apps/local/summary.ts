@@ -6,6 +6,7 @@
 import type { DispatchEvent } from '../../emulator/dispatch/events';
 import type { Task } from '../../emulator/model';
 import { readPipelineMessage } from '../../worker/index';
+import { terminalSafe } from '../../core/text';
 
 export interface StepStats {
   /** Tasks the worker answered with 2xx. */
@@ -233,7 +234,9 @@ export function formatTimeline(runs: Record<string, RunStep[]>): string {
   return table(['RUN', 'STEP', 'TASKS', 'START', 'END'], rows);
 }
 
-function table(header: string[], rows: string[][]): string {
+/** Run ids come from task bodies (any worker's payload): every cell is shown terminal-safe. */
+function table(header: string[], unsafeRows: string[][]): string {
+  const rows = unsafeRows.map((r) => r.map((c) => terminalSafe(c)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { HttpMethod } from '../../core/rules/cloud-tasks';
 import { readSynthesizedStack, SynthOutputError, type SynthesizedStack } from '../../core/synthesized-stack';
 import { parseTerraformDuration as terraformSeconds } from '../../core/duration';
+import { terraformLiteralText } from '../../core/terraform-string';
 import type { QueueHttpTarget, QueueInput } from '../../emulator/model';
 import type { EmulatorState } from '../../emulator/state';
 
@@ -113,12 +114,17 @@ export function localStackOf(stack: SynthesizedStack): LocalStack {
   return { dir: stack.dir, name: stack.name, queues, seedCommands };
 }
 
+/**
+ * The text of a literal Terraform string (the constructs escape `${` as `$${`: lib/core/terraform-string.ts). A value
+ * holding a live interpolation is known only to Terraform, so the queue cannot be created locally.
+ */
 function literal(value: unknown, where: string, file: string): string {
-  if (typeof value !== 'string' || value.includes('${'))
+  const text = typeof value === 'string' ? terraformLiteralText(value) : undefined;
+  if (text === undefined)
     throw new Error(
-      `${file}: ${where} = ${JSON.stringify(value)} is not a literal; queues can be created locally only when their names are known at synth time`,
+      `${file}: ${where} = ${JSON.stringify(value)} is not a literal; queues can be created locally only when their values are known at synth time`,
     );
-  return value;
+  return text;
 }
 
 /** Terraform's duration strings for Cloud Tasks: `"600s"`, `"0.5s"`. */
@@ -166,16 +172,28 @@ function queueFrom(address: string, r: TfQueue, file: string): SynthesizedQueue 
   let httpTarget: QueueHttpTarget | undefined;
   if (t) {
     const u = t.uri_override;
+    const text = (value: string, field: string): string => literal(value, `${address}.http_target.${field}`, file);
     httpTarget = {
       ...(t.http_method ? { httpMethod: t.http_method as HttpMethod } : {}),
       ...(u
         ? {
             uriOverride: {
               ...(u.scheme ? { scheme: u.scheme as 'HTTP' | 'HTTPS' } : {}),
-              ...(u.host ? { host: u.host } : {}),
+              ...(u.host ? { host: text(u.host, 'uri_override.host') } : {}),
               ...(u.port !== undefined ? { port: Number(u.port) } : {}),
-              ...(u.path_override ? { pathOverride: { path: u.path_override.path ?? '' } } : {}),
-              ...(u.query_override ? { queryOverride: { queryParams: u.query_override.query_params ?? '' } } : {}),
+              ...(u.path_override
+                ? { pathOverride: { path: text(u.path_override.path ?? '', 'uri_override.path_override.path') } }
+                : {}),
+              ...(u.query_override
+                ? {
+                    queryOverride: {
+                      queryParams: text(
+                        u.query_override.query_params ?? '',
+                        'uri_override.query_override.query_params',
+                      ),
+                    },
+                  }
+                : {}),
               ...(u.uri_override_enforce_mode
                 ? { uriOverrideEnforceMode: u.uri_override_enforce_mode as 'ALWAYS' | 'IF_NOT_EXISTS' }
                 : {}),
@@ -183,21 +201,28 @@ function queueFrom(address: string, r: TfQueue, file: string): SynthesizedQueue 
           }
         : {}),
       ...(t.header_overrides
-        ? { headerOverrides: t.header_overrides.map((h) => ({ header: { key: h.header.key, value: h.header.value } })) }
+        ? {
+            headerOverrides: t.header_overrides.map((h, i) => ({
+              header: {
+                key: text(h.header.key, `header_overrides[${i}].header.key`),
+                value: text(h.header.value, `header_overrides[${i}].header.value`),
+              },
+            })),
+          }
         : {}),
       ...(t.oidc_token
         ? {
             oidcToken: {
-              serviceAccountEmail: t.oidc_token.service_account_email,
-              ...(t.oidc_token.audience ? { audience: t.oidc_token.audience } : {}),
+              serviceAccountEmail: text(t.oidc_token.service_account_email, 'oidc_token.service_account_email'),
+              ...(t.oidc_token.audience ? { audience: text(t.oidc_token.audience, 'oidc_token.audience') } : {}),
             },
           }
         : {}),
       ...(t.oauth_token
         ? {
             oauthToken: {
-              serviceAccountEmail: t.oauth_token.service_account_email,
-              ...(t.oauth_token.scope ? { scope: t.oauth_token.scope } : {}),
+              serviceAccountEmail: text(t.oauth_token.service_account_email, 'oauth_token.service_account_email'),
+              ...(t.oauth_token.scope ? { scope: text(t.oauth_token.scope, 'oauth_token.scope') } : {}),
             },
           }
         : {}),

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { terminalSafe } from '../../core/text';
 import { formatValue, renderReviewMarkdown } from './markdown';
 import { resourceCounts, reviewSynthOutputs, seedCounts, stacksToDeploy, type Review } from './review';
 import { emptySynthOutput, INPUT_ERROR_EXIT_CODE, readSynthOutput, ReviewInputError } from './synth-output';
@@ -94,7 +95,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     return 0;
   } catch (e) {
     if (e instanceof ReviewInputError) {
-      io.stderr(`review: ${e.message}\n`);
+      io.stderr(`review: ${terminalSafe(e.message)}\n`);
       return e.exitCode;
     }
     throw e;

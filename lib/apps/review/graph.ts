@@ -3,6 +3,7 @@
  * literal in cdk.tf.json). When a base graph is given, added steps and edges are highlighted and removed ones are
  * drawn dashed, so the diagram itself shows the change.
  */
+import { terminalSafe } from '../../core/text';
 
 export interface PipelineGraph {
   readonly pipeline: string;
@@ -30,9 +31,9 @@ function nodeId(step: string): string {
   return `step_${step.replace(/[^A-Za-z0-9_]/g, (c) => `_${c.charCodeAt(0).toString(16)}_`)}`;
 }
 
-/** Label text inside `["..."]`: quotes and angle brackets become Mermaid entities. */
+/** Label text inside `["..."]`: on one line (control characters escaped), quotes and angle brackets as Mermaid entities. */
 function label(text: string): string {
-  return text.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+  return terminalSafe(text).replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
 }
 
 export function mermaidFlowchart(head: PipelineGraph | undefined, base?: PipelineGraph): string {

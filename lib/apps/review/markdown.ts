@@ -2,8 +2,14 @@
  * Renders a Review as GitHub-flavoured Markdown for a pull-request comment: a summary table first, then one
  * collapsed `<details>` block per stack with resource changes (`attr: old -> new`), seed-task changes (payloads
  * summarized), asset changes and a Mermaid diagram of the pipeline.
+ *
+ * Everything read from the synthesized outputs is someone else's text (a pull request controls its specs and can
+ * control its synth), so every such string goes through lib/core/text.ts: code spans and table cells that nothing
+ * inside can close or split, fences longer than any backtick run of their content, entities inside HTML tags, no raw
+ * line breaks. Only the project's own words are written raw.
  */
 import { createHash } from 'node:crypto';
+import { htmlText, markdownCell, markdownFence, markdownInline } from '../../core/text';
 import type { AttributeChange, EntryChange } from './diff';
 import { formatPayload, type SeedTaskChange } from './seed-diff';
 import {
@@ -55,7 +61,7 @@ function render(review: Review, compact: boolean): string {
     const t = seedCounts(s);
     const res = `+${r.add} ~${r.change}${r.replace ? ` ±${r.replace} replaced` : ''} -${r.remove}`;
     out.push(
-      `| \`${s.name}\` | ${s.status === 'unchanged' ? 'no change' : s.status} | ${res} | +${t.add} ~${t.change} -${t.remove} |`,
+      `| ${markdownCell(s.name)} | ${s.status === 'unchanged' ? 'no change' : s.status} | ${res} | +${t.add} ~${t.change} -${t.remove} |`,
     );
   }
   out.push('', '<sub>+ add, ~ update in place, ± replace (destroy and re-create), - destroy</sub>', '');
@@ -73,12 +79,12 @@ function renderStack(s: StackReview, compact: boolean): string[] {
       : s.status === 'removed'
         ? 'stack removed'
         : `${r.add} to add, ${r.change} to change${r.replace ? `, ${r.replace} to replace` : ''}, ${r.remove} to destroy`;
-  const out = ['<details>', `<summary><b>${s.name}</b> (${s.status}): ${summary}</summary>`, ''];
+  const out = ['<details>', `<summary><b>${htmlText(s.name)}</b> (${s.status}): ${summary}</summary>`, ''];
   if (s.status === 'removed')
     out.push(
       `> [!WARNING]`,
-      `> \`${s.name}\` is no longer synthesized. Deploying does not destroy a stack that is gone from the output: its queues, ` +
-        `IAM bindings and state stay until someone runs \`npx cdktf destroy ${s.name}\` from the base revision.`,
+      `> ${markdownInline(s.name)} is no longer synthesized. Deploying does not destroy a stack that is gone from the output: its queues, ` +
+        `IAM bindings and state stay until someone runs ${markdownInline(`npx cdktf destroy ${s.name}`)} from the base revision.`,
       '',
     );
   const resources = s.changes.filter((c) => c.kind === 'resource' || c.kind === 'data');
@@ -86,7 +92,7 @@ function renderStack(s: StackReview, compact: boolean): string[] {
   if (resources.length && s.status !== 'removed')
     out.push('**Resources**', '', ...resources.flatMap((c) => renderEntry(c, compact)), '');
   if (resources.length && s.status === 'removed')
-    out.push('**Resources left in place**', '', ...resources.map((c) => `- \`${c.address}\``), '');
+    out.push('**Resources left in place**', '', ...resources.map((c) => `- ${markdownInline(c.address)}`), '');
   if (other.length && s.status !== 'removed')
     out.push('**Outputs, providers and settings**', '', ...other.flatMap((c) => renderEntry(c, compact)), '');
   // A removed stack's tasks and assets are not touched by a deploy either: only its resources are listed.
@@ -96,41 +102,36 @@ function renderStack(s: StackReview, compact: boolean): string[] {
       out.push(
         '**Seed manifest**',
         '',
-        '```text',
-        ...s.seedManifestFields.map((c) => `${c.field}: ${c.before} -> ${c.after}`),
-        '```',
+        ...markdownFence(s.seedManifestFields.map((c) => `${c.field}: ${c.before} -> ${c.after}`)),
         '',
       );
     if (s.assets.length) out.push('**Assets**', '', ...s.assets.map(renderAsset), '');
     if (s.suppressions.length) out.push(...renderSuppressions(s.suppressions), '');
   }
-  if (s.mermaid) out.push('**Pipeline**', '', '```mermaid', s.mermaid, '```', '');
+  if (s.mermaid) out.push('**Pipeline**', '', ...markdownFence(s.mermaid.split('\n'), { info: 'mermaid' }), '');
   out.push('</details>', '');
   return out;
 }
 
 function renderEntry(c: EntryChange, compact: boolean): string[] {
-  if (c.status === 'removed') return [`- destroy \`${c.address}\``];
-  if (c.status === 'added' && compact) return [`- add \`${c.address}\``];
+  const address = markdownInline(c.address);
+  if (c.status === 'removed') return [`- destroy ${address}`];
+  if (c.status === 'added' && compact) return [`- add ${address}`];
   if (c.status === 'added') {
     return [
-      `- add \`${c.address}\``,
+      `- add ${address}`,
       '  <details><summary>attributes</summary>',
       '',
-      '  ```text',
-      ...c.attributes.map((a) => `  ${a.path || '(value)'} = ${formatValue(a.after, a.redacted)}`),
-      '  ```',
+      ...markdownFence(
+        c.attributes.map((a) => `${a.path || '(value)'} = ${formatValue(a.after, a.redacted)}`),
+        { indent: '  ' },
+      ),
       '  </details>',
     ];
   }
-  const verb = c.replacedBy ? `replace (forced by ${c.replacedBy.map((p) => `\`${p}\``).join(', ')})` : 'update';
+  const verb = c.replacedBy ? `replace (forced by ${c.replacedBy.map((p) => markdownInline(p)).join(', ')})` : 'update';
   const note = c.replacedBy && REPLACE_NOTES[c.type ?? ''] ? `: ${REPLACE_NOTES[c.type ?? '']}` : '';
-  return [
-    `- ${verb} \`${c.address}\`${note}`,
-    '  ```text',
-    ...c.attributes.map((a) => `  ${renderAttribute(a)}`),
-    '  ```',
-  ];
+  return [`- ${verb} ${address}${note}`, ...markdownFence(c.attributes.map(renderAttribute), { indent: '  ' })];
 }
 
 /** What a replacement means for the resources this project creates. */
@@ -159,17 +160,18 @@ export function formatValue(v: unknown, redacted?: boolean): string {
 
 function renderSeedTasks(tasks: readonly SeedTaskChange[]): string[] {
   const out = ['**Seed tasks**', '', '| Step | Seed id | Change | Payload |', '|---|---|---|---|'];
-  for (const t of tasks) out.push(`| ${t.step} | \`${t.seedId}\` | ${t.status} | ${formatPayload(t.payload)} |`);
+  for (const t of tasks)
+    out.push(
+      `| ${markdownCell(t.step)} | ${markdownCell(t.seedId)} | ${t.status} | ${markdownCell(formatPayload(t.payload))} |`,
+    );
   const changed = tasks.filter((t) => t.status === 'changed');
   for (const t of changed)
     out.push(
       '',
-      `\`${t.step}/${t.seedId}\`:`,
-      '```text',
-      ...t.changes.map((c) => `${c.field}: ${c.before} -> ${c.after}`),
-      '```',
+      `${markdownInline(`${t.step}/${t.seedId}`)}:`,
+      ...markdownFence(t.changes.map((c) => `${c.field}: ${c.before} -> ${c.after}`)),
     );
-  const sameId = changed.filter((t) => t.sameTaskId).map((t) => `\`${t.step}/${t.seedId}\``);
+  const sameId = changed.filter((t) => t.sameTaskId).map((t) => markdownInline(`${t.step}/${t.seedId}`));
   if (sameId.length)
     out.push(
       '',
@@ -182,9 +184,10 @@ function renderSeedTasks(tasks: readonly SeedTaskChange[]): string[] {
 
 function renderAsset(a: AssetChange): string {
   const size = (x?: { sizeBytes: number }): string => (x ? `${x.sizeBytes.toLocaleString('en-US')} bytes` : '');
-  if (a.status === 'added') return `- add asset \`${a.id}\` (${size(a.after)}, sha256 ${a.after!.sha256.slice(0, 12)})`;
-  if (a.status === 'removed') return `- remove asset \`${a.id}\``;
-  return `- asset \`${a.id}\` content changed: sha256 ${a.before!.sha256.slice(0, 12)} -> ${a.after!.sha256.slice(0, 12)} (${size(a.before)} -> ${size(a.after)})`;
+  const id = markdownInline(a.id);
+  if (a.status === 'added') return `- add asset ${id} (${size(a.after)}, sha256 ${a.after!.sha256.slice(0, 12)})`;
+  if (a.status === 'removed') return `- remove asset ${id}`;
+  return `- asset ${id} content changed: sha256 ${a.before!.sha256.slice(0, 12)} -> ${a.after!.sha256.slice(0, 12)} (${size(a.before)} -> ${size(a.after)})`;
 }
 
 /** The stack's policy suppressions (docs/policy.md): what a reviewer must agree to, new ones first. */
@@ -198,12 +201,7 @@ function renderSuppressions(changes: readonly SuppressionChange[]): string[] {
     '|---|---|---|---|',
     ...rows.map(
       ({ status, suppression: x }) =>
-        `| ${escapeCell(x.rule)} | ${escapeCell(x.scope)} (${x.source}) | ${status === 'unchanged' ? 'kept' : status} | ${escapeCell(x.reason)} |`,
+        `| ${markdownCell(x.rule)} | ${markdownCell(x.scope)} (${markdownCell(x.source, { code: false })}) | ${status === 'unchanged' ? 'kept' : status} | ${markdownCell(x.reason, { code: false })} |`,
     ),
   ];
-}
-
-/** User text in a Markdown table cell: literal, on one line, unable to open a link, a tag or a code span. */
-function escapeCell(text: string): string {
-  return text.replace(/\r?\n/g, ' ').replace(/[\\`*_[\]<>|#!~]/g, (c) => `\\${c}`);
 }

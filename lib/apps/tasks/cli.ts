@@ -6,7 +6,8 @@
  * One table per queue: task id, schedule time, method, URL, token (kind, service account, audience or scope), body
  * size and a short sha256 of the body, so two listings (or a listing and a seed manifest) compare at a glance.
  * `--show-body` adds each task's headers and body: in a local emulator they are the user's own payloads. Authorization
- * headers are never printed. Exit codes: 0 listed, 1 the emulator cannot be reached or has no such queue, 2 the
+ * headers are never printed. Every name, URL, header and body is printed terminal-safe (control and bidi characters
+ * escaped, lib/core/text.ts): a task's content is whatever its creator sent. Exit codes: 0 listed, 1 the emulator cannot be reached or has no such queue, 2 the
  * command line or the emulator address is wrong.
  */
 import { createHash } from 'node:crypto';
@@ -14,6 +15,7 @@ import { Command, CommanderError } from 'commander';
 import type { protos } from '@google-cloud/tasks';
 import { ANY } from '../../emulator/names';
 import { DEFAULT_EMULATOR_PORT, EMULATOR_HOST_ENV, EMULATOR_REST_URL_ENV } from '../../core/env';
+import { terminalSafe } from '../../core/text';
 
 type TaskMessage = protos.google.cloud.tasks.v2.ITask;
 
@@ -131,9 +133,11 @@ async function list(opts: ListOptions, io: TasksCliIo): Promise<number> {
     if (queues.length === 0) {
       const ids = all.map((q) => q.name!.slice(q.name!.lastIndexOf('/') + 1));
       io.stderr.write(
-        opts.queue !== undefined
-          ? `no queue ${opts.queue} in the emulator at ${address}; its queues: ${ids.length > 0 ? ids.join(', ') : 'none'}\n`
-          : `no queues in the emulator at ${address}; create them from a synthesized stack: npm run emulator -- --stack cdktf.out/stacks/<stack>\n`,
+        terminalSafe(
+          opts.queue !== undefined
+            ? `no queue ${opts.queue} in the emulator at ${address}; its queues: ${ids.length > 0 ? ids.join(', ') : 'none'}`
+            : `no queues in the emulator at ${address}; create them from a synthesized stack: npm run emulator -- --stack cdktf.out/stacks/<stack>`,
+        ) + '\n',
       );
       return opts.queue !== undefined ? 1 : 0;
     }
@@ -144,11 +148,11 @@ async function list(opts: ListOptions, io: TasksCliIo): Promise<number> {
     }
     const total = listed.reduce((n, q) => n + q.tasks.length, 0);
     io.stdout.write(
-      `Cloud Tasks emulator at ${address}: ${plural(listed.length, 'queue')}, ${plural(total, 'task')}\n`,
+      `Cloud Tasks emulator at ${terminalSafe(address)}: ${plural(listed.length, 'queue')}, ${plural(total, 'task')}\n`,
     );
     for (const q of listed)
       io.stdout.write(
-        `\n${q.name}  ${q.state}  ${plural(q.tasks.length, 'task')}\n${taskTable(q.tasks, opts.showBody === true)}`,
+        `\n${terminalSafe(q.name)}  ${terminalSafe(q.state)}  ${plural(q.tasks.length, 'task')}\n${taskTable(q.tasks, opts.showBody === true)}`,
       );
     return 0;
   } catch (err) {
@@ -161,9 +165,11 @@ async function list(opts: ListOptions, io: TasksCliIo): Promise<number> {
       e.code === 4 ||
       /ECONNREFUSED|fetch failed/.test(`${e.message} ${wrapped?.message} ${wrapped?.cause?.code}`);
     io.stderr.write(
-      unreachable
-        ? `cannot reach the Cloud Tasks emulator at ${address} (${(e.details || e.message).split('\n')[0].replace(/\.? *Resolution note: *$/, '')}); start it with npm run emulator, which prints its address (${opts.rest !== undefined ? EMULATOR_REST_URL_ENV : EMULATOR_HOST_ENV})\n`
-        : `the emulator at ${address} refused the listing: ${e.details ?? e.message}\n`,
+      terminalSafe(
+        unreachable
+          ? `cannot reach the Cloud Tasks emulator at ${address} (${(e.details || e.message).split('\n')[0].replace(/\.? *Resolution note: *$/, '')}); start it with npm run emulator, which prints its address (${opts.rest !== undefined ? EMULATOR_REST_URL_ENV : EMULATOR_HOST_ENV})\n`
+          : `the emulator at ${address} refused the listing: ${e.details ?? e.message}`,
+      ) + '\n',
     );
     return 1;
   } finally {
@@ -187,7 +193,7 @@ export function taskTable(tasks: readonly TaskMessage[], showBody: boolean): str
       r.url ?? '',
       token(r),
       `${body.length} B sha256:${createHash('sha256').update(body).digest('hex').slice(0, 12)}`,
-    ];
+    ].map((cell) => terminalSafe(cell));
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) =>
@@ -211,7 +217,7 @@ function details(t: TaskMessage): string {
   const r = t.httpRequest ?? {};
   let out = '';
   for (const [key, value] of Object.entries(r.headers ?? {}).sort(([a], [b]) => a.localeCompare(b)))
-    out += `      ${key}: ${HIDDEN_HEADERS.has(key.toLowerCase()) ? '(hidden)' : value}\n`;
+    out += `      ${terminalSafe(key)}: ${HIDDEN_HEADERS.has(key.toLowerCase()) ? '(hidden)' : terminalSafe(value)}\n`;
   const body = bodyBytes(r.body);
   if (body.length === 0) return `${out}      (no body)\n`;
   let text: string;
@@ -220,7 +226,8 @@ function details(t: TaskMessage): string {
   } catch {
     text = `(binary, base64) ${body.toString('base64')}`;
   }
-  return `${out}${text
+  // The body's own lines stay lines; within each, control and bidi characters are shown escaped.
+  return `${out}${terminalSafe(text, { keepNewlines: true })
     .split('\n')
     .map((l) => `      ${l}\n`)
     .join('')}`;

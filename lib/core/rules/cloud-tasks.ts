@@ -11,6 +11,8 @@
  */
 import { formatValue, type FieldPath, type Problem } from '../problem';
 import { parseRfc3339, RFC3339_HINT } from './timestamp';
+import { escapeCharacter } from '../text';
+import { redactUrl, secretSafeKey } from '../secrets';
 
 export const LIMITS = {
   /** queue.proto `Queue.name`: letters, digits, hyphens; 1-100 characters. */
@@ -256,6 +258,31 @@ export function scheduleTimeTextProblems(text: string, now: Date, at: FieldPath 
   return scheduleTimeProblems(parsed.date, now, at);
 }
 
+/**
+ * task.proto schedule_time: a time in the past means "dispatch at once", so the service accepts it; in a spec it is
+ * more often a mistyped year or a seed task copied from last month. A warning (never an error), naming the value and
+ * how long ago it is. An unparsable text is left to scheduleTimeTextProblems.
+ */
+export function pastScheduleTimeProblems(text: string, now: Date, at: FieldPath = ['scheduleTime']): Problem[] {
+  const parsed = parseRfc3339(text);
+  if (!parsed || parsed.date.getTime() >= now.getTime()) return [];
+  const seconds = (now.getTime() - parsed.date.getTime()) / 1000;
+  const ago =
+    seconds >= 86400
+      ? `${(seconds / 86400).toFixed(1)} days`
+      : seconds >= 3600
+        ? `${(seconds / 3600).toFixed(1)} hours`
+        : `${Math.ceil(seconds)} s`;
+  return [
+    {
+      path: at,
+      value: text,
+      severity: 'warning',
+      message: `${formatValue(text)} is in the past (${ago} ago): Cloud Tasks dispatches the task as soon as it is created; check the date, or leave scheduleTime out to say "now"`,
+    },
+  ];
+}
+
 export function taskSizeProblems(sizeBytes: number, at: FieldPath = ['payload']): Problem[] {
   if (sizeBytes <= LIMITS.maxTaskSizeBytes) return [];
   return [
@@ -347,7 +374,7 @@ const HEADER_CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 /** `\x0d` for the first control character in `s`, for messages that must not print it raw. */
 function firstControlCharacter(s: string): string | undefined {
   const m = HEADER_CONTROL_CHARACTER.exec(s);
-  return m ? `\\x${m[0].charCodeAt(0).toString(16).padStart(2, '0')}` : undefined;
+  return m ? escapeCharacter(m[0]) : undefined;
 }
 
 /** Header names and values with control characters (CR, LF, NUL, other C0, DEL): one Problem per header. */
@@ -369,6 +396,16 @@ export function headerControlCharacterProblems(
   return out;
 }
 
+/** A header name that is not an HTTP token (RFC 9110 5.1); a name that is itself a credential is not printed. */
+function invalidHeaderName(name: string, at: FieldPath): Problem {
+  const shown = secretSafeKey(name);
+  return {
+    path: [...at, shown],
+    value: shown,
+    message: `${shown === name ? `"${truncate(name)}"` : shown} is not a valid HTTP header name`,
+  };
+}
+
 export function isReservedHeader(name: string): boolean {
   const n = name.toLowerCase();
   return RESERVED_HEADER_NAMES.has(n) || RESERVED_HEADER_PREFIXES.some((p) => n.startsWith(p));
@@ -380,7 +417,7 @@ export function headerProblems(headers: Readonly<Record<string, string>>, at: Fi
   for (const [name, value] of Object.entries(headers)) {
     total += Buffer.byteLength(name) + Buffer.byteLength(value);
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && !HEADER_CONTROL_CHARACTER.test(name))
-      out.push({ path: [...at, name], value: name, message: `"${name}" is not a valid HTTP header name` });
+      out.push(invalidHeaderName(name, at));
     else if (isReservedHeader(name))
       out.push({
         path: [...at, name],
@@ -407,14 +444,20 @@ export function headerProblems(headers: Readonly<Record<string, string>>, at: Fi
  */
 export function apiUrlProblems(url: string, at: FieldPath = ['url']): Problem[] {
   if (url.length === 0)
-    return [{ path: at, value: url, message: 'is required: the absolute http:// or https:// URL the task is sent to' }];
+    return [
+      {
+        path: at,
+        value: redactUrl(url),
+        message: 'is required: the absolute http:// or https:// URL the task is sent to',
+      },
+    ];
   const control = urlControlCharacterProblems(url, at);
   if (control.length > 0) return control;
   if (url.length > LIMITS.maxUrlLength)
     return [
       {
         path: at,
-        value: truncate(url),
+        value: truncate(redactUrl(url)),
         message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}`,
       },
     ];
@@ -428,8 +471,8 @@ export function apiUrlProblems(url: string, at: FieldPath = ['url']): Problem[] 
     return [
       {
         path: at,
-        value: url,
-        message: `"${truncate(url)}" is not an absolute URL that begins with http:// or https://`,
+        value: redactUrl(url),
+        message: `"${truncate(redactUrl(url))}" is not an absolute URL that begins with http:// or https://`,
       },
     ];
   return [];
@@ -446,11 +489,7 @@ export function apiHeaderProblems(headers: Readonly<Record<string, string>>, at:
   for (const [name, value] of Object.entries(headers)) {
     total += Buffer.byteLength(name) + Buffer.byteLength(value);
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && !HEADER_CONTROL_CHARACTER.test(name))
-      out.push({
-        path: [...at, name],
-        value: name,
-        message: `"${truncate(name)}" is not a valid HTTP header name`,
-      });
+      out.push(invalidHeaderName(name, at));
   }
   if (total >= LIMITS.maxHeadersBytes)
     out.push({
@@ -480,7 +519,7 @@ export function bodyMethodProblems(method: HttpMethod, bodyBytes: number, at: Fi
 export function urlControlCharacterProblems(url: string, at: FieldPath = ['url']): Problem[] {
   const m = /[\u0000-\u0020\u007f-\u009f]/.exec(url);
   if (!m) return [];
-  const code = `\\x${m[0].charCodeAt(0).toString(16).padStart(2, '0')}`;
+  const code = escapeCharacter(m[0]);
   return [
     {
       path: at,
@@ -490,7 +529,10 @@ export function urlControlCharacterProblems(url: string, at: FieldPath = ['url']
   ];
 }
 
-/** https only, a host, at most 2,083 characters (target.proto HttpRequest.url). */
+/**
+ * https only, a host, at most 2,083 characters (target.proto HttpRequest.url). Messages show the URL with its
+ * credentials replaced (lib/core/secrets.ts redactUrl): a `?key=AIza...` is never printed.
+ */
 export function targetUrlProblems(url: string, at: FieldPath = ['url']): Problem[] {
   const control = urlControlCharacterProblems(url, at);
   if (control.length > 0) return control;
@@ -498,7 +540,7 @@ export function targetUrlProblems(url: string, at: FieldPath = ['url']): Problem
     return [
       {
         path: at,
-        value: truncate(url),
+        value: truncate(redactUrl(url)),
         message: `is ${url.length} characters; Cloud Tasks URLs are at most ${LIMITS.maxUrlLength}`,
       },
     ];
@@ -506,14 +548,14 @@ export function targetUrlProblems(url: string, at: FieldPath = ['url']): Problem
   try {
     parsed = new URL(url);
   } catch {
-    return [{ path: at, value: url, message: `"${truncate(url)}" is not an absolute URL` }];
+    return [{ path: at, value: redactUrl(url), message: `"${truncate(redactUrl(url))}" is not an absolute URL` }];
   }
   if (parsed.protocol !== 'https:')
     return [
       {
         path: at,
-        value: url,
-        message: `"${truncate(url)}" must use https: tasks carry identity tokens, which must not travel in clear text`,
+        value: redactUrl(url),
+        message: `"${truncate(redactUrl(url))}" must use https: tasks carry identity tokens, which must not travel in clear text`,
       },
     ];
   if (parsed.username || parsed.password)

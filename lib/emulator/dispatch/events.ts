@@ -5,6 +5,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Task } from '../model';
+import { terminalSafe } from '../../core/text';
 
 export type DispatchEventType =
   'created' | 'dispatched' | 'succeeded' | 'failed' | 'retry-scheduled' | 'gave-up' | 'deleted' | 'duplicated';
@@ -55,7 +56,10 @@ export function shows(threshold: LogLevel, level: LogLevel): boolean {
   return LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(threshold);
 }
 
-/** One human-readable line: `12:00:01.234 succeeded recsys-dev-train/abc attempt 1 HTTP 200 in 35 ms`. */
+/**
+ * One human-readable line: `12:00:01.234 succeeded recsys-dev-train/abc attempt 1 HTTP 200 in 35 ms`, terminal-safe
+ * (a reason can quote a worker's error text).
+ */
 export function formatEvent(e: DispatchEvent): string {
   const queueId = e.queue.slice(e.queue.lastIndexOf('/') + 1);
   const parts = [e.ts.slice(11, 23), e.event.padEnd(15), `${queueId}/${e.task}`];
@@ -64,7 +68,7 @@ export function formatEvent(e: DispatchEvent): string {
   if (e.latencyMs !== undefined) parts.push(`in ${Math.round(e.latencyMs)} ms`);
   if (e.reason) parts.push(`(${e.reason})`);
   if (e.nextAttemptAt) parts.push(`next attempt at ${e.nextAttemptAt}`);
-  return parts.join(' ');
+  return terminalSafe(parts.join(' '));
 }
 
 /** A listener printing the events at or above `level` to `write` (stderr by default). */

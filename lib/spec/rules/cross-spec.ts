@@ -1,10 +1,10 @@
 /**
  * Rules that span spec files: each spec is a separate stack, but they share project-wide names and quotas (stack
- * names, queue ids per project and region, queues per region).
+ * names, queue ids per project and region, queues per region) and must not share a Terraform state.
  */
 import { formatPath, type FieldPath, type Problem } from '../../core/problem';
 import { LIMITS } from '../../core/rules/cloud-tasks';
-import { queueIdFor, stackNameFor } from '../../core/naming';
+import { queueIdFor, stackNameFor, stateLocationFor } from '../../core/naming';
 import { nearest } from '../locate';
 import type { Locate } from '../source';
 import type { PipelineSpec } from '../types';
@@ -34,6 +34,30 @@ export function crossSpecProblems(loaded: readonly LoadedSpec[]): Problem[] {
         `stack name "${name}" (pipeline.name-environment) is also produced by ${first.file}: give one of them another pipeline name or environment`,
       );
     else stacks.set(name, l);
+  }
+
+  // One state per stack: a deploy of one stack plans to destroy every resource of the other that shares its state.
+  const states = new Map<string, LoadedSpec>();
+  for (const l of loaded) {
+    if (stacks.get(stackNameFor(l.spec)) !== l) continue; // already reported as a duplicate stack
+    const state = stateLocationFor(l.spec);
+    const first = states.get(state.key);
+    if (!first) {
+      states.set(state.key, l);
+      continue;
+    }
+    const gcs = l.spec.backend?.gcs;
+    const path = !gcs
+      ? ['pipeline', 'name']
+      : gcs.prefix !== undefined
+        ? ['backend', 'gcs', 'prefix']
+        : ['backend', 'gcs'];
+    at(
+      l,
+      path,
+      state.display,
+      `the Terraform state ${state.display} is also the state of ${first.file}: deploying either stack would destroy the other's queues; give this spec its own backend.gcs.prefix (or bucket)`,
+    );
   }
 
   // Queues of different stacks share the project's namespace and quota per region.

@@ -9,6 +9,7 @@ import {
   LIMITS,
   METHODS_WITH_BODY,
   httpRequestSizeBytes,
+  pastScheduleTimeProblems,
   scheduleTimeTextProblems,
   taskIdProblems,
   taskSizeProblems,
@@ -44,7 +45,13 @@ function seedTaskProblems(ctx: RuleContext, task: SeedTaskSpec, path: FieldPath,
       ),
     );
 
-  if (task.scheduleTime !== undefined) out.push(...under(path, scheduleTimeTextProblems(task.scheduleTime, ctx.now)));
+  if (task.scheduleTime !== undefined)
+    out.push(
+      ...under(path, [
+        ...scheduleTimeTextProblems(task.scheduleTime, ctx.now),
+        ...pastScheduleTimeProblems(task.scheduleTime, ctx.now),
+      ]),
+    );
 
   if (i === undefined) return out;
   const step = spec.pipeline.steps[i];

@@ -2,6 +2,7 @@
 import { formatValue, type FieldPath, type Problem } from '../../core/problem';
 import { LIMITS } from '../../core/rules/cloud-tasks';
 import { projectIdProblems } from '../../core/rules/resource-manager';
+import { findSecrets } from '../../core/secrets';
 import {
   GCS_BUCKET_PATTERN,
   LABEL_KEY_PATTERN,
@@ -13,11 +14,18 @@ import {
 } from '../formats';
 import { problemAt, type RuleContext } from './context';
 
-/** Our naming rule for environment, pipeline and step names (formats.ts NAME_PATTERN). */
+/**
+ * Our naming rule for environment, pipeline and step names (formats.ts NAME_PATTERN). A look-alike letter from another
+ * script (a Cyrillic `а` in `trаin`) is named by its code point, since it looks right in the message.
+ */
 export function nameProblems(path: FieldPath, value: string, what: string): Problem[] {
-  return NAME_PATTERN.test(value)
-    ? []
-    : [problemAt(path, value, `${JSON.stringify(value)} is not a valid ${what}: ${NAME_FORMAT_HINT}`)];
+  if (NAME_PATTERN.test(value)) return [];
+  const foreign = [...value].findIndex((c) => c.codePointAt(0)! > 0x7f);
+  const hint =
+    foreign < 0
+      ? ''
+      : ` (character ${foreign + 1} is U+${[...value][foreign].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}, not an ASCII letter)`;
+  return [problemAt(path, value, `${JSON.stringify(value)} is not a valid ${what}${hint}: ${NAME_FORMAT_HINT}`)];
 }
 
 export function topLevelProblems({ spec }: RuleContext): Problem[] {
@@ -51,14 +59,17 @@ export function topLevelProblems({ spec }: RuleContext): Problem[] {
           `label key ${JSON.stringify(key)} is not valid: 1-63 lower-case letters, digits, underscores and hyphens, starting with a lower-case letter`,
         ),
       );
-    else if (!LABEL_VALUE_PATTERN.test(value))
+    else if (!LABEL_VALUE_PATTERN.test(value)) {
+      // Labels are public metadata, but a pasted credential must not be echoed by the error that refuses it.
+      const secret = findSecrets({ [key]: value }, []).length > 0;
       out.push(
         problemAt(
           ['labels', key],
-          value,
-          `label value ${formatValue(value)} is not valid: at most 63 lower-case letters, digits, underscores and hyphens (quote numbers in YAML)`,
+          secret ? '(not shown)' : value,
+          `label value ${secret ? '(not shown: it may be a credential)' : formatValue(value)} is not valid: at most 63 lower-case letters, digits, underscores and hyphens (quote numbers in YAML)`,
         ),
       );
+    }
   }
   if (spec.backend && !GCS_BUCKET_PATTERN.test(spec.backend.gcs.bucket))
     out.push(
