@@ -62,6 +62,9 @@ export interface TaskActivityOptions {
   readonly clock?: Clock;
 }
 
+/** Run ids one change message lists at most; past that it says `allRuns`. */
+export const MAX_CHANGED_RUNS = 200;
+
 /** Seconds of dispatches the rate is averaged over. */
 export const RATE_WINDOW_SECONDS = 10;
 
@@ -165,6 +168,7 @@ export class TaskActivity {
 
   /** Marks the pipeline as changed (a run started from the page) so the next flush says so. */
   touchRun(runId: string): void {
+    if (this.listeners.size === 0) return;
     this.dirtyRuns.add(runId);
     this.pipelineDirty = true;
     this.scheduleFlush();
@@ -206,6 +210,7 @@ export class TaskActivity {
       case 'queue-purged':
       case 'queue-deleted':
         this.queueOf(e.queue.name);
+        if (this.listeners.size === 0) return;
         this.dirtyQueues.add(e.queue.name);
         this.pipelineDirty = true;
         this.scheduleFlush();
@@ -351,6 +356,8 @@ export class TaskActivity {
   }
 
   private changed(r: TaskRecord): void {
+    // Nobody listens: nothing to collect (a page that connects later fetches what it shows).
+    if (this.listeners.size === 0) return;
     this.dirtyQueues.add(r.queue);
     if (r.runId !== undefined) this.dirtyRuns.add(r.runId);
     if (r.step !== undefined) this.pipelineDirty = true;
@@ -366,9 +373,11 @@ export class TaskActivity {
   }
 
   private flush(): void {
+    const allRuns = this.dirtyRuns.size > MAX_CHANGED_RUNS;
     const change: ChangeEvent = {
       queues: [...this.dirtyQueues],
-      runs: [...this.dirtyRuns],
+      runs: allRuns ? [] : [...this.dirtyRuns],
+      allRuns,
       pipeline: this.pipelineDirty,
     };
     this.dirtyQueues.clear();

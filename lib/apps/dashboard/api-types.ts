@@ -265,7 +265,11 @@ export interface TaskDetail extends TaskListItem {
 export interface ChangeEvent {
   /** Full names of queues whose state, tasks or counts changed. */
   readonly queues: readonly string[];
+  /** Run ids whose tasks changed (at most MAX_CHANGED_RUNS; see allRuns). */
   readonly runs: readonly string[];
+  /** More runs changed than one message lists: every run view is stale (`runs` is then empty). */
+  readonly allRuns: boolean;
+  /** Step counts changed. */
   readonly pipeline: boolean;
 }
 

@@ -99,8 +99,11 @@ function factsOf(pipeline: DashboardPipeline, tasks: TaskRecord[]): RunFacts {
   );
   let currentSteps = [...live].filter((s) => s !== '').sort(byOrder);
   if (currentSteps.length === 0) {
-    const last = tasks.reduce((a, b) => ((b.endedAtMs ?? 0) >= (a.endedAtMs ?? 0) ? b : a));
-    currentSteps = last.step ? [last.step] : [];
+    // Finished: where it failed, else the last step (in pipeline order) it reached. Not the last task to end: a
+    // child can finish before its parent's response is recorded.
+    const failed = [...new Set(tasks.filter((t) => t.phase === 'failed').map((t) => t.step ?? ''))];
+    const reached = [...new Set(tasks.map((t) => t.step ?? ''))].filter((s) => s !== '').sort(byOrder);
+    currentSteps = failed.length > 0 ? failed.sort(byOrder) : reached.slice(-1);
   }
   return { tasks, createdAtMs: first.createdAtMs, startStep: first.step ?? '', currentSteps };
 }

@@ -155,7 +155,7 @@ export function PipelinePage() {
     `/api/pipeline${run ? `?run=${encodeURIComponent(run)}` : ''}`,
     (c) => c.pipeline,
   );
-  const runs = useResource<RunsResponse>('/api/runs', (c) => c.runs.length > 0);
+  const runs = useResource<RunsResponse>('/api/runs', (c) => c.allRuns || c.runs.length > 0);
   const p = pipeline.data;
   if (pipeline.error && !p) return <ErrorMessage error={pipeline.error} />;
   if (!p) return <p class="loading">Loading the pipeline…</p>;

@@ -10,7 +10,7 @@ import { useResource } from './data';
 const sourceText = (s: RunDetail['source']) => (s.name ? `${s.kind} (${s.name})` : s.kind);
 
 export function RunsPage() {
-  const runs = useResource<RunsResponse>('/api/runs', (c) => c.runs.length > 0);
+  const runs = useResource<RunsResponse>('/api/runs', (c) => c.allRuns || c.runs.length > 0);
   if (runs.error && !runs.data) return <ErrorMessage error={runs.error} />;
   if (!runs.data) return <p class="loading">Loading runs…</p>;
   return (
@@ -180,7 +180,10 @@ function Legend() {
 }
 
 export function RunPage({ runId }: { readonly runId: string }) {
-  const run = useResource<RunDetail>(`/api/runs/${encodeURIComponent(runId)}`, (c) => c.runs.includes(runId));
+  const run = useResource<RunDetail>(
+    `/api/runs/${encodeURIComponent(runId)}`,
+    (c) => c.allRuns || c.runs.includes(runId),
+  );
   const r = run.data;
   if (run.error && !r) return <ErrorMessage error={run.error} />;
   if (!r) return <p class="loading">Loading run {runId}…</p>;
