@@ -16,7 +16,8 @@ const LINE = 17;
 function nodeLines(s: PipelineStepView): Array<{ text: string; cls: string }> {
   const lines = [{ text: s.name, cls: 'node-name' }];
   const kind = KIND_LABELS[s.kind] ?? s.kind;
-  lines.push({ text: s.join ? `${kind} · join: ${s.join}` : kind, cls: 'node-kind' });
+  // The join matters only where messages meet: a step with two or more parents.
+  lines.push({ text: s.join && s.parents.length >= 2 ? `${kind} · join: ${s.join}` : kind, cls: 'node-kind' });
   const starts = [
     ...(s.seeds.length ? [`${s.seeds.length} seed${s.seeds.length === 1 ? '' : 's'}`] : []),
     ...s.schedules.map((n) => `schedule ${n}`),
@@ -177,7 +178,9 @@ export function PipelinePage() {
           </label>
         }
       >
-        <Dag pipeline={p} run={run || undefined} />
+        <div class="scroll" role="region" aria-label="Pipeline graph" tabIndex={0}>
+          <Dag pipeline={p} run={run || undefined} />
+        </div>
       </Section>
       <Section title="Steps">
         <Table label="Steps">
@@ -198,7 +201,7 @@ export function PipelinePage() {
                 </th>
                 <td>
                   {KIND_LABELS[s.kind] ?? s.kind}
-                  {s.join ? ` (join: ${s.join})` : ''}
+                  {s.join && s.parents.length >= 2 ? ` (join: ${s.join})` : ''}
                 </td>
                 <td>{s.next.join(', ') || '–'}</td>
                 <td>
