@@ -18,6 +18,17 @@ import { CHROMIUM } from '../../browser-setup';
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 
 const ROOT = path.resolve(__dirname, '../../..');
+
+/** What the page.evaluate callbacks read in the browser (this test is type-checked without the DOM types). */
+interface Browser {
+  readonly document: {
+    readonly activeElement: { getAttribute(name: string): string | null } | null;
+    readonly documentElement: { readonly scrollWidth: number };
+    querySelector(selector: string): { readonly textContent: string | null } | null;
+  };
+  readonly innerWidth: number;
+  marker?: number;
+}
 const HOSTILE_KEY = '<img src=x onerror=alert(1)>';
 const FLAGS = [
   '--headless',
@@ -124,7 +135,7 @@ test('a run started from the page is watched to succeeded as it happens (no relo
   const runId = (await link.textContent())!;
   await link.click();
   // A reload would drop this marker: the updates must arrive by themselves (server-sent events).
-  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+  await page.evaluate(() => ((globalThis as unknown as Browser).marker = 1));
   const status = page.locator('dl.facts .badge').first();
   await status.waitFor();
   const seen: string[] = [];
@@ -135,7 +146,7 @@ test('a run started from the page is watched to succeeded as it happens (no relo
     await page.waitForTimeout(40);
   }
   expect(seen).toEqual(['running', 'succeeded']);
-  expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+  expect(await page.evaluate(() => (globalThis as unknown as Browser).marker)).toBe(1);
   await page.locator('svg.timeline .timeline-row').nth(2).waitFor();
   expect(await page.locator('svg.timeline .timeline-row').count()).toBe(3);
   const outcomes = await page
@@ -188,7 +199,9 @@ test('keyboard: Tab reaches a step of the DAG and Enter opens its queue', async 
   let focused: string | null = null;
   for (let i = 0; i < 20 && focused === null; i++) {
     await page.keyboard.press('Tab');
-    focused = await page.evaluate(() => document.activeElement?.getAttribute('data-step') ?? null);
+    focused = await page.evaluate(
+      () => (globalThis as unknown as Browser).document.activeElement?.getAttribute('data-step') ?? null,
+    );
   }
   expect(focused).toBe('preprocess');
   await page.keyboard.press('Enter');
@@ -200,7 +213,10 @@ test('a narrow window: nothing wider than the window, the pages still reachable'
   for (const hash of ['#/', '#/runs/nightly-1', '#/queues']) {
     await page.goto(`${url}${hash}`);
     await page.locator('main .panel').first().waitFor();
-    const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    const [scroll, width] = await page.evaluate(() => {
+      const w = globalThis as unknown as Browser;
+      return [w.document.documentElement.scrollWidth, w.innerWidth];
+    });
     expect({ hash, scroll }).toEqual({ hash, scroll: width });
   }
   await page.getByRole('link', { name: 'Runs' }).click();

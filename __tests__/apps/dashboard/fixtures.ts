@@ -140,8 +140,14 @@ export async function startFixture(
         const task = readTaskHeaders(req.headers);
         const message = readPipelineMessage(body, task);
         const payload = (message.payload ?? {}) as { failFirst?: number; fail?: boolean };
-        if (payload.fail) return res.writeHead(500).end('failing for good');
-        if ((payload.failFirst ?? 0) > task.retryCount) return res.writeHead(503).end('not yet');
+        if (payload.fail) {
+          res.writeHead(500).end('failing for good');
+          return;
+        }
+        if ((payload.failFirst ?? 0) > task.retryCount) {
+          res.writeHead(503).end('not yet');
+          return;
+        }
         const step = task.queueName.replace(/^dag-dev-/, '');
         for (const next of STEPS.find((s) => s.name === step)?.next ?? [])
           await enqueueNext(client, {
