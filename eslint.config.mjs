@@ -49,6 +49,28 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page: browser globals, and user strings only ever as text (Preact escapes it): no HTML sinks.
+    files: ['lib/apps/dashboard/ui/**/*.{ts,tsx}'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', location: 'readonly', fetch: 'readonly' } },
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "JSXAttribute[name.name='dangerouslySetInnerHTML']",
+          message: 'user strings are data: render text, never HTML (docs/dashboard.md, "Security")',
+        },
+        {
+          selector: 'MemberExpression[property.name=/^(innerHTML|outerHTML|insertAdjacentHTML)$/]',
+          message: 'user strings are data: set textContent, never HTML (docs/dashboard.md, "Security")',
+        },
+        {
+          selector: "CallExpression[callee.object.name='document'][callee.property.name=/^write/]",
+          message: 'user strings are data: no document.write',
+        },
+      ],
+    },
+  },
+  {
     // Synthesized Terraform JSON is read as `any` in tests: its shape is what the snapshot and assertions check.
     files: ['__tests__/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -1,7 +1,8 @@
 /**
  * `npm run build` (also `prepack`, so `npm pack` runs it): the package's
  * compiled JavaScript and `.d.ts` in dist/lib and dist/bin (tsc -p tsconfig.build.json), the precompiled spec
- * validator next to them, and the bundled seeder in dist/seeder (scripts/seeder-bundle.ts).
+ * validator next to them, the bundled seeder in dist/seeder (scripts/seeder-bundle.ts) and the dashboard's page in
+ * dist/dashboard (scripts/dashboard-bundle.ts).
  *
  * Skipped when the inputs hash to what dist/.build-inputs records (about 40 ms); `--force` builds anyway. A real
  * build starts from an empty dist/lib and dist/bin, so a deleted source never leaves its old .js in the package.
@@ -10,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { buildDashboardBundle } from './dashboard-bundle';
 import { buildSeederBundle } from './seeder-bundle';
 
 const ROOT = join(__dirname, '..');
@@ -71,9 +73,11 @@ function main(): void {
     writeFileSync(RECORD, `${hash}\n`);
   }
   const seeder = buildSeederBundle({ force });
+  const dashboard = buildDashboardBundle({ force });
   process.stdout.write(
     `build: dist/lib, dist/bin ${upToDate ? 'up to date' : 'compiled'}; dist/seeder/seeder.cjs ${seeder.built ? 'bundled' : 'up to date'} ` +
-      `(${(seeder.bytes / 1024 / 1024).toFixed(2)} MiB, sha256 ${seeder.sha256.slice(0, 12)}...); ${Date.now() - started} ms\n`,
+      `(${(seeder.bytes / 1024 / 1024).toFixed(2)} MiB, sha256 ${seeder.sha256.slice(0, 12)}...); ` +
+      `dist/dashboard ${dashboard.built ? 'bundled' : 'up to date'} (${(dashboard.bytes.script / 1024).toFixed(0)} KiB); ${Date.now() - started} ms\n`,
   );
 }
 

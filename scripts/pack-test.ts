@@ -196,7 +196,7 @@ function main(): void {
       }>;
       const files = info.files.map((f) => f.path);
       const allowed =
-        /^(dist\/lib\/.+\.(js|d\.ts)|dist\/bin\/cloud-tasks-pipelines\.(js|d\.ts)|dist\/seeder\/seeder\.(cjs|json)|pipelines\/pipeline\.schema\.json|README\.md|package\.json)$/;
+        /^(dist\/lib\/.+\.(js|d\.ts)|dist\/bin\/cloud-tasks-pipelines\.(js|d\.ts)|dist\/seeder\/seeder\.(cjs|json)|dist\/dashboard\/dashboard\.(js|css|json)|pipelines\/pipeline\.schema\.json|README\.md|package\.json)$/;
       check(
         files.every((f) => allowed.test(f)),
         'the tarball holds only dist/, the JSON schema, README.md and package.json',
@@ -212,12 +212,15 @@ function main(): void {
         'dist/bin/cloud-tasks-pipelines.js',
         'dist/seeder/seeder.cjs',
         'dist/seeder/seeder.json',
+        'dist/dashboard/dashboard.js',
+        'dist/dashboard/dashboard.css',
+        'dist/dashboard/dashboard.json',
         'dist/lib/spec/schema-validator.generated.js',
         'pipelines/pipeline.schema.json',
       ];
       check(
         required.every((f) => files.includes(f)),
-        'the tarball holds the entry points, the bin, the bundled seeder and the precompiled validator',
+        'the tarball holds the entry points, the bin, the bundled seeder, the dashboard page and the precompiled validator',
         required.filter((f) => !files.includes(f)).join(', '),
       );
       process.stdout.write(

@@ -34,13 +34,14 @@ const PASS_THROUGH: readonly Subcommand[] = [
     name: 'local',
     usage: '[options]',
     description:
-      "run a pipeline on this machine: synthesize it, create its queues in the emulator, seed it and serve each step with the example worker (or the step's local.url)",
+      "run a pipeline on this machine: synthesize it, create its queues in the emulator, seed it and serve each step with the example worker (or the step's local.url); --ui serves the dashboard",
     run: (args) => (require('./local/cli') as typeof import('./local/cli')).runMain(nodeArgv(args)),
   },
   {
     name: 'emulator',
     usage: '[options]',
-    description: 'the local Cloud Tasks emulator (v2 gRPC API, HTTP dispatch, OIDC tokens) on 127.0.0.1',
+    description:
+      'the local Cloud Tasks emulator (v2 gRPC API, HTTP dispatch, OIDC tokens) on 127.0.0.1; --ui serves the dashboard',
     run: (args) => (require('./emulator/cli') as typeof import('./emulator/cli')).runMain(nodeArgv(args)),
   },
   {

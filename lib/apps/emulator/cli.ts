@@ -1,7 +1,7 @@
 /**
  * `npm run emulator -- --port <p> [--rest-port <p>] [--host 127.0.0.1] [--fail-rate 0..1] [--duplicate-rate 0..1]
  *  [--data-dir <dir>] [--no-dispatch] [--oidc-port <p>] [--log-level error|warn|info|debug] [--event-log <file.jsonl>]
- *  [--route <queue-id|*>=<url> ...] [--stack cdktf.out/stacks/<stack> ...]`
+ *  [--route <queue-id|*>=<url> ...] [--stack cdktf.out/stacks/<stack> ...] [--ui] [--ui-port <p>]`
  *
  * Creates the queues of each `--stack` (as `terraform apply` would, lib/apps/local/terraform.ts), prints where it listens,
  * the env var lines for the seeder, the client helpers, REST clients (gcloud, curl) and workers (the OIDC issuer whose
@@ -37,6 +37,8 @@ interface CliOptions {
   readonly eventLog?: string;
   readonly route: Array<[string, string]>;
   readonly stack?: string[];
+  readonly ui?: boolean;
+  readonly uiPort?: number;
 }
 
 function port(text: string): number {
@@ -130,6 +132,8 @@ function program(): Command {
       route,
       [],
     )
+    .option('--ui', 'serve the dashboard on 127.0.0.1 (queues, tasks, and the pipeline and runs of the first --stack)')
+    .option('--ui-port <port>', 'port of the dashboard (implies --ui); 0 picks a free one', port)
     .addHelpText(
       'after',
       [
@@ -264,6 +268,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     out.write(`Delivering ${opts.duplicateRate * 100}% of successful dispatches twice (--duplicate-rate)\n`);
   if (!isLoopbackHost(opts.host))
     process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it can create and delete tasks\n`);
+  let dashboard: import('../dashboard/index').RunningDashboard | undefined;
+  if (opts.ui || opts.uiPort !== undefined) {
+    try {
+      const { startEmulatorDashboard } = await import('../dashboard/index');
+      dashboard = await startEmulatorDashboard({ emulator, stackDir: stacks[0]?.dir, ui: { port: opts.uiPort ?? 0 } });
+      out.write(`Dashboard: ${dashboard.url}\n`);
+    } catch (err) {
+      process.stderr.write(`cloud-tasks emulator: ${(err as Error).message}\n`);
+      await emulator.stop().catch(() => undefined);
+      await eventLog?.close();
+      return 1;
+    }
+  }
 
   // Keep the handlers for the whole run: a terminal's Ctrl-C reaches npm, tsx and node together (one process group),
   // and tsx relays it once more, so a second signal must not kill the process before the snapshot is written.
@@ -279,6 +296,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   out.write(`${signal}: stopping the emulator\n`);
   try {
+    await dashboard?.close();
     await emulator.stop();
     await eventLog?.close();
   } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * `npm run local [-- --spec <file>] [--report <file>] [--timeout 10m] [--fail-rate 0..1] [--duplicate-rate 0..1] [--work-ms 20]
- *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir] [--port <p>] [--oidc-port <p>]`
+ *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir] [--port <p>] [--oidc-port <p>]
+ *  [--ui] [--ui-port <p>]`
  *
  * Runs one pipeline on this machine (lib/apps/local/run.ts), shows progress on stderr (a bar on a terminal, a line every
  * two seconds otherwise), then prints the per-step summary and the timeline on stdout.
@@ -29,6 +30,8 @@ interface CliOptions {
   readonly keepOutdir?: boolean;
   readonly port: number;
   readonly oidcPort: number;
+  readonly ui?: boolean;
+  readonly uiPort?: number;
 }
 
 export interface LocalCliIo {
@@ -127,6 +130,11 @@ function program(io: LocalCliIo): Command {
       port,
       0,
     )
+    .option(
+      '--ui',
+      'serve the dashboard on 127.0.0.1 (prints its URL) and keep serving after the pipeline is idle, until Ctrl-C',
+    )
+    .option('--ui-port <port>', 'port of the dashboard (implies --ui); 0 picks a free one', port)
     .addHelpText(
       'after',
       '\nExit codes: 0 every task succeeded, 1 a task failed / timeout / seeding failed, 2 invalid command line or spec.',
@@ -175,6 +183,7 @@ export async function main(
       signal: interrupt.signal,
       log: view.log,
       onProgress: view.update,
+      ...(opts.ui || opts.uiPort !== undefined ? { ui: { port: opts.uiPort ?? 0 } } : {}),
     });
   } catch (err) {
     view.stop();

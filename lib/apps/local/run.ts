@@ -64,6 +64,11 @@ export interface LocalRunOptions {
   readonly signal?: AbortSignal;
   /** Progress: phase changes and, while tasks run, every ~100 ms. @default - none */
   readonly onProgress?: (p: RunProgress) => void;
+  /**
+   * Serve the dashboard (docs/dashboard.md) on 127.0.0.1 from before seeding and, once the pipeline is idle, until
+   * `signal` aborts (Ctrl-C); its URL is logged as `Dashboard: <url>`. @default - no dashboard
+   */
+  readonly ui?: { readonly port?: number };
 }
 
 export interface RunProgress {
@@ -165,6 +170,13 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     cleanups.push(() => client.close());
     const routes = await startWorkers(spec, stack.queues, emulator, client, o, log, cleanups);
     createStackQueues(emulator.state, stack.queues, (q) => localHttpTarget(q, routes.get(q.queueName)!));
+    let dashboard: import('../dashboard/index').RunningDashboard | undefined;
+    if (o.ui) {
+      const { startLocalDashboard } = require('../dashboard/index') as typeof import('../dashboard/index');
+      dashboard = await startLocalDashboard({ emulator, client, stackDir, spec, ui: o.ui });
+      cleanups.push(() => dashboard!.close());
+      log(`Dashboard: ${dashboard.url}`);
+    }
 
     progress('seeding');
     runStart = Date.now();
@@ -193,6 +205,12 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       );
     if (outcome === 'aborted')
       problems.push(`interrupted with ${emulator.dispatcher!.pendingTasks} task(s) still pending`);
+    if (dashboard && outcome === 'idle') {
+      clearInterval(ticker);
+      log(`The pipeline is idle; the dashboard keeps serving at ${dashboard.url} until Ctrl-C.`);
+      const { untilAborted } = require('../dashboard/index') as typeof import('../dashboard/index');
+      await untilAborted(o.signal);
+    }
     progress('stopping');
     const end = Date.now();
 
