@@ -259,7 +259,12 @@ export class PipelineStack extends TerraformStack {
   }
 
   private addSchedules(spec: PipelineSpec, queues: Readonly<Record<string, TaskQueue>>): PipelineSchedules {
-    const labels = { ...spec.labels, 'managed-by': MANAGED_BY, pipeline: spec.pipeline.name, environment: spec.environment };
+    const labels = {
+      ...spec.labels,
+      'managed-by': MANAGED_BY,
+      pipeline: spec.pipeline.name,
+      environment: spec.environment,
+    };
     // The failed-attempt alerts need the Monitoring API: the queue alerts' when they enabled it, else its own.
     const monitoringApi = spec.monitoring
       ? (this.monitoring?.apiService ??

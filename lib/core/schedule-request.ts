@@ -212,7 +212,14 @@ export function synthesizedScheduleJobs(config: Readonly<Record<string, unknown>
     const location = str(r.region);
     const cron = str(r.schedule);
     const uri = str(t?.uri);
-    if (!jobId || !project || !location || !cron || !uri || [jobId, project, location, uri].some((s) => s.includes('${')))
+    if (
+      !jobId ||
+      !project ||
+      !location ||
+      !cron ||
+      !uri ||
+      [jobId, project, location, uri].some((s) => s.includes('${'))
+    )
       continue;
     const named = byJob.get(jobId);
     const headers: Record<string, string> = {};

@@ -18,5 +18,11 @@ export type { ValidateOptions } from './context';
 /** Every rule broken by a normalized spec, with the inputs each rule read (for the loader's follow-on filter). */
 export function specRuleProblems(spec: PipelineSpec, opts: ValidateOptions): Problem[] {
   const ctx = ruleContext(spec, opts);
-  return [...topLevelProblems(ctx), ...deployerProblems(ctx), ...stepsProblems(ctx), ...seedTasksProblems(ctx), ...schedulesProblems(ctx)];
+  return [
+    ...topLevelProblems(ctx),
+    ...deployerProblems(ctx),
+    ...stepsProblems(ctx),
+    ...seedTasksProblems(ctx),
+    ...schedulesProblems(ctx),
+  ];
 }
