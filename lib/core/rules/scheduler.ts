@@ -81,7 +81,8 @@ export function jobIdProblems(jobId: string, at: FieldPath = ['jobId']): Problem
       : jobId.length === 0
         ? 'is empty; a Cloud Scheduler job id needs 1 to 500 characters'
         : 'is not a valid Cloud Scheduler job id: use only letters, digits, hyphens and underscores';
-  return [{ path: at, value: jobId, message: `${formatValue(jobId)} ${why}` }];
+  const shown = jobId.length > 60 ? `"${jobId.slice(0, 60)}..."` : JSON.stringify(jobId);
+  return [{ path: at, value: jobId, message: `${shown} ${why}` }];
 }
 
 export function attemptDeadlineProblems(seconds: number, at: FieldPath = ['attemptDeadline']): Problem[] {
@@ -356,16 +357,22 @@ export interface DstHit {
 }
 
 /** UTC offset of `timeZone` at `t`, in minutes. */
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
 function offsetMinutes(timeZone: string, t: number): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-  }).formatToParts(new Date(t));
+  let format = offsetFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+    });
+    offsetFormats.set(timeZone, format);
+  }
+  const parts = format.formatToParts(new Date(t));
   const n = (type: string) => Number(parts.find((p) => p.type === type)!.value);
   const local = Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'));
   return Math.round((local - Math.floor(t / 60_000) * 60_000) / 60_000);
