@@ -23,7 +23,7 @@ beforeAll(async () => {
         ctx.output('snapshot', `${p.dataset}snapshot-${ctx.runId}`);
         return { rows: 3 };
       },
-      train: (p: { rows: number }, ctx: StepContext) => ctx.output('model', `gs://acme-ml/models/${ctx.runId}/`),
+      train: (_p: { rows: number }, ctx: StepContext) => ctx.output('model', `gs://acme-ml/models/${ctx.runId}/`),
     },
   });
   // The same pipeline as a spec: what a user deploys, with the schedule. Its job is the request Cloud Scheduler makes.

@@ -388,7 +388,7 @@ const hhmm = (d: Date): string => `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes
  * skip or repeat (e.g. `30 2 * * *` in Europe/Berlin: 02:30 does not exist on the last Sunday of March and occurs
  * twice on the last Sunday of October). Empty for zones without DST and for crons that avoid those hours.
  */
-export function dstHits(cron: string, timeZone: string, from: Date, days = 366): DstHit[] {
+export function dstHits(cron: string, timeZone: string, from: Date, days = 365): DstHit[] {
   const zone = canonicalZone(timeZone);
   const utcCron = cronParser().CronExpressionParser.parse(cron.trim(), { tz: 'Etc/UTC' });
   const out: DstHit[] = [];
