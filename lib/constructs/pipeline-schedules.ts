@@ -236,7 +236,7 @@ export class PipelineSchedules extends Construct {
     const a = p.alerts!;
     const jobId = schedulerJobIdFor({ pipeline: { name: p.pipeline }, environment: p.environment }, s.name);
     const jobName = schedulerJobNameFor(p.project, p.region, jobId);
-    return new MonitoringAlertPolicy(this, `${s.name}-failed-attempts`, {
+    return new MonitoringAlertPolicy(this, `${s.name}-failed-firings`, {
       project: p.project,
       displayName: `Cloud Scheduler ${jobId}: a firing failed`,
       combiner: 'OR',
