@@ -200,6 +200,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       }
     }
     if (firing) {
+      seeded = true; // progress says `running` while the schedules fire
       const fire = (job: (typeof jobs)[number], at: Date) => fireSchedule(job, emulator!.restUrl!, at);
       firings = o.schedules
         ? await runSchedules(jobs, { forMs: o.schedules.forMs, fire, signal: o.signal, log })
