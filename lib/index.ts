@@ -1,7 +1,7 @@
 /**
  * `cloud-tasks-pipelines`: the package root. Importing it only defines things; nothing runs.
  *
- * - constructs (aws-cdk style L2s): PipelineStack, TaskQueue, PipelineInvoker, SeedTasks, QueueAlerts
+ * - constructs (aws-cdk style L2s): PipelineStack, TaskQueue, PipelineInvoker, SeedTasks, QueueAlerts, PipelineSchedules
  * - the spec API: parse, load and validate pipeline specs (the YAML/JSON files in pipelines/, or objects)
  * - the policy pack (cdk-nag style Aspect) and its rules
  * - the synth API: specs -> one PipelineStack each -> cdktf.out, as `cloud-tasks-pipelines synth` does
@@ -21,6 +21,11 @@ export {
   type QueueAlertTarget,
   type QueueAlertPolicies,
 } from './constructs/queue-alerts';
+export {
+  PipelineSchedules,
+  type PipelineSchedulesProps,
+  type PipelineScheduleProps,
+} from './constructs/pipeline-schedules';
 export { buildSeedManifest, serializeSeedManifest } from './constructs/build-manifest';
 export { prebuiltSeederBundle, type SeederBundle } from './core/seeder-bundle';
 

@@ -12,3 +12,5 @@ export type { CloudTasksQueueConfig } from '@cdktf/provider-google/lib/cloud-tas
 export { CloudTasksQueueIamMember } from '@cdktf/provider-google/lib/cloud-tasks-queue-iam-member';
 export { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
 export { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
+export { CloudSchedulerJob } from '@cdktf/provider-google/lib/cloud-scheduler-job';
+export type { CloudSchedulerJobConfig } from '@cdktf/provider-google/lib/cloud-scheduler-job';

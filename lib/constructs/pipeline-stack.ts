@@ -16,13 +16,17 @@ import { SpecError } from '../spec/errors';
 import { type PipelineSpec } from '../spec/types';
 import { pipelineProblems } from '../spec/validate';
 import { PolicyPack } from '../policy/pack';
-import { monitoringProblems, QueueAlerts } from './queue-alerts';
+import { MONITORING_API, monitoringProblems, QueueAlerts } from './queue-alerts';
+import { PipelineSchedules } from './pipeline-schedules';
+import { SCHEDULER_API } from '../core/rules/scheduler';
 import {
   MANAGED_BY,
   defaultStatePrefixFor,
   serviceAccountMember,
   queueIdFor,
   queueNameFor,
+  schedulerJobIdFor,
+  schedulerJobNameFor,
   stackNameFor,
 } from '../core/naming';
 import { keepStringsLiteral } from './literal-strings';
@@ -62,6 +66,7 @@ export const API_SERVICES = {
   cloudTasks: 'cloudtasks.googleapis.com',
   iam: 'iam.googleapis.com',
   run: 'run.googleapis.com',
+  scheduler: SCHEDULER_API,
 } as const;
 
 export class PipelineStack extends TerraformStack {
@@ -74,6 +79,8 @@ export class PipelineStack extends TerraformStack {
     readonly cloudTasks: ProjectService;
     readonly iam: ProjectService;
     readonly run?: ProjectService;
+    /** `cloudscheduler.googleapis.com`, only when the spec has schedules. */
+    readonly scheduler?: ProjectService;
   };
   /** One queue per step, by step name. */
   public readonly queues: Readonly<Record<string, TaskQueue>>;
@@ -89,6 +96,8 @@ export class PipelineStack extends TerraformStack {
   public readonly policy: PolicyPack;
   /** Alert policies (docs/monitoring.md); present only when the spec has a `monitoring` block. */
   public readonly monitoring?: QueueAlerts;
+  /** The Cloud Scheduler jobs and their identity (docs/schedules.md); present only when the spec has schedules. */
+  public readonly schedules?: PipelineSchedules;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id);
@@ -140,6 +149,7 @@ export class PipelineStack extends TerraformStack {
       cloudTasks: api('api-cloudtasks', API_SERVICES.cloudTasks),
       iam: api('api-iam', API_SERVICES.iam),
       run: usesCloudRun ? api('api-run', API_SERVICES.run) : undefined,
+      scheduler: spec.pipeline.schedules?.length ? api('api-cloudscheduler', API_SERVICES.scheduler) : undefined,
     };
 
     // The identity on every task's token.
@@ -253,7 +263,53 @@ export class PipelineStack extends TerraformStack {
       });
     }
 
+    // delivery: recurring runs through Cloud Scheduler, only when the spec has schedules (docs/schedules.md).
+    if (spec.pipeline.schedules?.length) this.schedules = this.addSchedules(spec, queues);
+
     this.addOutputs();
+  }
+
+  private addSchedules(spec: PipelineSpec, queues: Readonly<Record<string, TaskQueue>>): PipelineSchedules {
+    const labels = {
+      ...spec.labels,
+      'managed-by': MANAGED_BY,
+      pipeline: spec.pipeline.name,
+      environment: spec.environment,
+    };
+    // The failed-attempt alerts need the Monitoring API: the queue alerts' when they enabled it, else its own.
+    const monitoringApi = spec.monitoring
+      ? (this.monitoring?.apiService ??
+        new ProjectService(this, 'api-monitoring-schedules', {
+          project: spec.project,
+          service: MONITORING_API,
+          disableOnDestroy: false,
+          disableDependentServices: false,
+        }))
+      : undefined;
+    return new PipelineSchedules(this, 'scheduler', {
+      project: spec.project,
+      region: spec.region,
+      pipeline: spec.pipeline.name,
+      environment: spec.environment,
+      invoker: this.invoker,
+      deployers: spec.deployer ?? [],
+      schedules: (spec.pipeline.schedules ?? []).map((s) => ({
+        name: s.name,
+        step: s.step,
+        queue: queues[s.step],
+        url: spec.pipeline.steps.find((step) => step.name === s.step)!.target.url,
+        cron: s.cron,
+        timeZone: s.timeZone,
+        payload: s.payload,
+        paused: s.paused,
+        retry: s.retry,
+        attemptDeadlineSeconds: s.attemptDeadlineSeconds,
+      })),
+      alerts: spec.monitoring
+        ? { notificationChannels: spec.monitoring.notificationChannels, labels, dependsOn: [monitoringApi!] }
+        : undefined,
+      dependsOn: [this.apiServices.scheduler!, this.apiServices.iam],
+    });
   }
 
   private addOutputs(): void {
@@ -285,5 +341,29 @@ export class PipelineStack extends TerraformStack {
       },
       'Steps, their queues and the steps each one enqueues into (drawn by the review tool)',
     );
+    const schedules = spec.pipeline.schedules ?? [];
+    if (this.schedules && schedules.length) {
+      output(
+        'schedules',
+        Object.fromEntries(
+          schedules.map((s) => [
+            s.name,
+            {
+              step: s.step,
+              cron: s.cron,
+              timeZone: s.timeZone,
+              paused: s.paused,
+              job: schedulerJobNameFor(spec.project, spec.region, schedulerJobIdFor(spec, s.name)),
+            },
+          ]),
+        ),
+        'Cloud Scheduler job of each schedule: the step it starts runs at, cron, time zone, paused (docs/schedules.md)',
+      );
+      output(
+        'scheduler_service_account_email',
+        this.schedules.email,
+        'Service account on the OAuth token of every Cloud Scheduler job',
+      );
+    }
   }
 }

@@ -29,7 +29,19 @@ const HASH_SUFFIX_LENGTH = 6;
  * prefix still get different accounts. Deterministic: the same spec always yields the same id.
  */
 export function invokerAccountIdFor(spec: Omit<PipelineIdentity, 'project'>): string {
-  const full = `${spec.pipeline.name}-${spec.environment}`;
+  return serviceAccountIdOf(`${spec.pipeline.name}-${spec.environment}`, 'invoker');
+}
+
+/**
+ * The id of the pipeline's scheduler service account (the identity on its Cloud Scheduler jobs' OAuth tokens):
+ * `<pipeline>-<environment>-scheduler`, made a valid IAM id as invokerAccountIdFor does (cut and hashed when long).
+ */
+export function schedulerAccountIdFor(spec: Omit<PipelineIdentity, 'project'>): string {
+  return serviceAccountIdOf(`${spec.pipeline.name}-${spec.environment}-scheduler`, 'scheduler');
+}
+
+/** A valid, deterministic IAM service account id for `full` (see invokerAccountIdFor); `short` pads a short one. */
+function serviceAccountIdOf(full: string, short: string): string {
   let id = full
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
@@ -37,7 +49,7 @@ export function invokerAccountIdFor(spec: Omit<PipelineIdentity, 'project'>): st
     .replace(/^-+|-+$/g, '');
   // IAM ids start with a letter.
   if (!/^[a-z]/.test(id)) id = `p-${id}`;
-  if (id.length < 6) id = `${id}-invoker`;
+  if (id.length < 6) id = `${id}-${short}`;
   const max = LIMITS.serviceAccountIdMaxLength;
   if (id.length > max) {
     const hash = createHash('sha256').update(full).digest('hex').slice(0, HASH_SUFFIX_LENGTH);
@@ -167,4 +179,14 @@ export function seedIdFromTaskId(taskId: string): string | undefined {
 
 export function queueNameFor(project: string, location: string, queueId: string): string {
   return `projects/${project}/locations/${location}/queues/${queueId}`;
+}
+
+/** Cloud Scheduler job id of a schedule: `<pipeline>-<environment>-<schedule>` (letters, digits, hyphens, underscores; at most 500). */
+export function schedulerJobIdFor(spec: Omit<PipelineIdentity, 'project'>, schedule: string): string {
+  return `${spec.pipeline.name}-${spec.environment}-${schedule}`;
+}
+
+/** Full Cloud Scheduler job name, `projects/{project}/locations/{location}/jobs/{jobId}`. */
+export function schedulerJobNameFor(project: string, location: string, jobId: string): string {
+  return `projects/${project}/locations/${location}/jobs/${jobId}`;
 }

@@ -33,7 +33,7 @@ const TERRAFORM_TERMS: QueueTerms = {
   maxRetryDuration: 'max_retry_duration',
 };
 
-/** Every subject of a spec, in spec order: its steps' queues, its labels, its seed payloads. */
+/** Every subject of a spec, in spec order: its steps' queues, its labels, its seed and schedule payloads. */
 export function specSubjects(spec: PipelineSpec): PolicySubject[] {
   const queues = spec.pipeline.steps.map((step, i): QueueSubject => {
     const target: FieldPath = ['pipeline', 'steps', i, 'target'];
@@ -66,6 +66,13 @@ export function specSubjects(spec: PipelineSpec): PolicySubject[] {
       source: 'spec',
       payload: task.payload,
       path: ['pipeline', 'seedTasks', k, 'payload'],
+    })),
+    // A schedule's payload starts a run too: it is written into the Cloud Scheduler job and every task it creates.
+    ...(spec.pipeline.schedules ?? []).map((schedule, k): PolicySubject => ({
+      kind: 'seed-payload',
+      source: 'spec',
+      payload: schedule.payload,
+      path: ['pipeline', 'schedules', k, 'payload'],
     })),
   ];
 }

@@ -109,7 +109,10 @@ export interface LabelsSubject {
   readonly addWhere: string;
 }
 
-/** The payload of one seed task (the spec only: in Terraform it is inside the manifest asset). */
+/**
+ * The payload of one seed task or schedule: the input of the runs it starts (the spec only: in Terraform it is inside
+ * the manifest asset or, base64-encoded twice, the scheduler job's body).
+ */
 export interface SeedPayloadSubject {
   readonly kind: 'seed-payload';
   readonly source: 'spec';

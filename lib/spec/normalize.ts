@@ -9,12 +9,14 @@
  */
 import { HTTP_METHODS, SERVICE_DEFAULTS, type HttpMethod } from '../core/rules/cloud-tasks';
 import { DURATION_FORMAT_HINT, parseDuration } from '../core/duration';
+import { SCHEDULER_DEFAULTS } from '../core/rules/scheduler';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESETS } from './presets';
 import type { PathSegment, Problem } from '../core/problem';
 import type {
   MonitoringSpec,
   PipelineSpec,
   PolicySuppression,
+  ScheduleSpec,
   SeedTaskSpec,
   StepPreset,
   StepRateLimits,
@@ -75,6 +77,10 @@ export function normalizeSpec(raw: unknown): NormalizeResult {
 
   const steps = arr(rawPipeline.steps).map((s, i) => normalizeStep(obj(s), ['pipeline', 'steps', i], region, duration));
   const seedTasks = arr(rawPipeline.seedTasks).map((t) => normalizeSeedTask(obj(t)));
+  // Left out when not written, so specs without schedules normalize as before.
+  const schedules = Array.isArray(rawPipeline.schedules)
+    ? arr(rawPipeline.schedules).map((s, i) => normalizeSchedule(obj(s), ['pipeline', 'schedules', i], duration))
+    : undefined;
 
   const spec: PipelineSpec = defined({
     project: str(root.project) ?? '',
@@ -88,7 +94,7 @@ export function normalizeSpec(raw: unknown): NormalizeResult {
     deployer: Array.isArray(root.deployer) ? arr(root.deployer).map((m) => str(m) ?? '') : undefined,
     monitoring: isObject(root.monitoring) ? normalizeMonitoring(root.monitoring, duration) : undefined,
     policy: isObject(root.policy) ? normalizePolicy(root.policy) : undefined,
-    pipeline: { name: str(rawPipeline.name) ?? '', steps, seedTasks },
+    pipeline: defined({ name: str(rawPipeline.name) ?? '', steps, seedTasks, schedules }),
   });
   return { spec, problems };
 }
@@ -160,6 +166,32 @@ function normalizeSeedTask(raw: Raw): SeedTaskSpec {
     // Present (even as null) means "send this JSON as the body"; absent means no body.
     payload: 'payload' in raw ? raw.payload : undefined,
     scheduleTime: str(raw.scheduleTime),
+  });
+}
+
+function normalizeSchedule(
+  raw: Raw,
+  path: PathSegment[],
+  duration: (v: unknown, path: PathSegment[]) => number | undefined,
+): ScheduleSpec {
+  const rawRetry = obj(raw.retry);
+  const retryPath = [...path, 'retry'];
+  return defined({
+    name: str(raw.name) ?? '',
+    step: str(raw.step) ?? '',
+    cron: str(raw.cron) ?? '',
+    timeZone: str(raw.timeZone) ?? SCHEDULER_DEFAULTS.timeZone,
+    // Present (even as null) means "this JSON is the run's input"; absent sends null.
+    payload: 'payload' in raw ? raw.payload : undefined,
+    paused: raw.paused === true,
+    retry: defined({
+      retryCount: int(rawRetry.retryCount),
+      minBackoffSeconds: duration(rawRetry.minBackoff, [...retryPath, 'minBackoff']),
+      maxBackoffSeconds: duration(rawRetry.maxBackoff, [...retryPath, 'maxBackoff']),
+      maxDoublings: int(rawRetry.maxDoublings),
+      maxRetryDurationSeconds: duration(rawRetry.maxRetryDuration, [...retryPath, 'maxRetryDuration']),
+    }),
+    attemptDeadlineSeconds: duration(raw.attemptDeadline, [...path, 'attemptDeadline']),
   });
 }
 

@@ -19,6 +19,7 @@ import { IAM_MEMBER_FORMAT_HINT, IAM_MEMBER_PATTERN } from '../core/rules/iam';
 import { PROJECT_ID_PATTERN } from '../core/rules/resource-manager';
 import { GCS_BUCKET_PATTERN, MAX_LABELS, NAME_PATTERN, NOTIFICATION_CHANNEL_PATTERN } from './formats';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESET_NAMES } from './presets';
+import { SCHEDULER_DEFAULTS, SCHEDULER_LIMITS } from '../core/rules/scheduler';
 
 /** Keywords that only guide editors; the semantic validator owns these rules (see the file comment). */
 export const ADVISORY_KEYWORDS: ReadonlySet<string> = new Set([
@@ -203,6 +204,48 @@ const seedTask = object(
   ['step', 'id'],
 );
 
+const schedule = object(
+  'A recurring run: a Cloud Scheduler job that starts a run at `step` on `cron` (docs/schedules.md).',
+  {
+    name: text('Unique schedule name; the Cloud Scheduler job id is <pipeline>-<environment>-<name>.', {
+      pattern: NAME_PATTERN.source,
+    }),
+    step: text('The step each firing starts a run at.'),
+    cron: text(
+      'unix-cron, as Cloud Scheduler reads it: minute hour day-of-month month day-of-week, e.g. "0 3 * * *". No seconds field, no @daily, no L, W, # or ?.',
+    ),
+    timeZone: text(
+      'tz database time zone the cron is read in, e.g. Europe/Berlin. Daylight saving changes can skip or repeat a firing in the hours they move (docs/schedules.md).',
+      { default: SCHEDULER_DEFAULTS.timeZone },
+    ),
+    payload: { description: "The run's input: any JSON value, sent as the first task's payload. Default: null." },
+    paused: { type: 'boolean', default: false, description: 'Create the job paused: it does not fire until resumed.' },
+    retry: object(
+      "Cloud Scheduler's retries of a firing whose Cloud Tasks call failed. Default: Cloud Scheduler's (no retry).",
+      {
+        retryCount: {
+          type: 'integer',
+          minimum: 0,
+          maximum: SCHEDULER_LIMITS.maxRetryCount,
+          description: `Retries of a failed firing, 0 to ${SCHEDULER_LIMITS.maxRetryCount}. A retry after a call that created the task but lost its answer starts a second run.`,
+        },
+        minBackoff: duration('Wait before the first retry. Default 5s.'),
+        maxBackoff: duration('Longest wait between retries; at least minBackoff. Default 1h.'),
+        maxDoublings: {
+          type: 'integer',
+          minimum: 0,
+          description: 'How many times the wait doubles before it grows linearly. Default 5.',
+        },
+        maxRetryDuration: duration('Time limit for retrying a firing; 0s for none (the default).'),
+      },
+    ),
+    attemptDeadline: duration(
+      `How long Cloud Scheduler waits for the Cloud Tasks API's answer, ${SCHEDULER_LIMITS.minAttemptDeadlineSeconds}s to ${SCHEDULER_LIMITS.maxAttemptDeadlineSeconds / 60}m. Default: 3m.`,
+    ),
+  },
+  ['name', 'step', 'cron'],
+);
+
 export const PIPELINE_SCHEMA: Schema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   title: 'Cloud Tasks pipeline spec',
@@ -290,6 +333,12 @@ export const PIPELINE_SCHEMA: Schema = {
         name: text('Pipeline name: lower-case letters, digits, hyphens.', { pattern: NAME_PATTERN.source }),
         steps: { type: 'array', minItems: 1, items: step, description: 'The steps, each one Cloud Tasks queue.' },
         seedTasks: { type: 'array', items: seedTask, default: [], description: 'Tasks created at deploy time.' },
+        schedules: {
+          type: 'array',
+          items: schedule,
+          default: [],
+          description: 'Recurring runs through Cloud Scheduler (docs/schedules.md).',
+        },
       },
       ['name', 'steps'],
     ),

@@ -72,6 +72,48 @@ export interface SeedTaskSpec {
   readonly scheduleTime?: string;
 }
 
+/** Cloud Scheduler's own retry settings for a firing whose Cloud Tasks call failed (durations in seconds). */
+export interface ScheduleRetry {
+  /** 0 to 5; Cloud Scheduler's default is 0 (a failed firing waits for the next scheduled time). */
+  readonly retryCount?: number;
+  readonly minBackoffSeconds?: number;
+  readonly maxBackoffSeconds?: number;
+  readonly maxDoublings?: number;
+  readonly maxRetryDurationSeconds?: number;
+}
+
+/**
+ * A recurring run (docs/schedules.md): a Cloud Scheduler job that, on `cron` in `timeZone`, creates the first task
+ * of a new run in `step`'s queue through the Cloud Tasks API.
+ */
+export interface ScheduleSpec {
+  /** Unique within the pipeline; the job id is `<pipeline>-<environment>-<name>`. */
+  readonly name: string;
+  /** The step each firing starts a run at. */
+  readonly step: string;
+  /** unix-cron, five fields, as Cloud Scheduler reads it. */
+  readonly cron: string;
+  /**
+   * tz database name the cron is read in.
+   * @default 'Etc/UTC'
+   */
+  readonly timeZone: string;
+  /**
+   * The run's input (any JSON value).
+   * @default - null
+   */
+  readonly payload?: unknown;
+  /** @default false */
+  readonly paused: boolean;
+  /** Unset fields take Cloud Scheduler's defaults. */
+  readonly retry: ScheduleRetry;
+  /**
+   * How long Cloud Scheduler waits for the Cloud Tasks API's answer, 15 to 1,800 seconds.
+   * @default - Cloud Scheduler's 3 minutes
+   */
+  readonly attemptDeadlineSeconds?: number;
+}
+
 export interface GcsBackend {
   readonly bucket: string;
   readonly prefix?: string;
@@ -128,6 +170,11 @@ export interface PipelineSpec {
     readonly name: string;
     readonly steps: readonly StepSpec[];
     readonly seedTasks: readonly SeedTaskSpec[];
+    /**
+     * Recurring runs through Cloud Scheduler (docs/schedules.md).
+     * @default - none
+     */
+    readonly schedules?: readonly ScheduleSpec[];
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * `npm run local [-- --spec <file>] [--report <file>] [--timeout 10m] [--fail-rate 0..1] [--duplicate-rate 0..1] [--work-ms 20]
  *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir] [--port <p>] [--oidc-port <p>]
- *  [--ui] [--ui-port <p>]`
+ *  [--ui] [--ui-port <p>] [--fire <schedule> | --schedules [--for <duration>]]`
  *
  * Runs one pipeline on this machine (lib/apps/local/run.ts), shows progress on stderr (a bar on a terminal, a line every
  * two seconds otherwise), then prints the per-step summary and the timeline on stdout.
@@ -17,6 +17,8 @@ import type { RunProgress } from './run';
 import { terminalSafe } from '../../core/text';
 
 export const DEFAULT_SPEC = 'pipelines/recsys-dev.yaml';
+/** How long `--schedules` runs without `--for`. */
+export const DEFAULT_SCHEDULES_WINDOW_MS = 10 * 60_000;
 
 interface CliOptions {
   readonly spec?: string;
@@ -32,6 +34,9 @@ interface CliOptions {
   readonly oidcPort: number;
   readonly ui?: boolean;
   readonly uiPort?: number;
+  readonly fire?: string;
+  readonly schedules?: boolean;
+  readonly for?: number;
 }
 
 export interface LocalCliIo {
@@ -135,6 +140,12 @@ function program(io: LocalCliIo): Command {
       'serve the dashboard on 127.0.0.1 (prints its URL) and keep serving after the pipeline is idle, until Ctrl-C',
     )
     .option('--ui-port <port>', 'port of the dashboard (implies --ui); 0 picks a free one', port)
+    .option(
+      '--fire <schedule>',
+      "fire this schedule once, now, instead of seeding: the synthesized Cloud Scheduler job's request, sent to the emulator",
+    )
+    .option('--schedules', 'fire every schedule on its cron, in real time, instead of seeding (see --for)')
+    .option('--for <duration>', 'with --schedules: how long to run the schedules, e.g. 3m (default 10m)', duration)
     .addHelpText(
       'after',
       '\nExit codes: 0 every task succeeded, 1 a task failed / timeout / seeding failed, 2 invalid command line or spec.',
@@ -155,6 +166,16 @@ export async function main(
     throw err;
   }
   const opts = cmd.opts<CliOptions>();
+  const usage =
+    opts.fire !== undefined && opts.schedules
+      ? '--fire and --schedules: give one (--fire fires one schedule once, --schedules runs them all on their cron)'
+      : opts.for !== undefined && !opts.schedules
+        ? '--for is the window of --schedules: add --schedules'
+        : undefined;
+  if (usage) {
+    io.stderr.write(`error: ${usage}\n`);
+    return 2;
+  }
   const specPath = opts.spec ?? (io.env.PIPELINE_SPEC || DEFAULT_SPEC);
 
   const view = progressView(io.stderr);
@@ -162,6 +183,7 @@ export async function main(
   const { runLocal } = await import('./run');
   const { SpecError } = await import('../../spec/errors');
   const { PolicyError } = await import('../../policy/errors');
+  const { ScheduleNotFoundError, describeFiring } = await import('./schedules');
   // Ctrl-C ends the run like a timeout: workers and the emulator stop, .local-run/ is cleaned, the summary prints.
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
@@ -180,6 +202,8 @@ export async function main(
       keepOutdir: opts.keepOutdir,
       port: opts.port,
       oidcPort: opts.oidcPort,
+      fire: opts.fire,
+      schedules: opts.schedules ? { forMs: opts.for ?? DEFAULT_SCHEDULES_WINDOW_MS } : undefined,
       signal: interrupt.signal,
       log: view.log,
       onProgress: view.update,
@@ -187,6 +211,10 @@ export async function main(
     });
   } catch (err) {
     view.stop();
+    if (err instanceof ScheduleNotFoundError) {
+      io.stderr.write(`${err.message}\nNothing ran.\n`);
+      return 2;
+    }
     if (err instanceof SpecError || err instanceof PolicyError) {
       io.stderr.write(`${err.message}\nNothing ran. Fix the spec and run again.\n`);
       return 2;
@@ -205,6 +233,7 @@ export async function main(
   const out = io.stdout;
   out.write(`\n${r.stack} (${r.spec}): ${r.tasks} task(s) in ${r.durationSeconds.toFixed(2)} s\n`);
   if (result.seederOutput.trim()) out.write(`${result.seederOutput.trim()}\n`);
+  for (const f of r.firings ?? []) out.write(`${describeFiring(f)}\n`);
   out.write(
     `\n${formatStepTable(r.steps)}\n\nTimeline (seconds since seeding started):\n${formatTimeline(r.runs)}\n\n`,
   );

@@ -31,6 +31,7 @@ import { createTasksClient } from '../../worker/index';
 import { RunRecorder, type LocalReport } from './summary';
 import { createStackQueues, readLocalStack, type SynthesizedQueue } from './terraform';
 import { queueIdFor, stackNameFor } from '../../core/naming';
+import { fireSchedule, runSchedules, scheduleJobsToRun, systemClock, type Firing } from './schedules';
 
 export interface LocalRunOptions {
   /** The pipeline spec file. */
@@ -69,6 +70,17 @@ export interface LocalRunOptions {
    * `signal` aborts (Ctrl-C); its URL is logged as `Dashboard: <url>`. @default - no dashboard
    */
   readonly ui?: { readonly port?: number };
+  /**
+   * Fire this schedule once, now, instead of seeding (docs/schedules.md): the synthesized job's request, sent to the
+   * emulator's REST API.
+   * @default - no firing: the stack's seeding runs
+   */
+  readonly fire?: string;
+  /**
+   * Fire every schedule on its cron for this long, instead of seeding, then wait until idle.
+   * @default - no schedules run
+   */
+  readonly schedules?: { readonly forMs: number };
 }
 
 export interface RunProgress {
@@ -134,8 +146,8 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       oidcPort: o.oidcPort ?? 0,
       dispatch: true,
       duplicateRate: o.duplicateRate ?? 0,
-      // The local runner talks gRPC only; REST stays off so no extra port is opened.
-      restPort: false,
+      // The local runner talks gRPC only; REST is opened only to receive schedule firings (Cloud Scheduler speaks REST).
+      restPort: o.fire !== undefined || o.schedules !== undefined ? 0 : false,
       dispatchListeners: listeners,
     });
     emulatorStarting.then(
@@ -159,6 +171,10 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     if (!emulator) throw new Error(`cannot start the emulator: ${emulatorError?.message}`);
     stackDir = path.resolve(stacks[0].path);
     const stack = readLocalStack(stackDir);
+    // --fire / --schedules: the jobs' requests start the runs instead of the seeding (seed tasks run at deploy).
+    const firing = o.fire !== undefined || o.schedules !== undefined;
+    const jobs = firing ? scheduleJobsToRun(stackDir, o.fire) : [];
+    let firings: Firing[] = [];
 
     progress('starting');
     if (spec.pipeline.steps.some((s) => s.local))
@@ -184,7 +200,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     let seeded = false;
     const ticker = setInterval(() => progress(seeded ? 'running' : 'seeding'), TICK_MS);
     cleanups.push(() => clearInterval(ticker));
-    for (const command of stack.seedCommands) {
+    for (const command of firing ? [] : stack.seedCommands) {
       const r = await runSeedCommand(command.argv, command.cwd, {
         ...command.environment,
         [EMULATOR_HOST_ENV]: emulator.address,
@@ -195,10 +211,18 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
         log(`seeding failed (${command.address}, exit ${r.code}):\n${r.stderr}${r.stdout}`);
       }
     }
+    if (firing) {
+      seeded = true; // progress says `running` while the schedules fire
+      const fire = (job: (typeof jobs)[number], at: Date) => fireSchedule(job, emulator!.restUrl!, at);
+      firings = o.schedules
+        ? await runSchedules(jobs, { forMs: o.schedules.forMs, fire, signal: o.signal, log })
+        : [await fire(jobs[0], new Date(systemClock.now()))];
+      for (const f of firings) if (!f.task) problems.push(`firing ${f.schedule} failed: ${f.status} ${f.error}`);
+    }
     seeded = true;
-    if (stack.seedCommands.length === 0) log(`${file}: the pipeline has no seedTasks: nothing to run`);
+    if (stack.seedCommands.length === 0 && !firing) log(`${file}: the pipeline has no seedTasks: nothing to run`);
 
-    const outcome = await waitForIdle(emulator, o.timeoutMs ?? 600_000, runStart, o.signal);
+    const outcome = await waitForIdle(emulator, o.timeoutMs ?? 600_000, firing ? Date.now() : runStart, o.signal);
     if (outcome === 'timeout')
       problems.push(
         `timed out after ${((o.timeoutMs ?? 600_000) / 1000).toFixed(0)} s with ${emulator.dispatcher!.pendingTasks} task(s) still pending`,
@@ -227,6 +251,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       pending: emulator.dispatcher!.pendingTasks,
       runs: recorder.timeline(),
       problems,
+      ...(firing ? { firings } : {}),
     };
     return { report, stackDir, seederOutput };
   } finally {

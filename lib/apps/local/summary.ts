@@ -45,6 +45,14 @@ export interface LocalReport {
   readonly pending: number;
   readonly runs: Record<string, RunStep[]>;
   readonly problems: readonly string[];
+  /** `--fire` / `--schedules`: each firing of a schedule and the task it created (docs/schedules.md). */
+  readonly firings?: ReadonlyArray<{
+    readonly schedule: string;
+    readonly scheduleTime: string;
+    readonly status: number;
+    readonly task?: string;
+    readonly error?: string;
+  }>;
 }
 
 interface MutableStep {

@@ -112,6 +112,7 @@ const FORCE_NEW: Readonly<Record<string, readonly string[]>> = {
   google_project_service: ['service', 'project'],
   google_monitoring_alert_policy: ['project'],
   terraform_data: ['triggers_replace'],
+  google_cloud_scheduler_job: ['name', 'project', 'region'],
 };
 
 export function diffEntries(base: Map<string, ConfigEntry>, head: Map<string, ConfigEntry>): EntryChange[] {

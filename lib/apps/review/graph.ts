@@ -36,7 +36,23 @@ function label(text: string): string {
   return terminalSafe(text).replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
 }
 
-export function mermaidFlowchart(head: PipelineGraph | undefined, base?: PipelineGraph): string {
+/** What the flowchart draws of a schedule (the stack's `schedules` output). */
+export interface GraphSchedule {
+  readonly step: string;
+  readonly cron: string;
+  readonly timeZone: string;
+  readonly paused: boolean;
+}
+
+/**
+ * `schedules` (head's, by name) are drawn as rounded nodes with a dotted arrow into the step each one starts runs
+ * at, so the diagram shows which steps a schedule starts.
+ */
+export function mermaidFlowchart(
+  head: PipelineGraph | undefined,
+  base?: PipelineGraph,
+  schedules?: Readonly<Record<string, GraphSchedule>>,
+): string {
   const lines = ['flowchart LR'];
   const headSteps = new Map((head?.steps ?? []).map((s) => [s.name, s]));
   const baseSteps = new Map((base?.steps ?? []).map((s) => [s.name, s]));
@@ -65,6 +81,18 @@ export function mermaidFlowchart(head: PipelineGraph | undefined, base?: Pipelin
       const [from, to] = e.split('\u0000') as [string, string];
       lines.push(`  ${nodeId(from)} -.->|removed| ${nodeId(to)}`);
     }
+  const scheduled = Object.entries(schedules ?? {}).filter(([, x]) => headSteps.has(x.step));
+  for (const [name, x] of scheduled) {
+    const id = `schedule_${nodeId(name).slice('step_'.length)}`;
+    const when = `${x.cron} ${x.timeZone}${x.paused ? ' (paused)' : ''}`;
+    lines.push(`  ${id}(["schedule ${label(name)}<br/>${label(when)}"]) -.->|starts| ${nodeId(x.step)}`);
+  }
+  if (scheduled.length) {
+    lines.push('  classDef schedule fill:#ddf4ff,stroke:#0969da,stroke-dasharray:3 3');
+    lines.push(
+      `  class ${scheduled.map(([name]) => `schedule_${nodeId(name).slice('step_'.length)}`).join(',')} schedule`,
+    );
+  }
   if (classes.added.length) {
     lines.push('  classDef added fill:#dafbe1,stroke:#1a7f37,stroke-width:2px');
     lines.push(`  class ${classes.added.join(',')} added`);

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { htmlText, markdownCell, markdownFence, markdownInline } from '../../core/text';
 import type { AttributeChange, EntryChange } from './diff';
 import { formatPayload, type SeedTaskChange } from './seed-diff';
+import type { ScheduleChange } from './schedule-diff';
 import {
   resourceCounts,
   seedCounts,
@@ -98,6 +99,7 @@ function renderStack(s: StackReview, compact: boolean): string[] {
   // A removed stack's tasks and assets are not touched by a deploy either: only its resources are listed.
   if (s.status !== 'removed') {
     if (s.seedTasks.length) out.push(...renderSeedTasks(s.seedTasks), '');
+    if (s.schedules?.length) out.push(...renderSchedules(s.schedules), '');
     if (s.seedManifestFields.length)
       out.push(
         '**Seed manifest**',
@@ -178,6 +180,46 @@ function renderSeedTasks(tasks: readonly SeedTaskChange[]): string[] {
       `> [!NOTE]`,
       `> ${sameId.join(', ')}: the task id is unchanged, so Cloud Tasks deduplicates it. If the previous task still exists or ran ` +
         `within the deduplication window, the seeder reports it as already present and the new request is NOT sent; use a new seed id to send it.`,
+    );
+  return out;
+}
+
+/** The stack's schedules: what each does, what changed, when it fires next, and DST hours it fires in. */
+function renderSchedules(schedules: readonly ScheduleChange[]): string[] {
+  const out = [
+    '**Schedules**',
+    '',
+    '| Schedule | Change | Step | Cron | Time zone | Payload | Next fire times (UTC) |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const x of schedules) {
+    const next = x.status === 'removed' ? '-' : x.paused ? 'paused' : x.nextFireTimes.join('<br>') || '-';
+    out.push(
+      `| ${markdownCell(x.name)} | ${x.status === 'unchanged' ? 'no change' : x.status} | ${markdownCell(x.step ?? '')} | ${markdownCell(x.cron)} | ${markdownCell(x.timeZone)} | ${markdownCell(formatPayload(x.payload))} | ${next} |`,
+    );
+  }
+  for (const x of schedules.filter((c) => c.status === 'changed'))
+    out.push(
+      '',
+      `${markdownInline(x.name)}:`,
+      ...markdownFence(x.changes.map((c) => `${c.field}: ${c.before} -> ${c.after}`)),
+    );
+  const dst = schedules.filter((x) => x.status !== 'removed' && x.dst.length);
+  if (dst.length)
+    out.push(
+      '',
+      '> [!NOTE]',
+      ...dst.map(
+        (x) =>
+          `> ${markdownInline(x.name)} fires in hours a daylight saving change of ${markdownInline(x.timeZone)} ${x.dst
+            .map(
+              (d) =>
+                `${d.kind === 'skipped' ? 'skips' : 'repeats'} on ${d.date} (${d.times.join(', ')} in ${d.window})`,
+            )
+            .join(
+              ' and ',
+            )}: Cloud Scheduler may skip or repeat those firings. Use Etc/UTC, or a time outside the change, if every firing matters (docs/schedules.md).`,
+      ),
     );
   return out;
 }

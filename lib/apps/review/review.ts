@@ -6,6 +6,8 @@
 import { configEntries, diffEntries, type EntryChange } from './diff';
 import { mermaidFlowchart, pipelineGraphOf, type PipelineGraph } from './graph';
 import { diffSeedManifestFields, diffSeedManifests, type SeedFieldChange, type SeedTaskChange } from './seed-diff';
+import { diffSchedules, type ScheduleChange } from './schedule-diff';
+import { schedulesOutputOf } from '../../core/schedule-request';
 import type { RecordedSuppression } from '../../core/synthesized-stack';
 import { SEED_MANIFEST_FILE, type AssetFingerprint, type ReviewInput, type ReviewedStack } from './synth-output';
 
@@ -44,6 +46,8 @@ export interface StackReview {
   readonly environment?: string;
   /** Policy rules switched off for the stack (recorded in its cdk.tf.json), head's, with what changed since base. */
   readonly suppressions: readonly SuppressionChange[];
+  /** The stack's schedules (docs/schedules.md) with what changed; absent when neither side has any. */
+  readonly schedules?: readonly ScheduleChange[];
 }
 
 export interface Review {
@@ -54,19 +58,27 @@ export interface Review {
 /** Addresses whose change is shown another way (the diagram) and would only repeat it as attribute noise. */
 const SHOWN_ELSEWHERE = new Set(['output.pipeline_graph']);
 
-export function reviewSynthOutputs(base: ReviewInput, head: ReviewInput): Review {
+export interface ReviewOptions {
+  /**
+   * The clock the schedules' next fire times are computed from.
+   * @default - the current time
+   */
+  readonly now?: Date;
+}
+
+export function reviewSynthOutputs(base: ReviewInput, head: ReviewInput, opts: ReviewOptions = {}): Review {
   const names = [...new Set([...Object.keys(base.stacks), ...Object.keys(head.stacks)])].sort();
-  const stacks = names.map((n) => reviewStack(base.stacks[n], head.stacks[n]));
+  const stacks = names.map((n) => reviewStack(base.stacks[n], head.stacks[n], opts.now ?? new Date()));
   return { stacks, hasChanges: stacks.some((s) => s.status !== 'unchanged') };
 }
 
-function reviewStack(base: ReviewedStack | undefined, head: ReviewedStack | undefined): StackReview {
+function reviewStack(base: ReviewedStack | undefined, head: ReviewedStack | undefined, now: Date): StackReview {
   const name = (head ?? base)!.name;
   const empty = new Map();
-  const changes = diffEntries(
-    base ? configEntries(base.config) : empty,
-    head ? configEntries(head.config) : empty,
-  ).filter((c) => !SHOWN_ELSEWHERE.has(c.address));
+  const changes = diffEntries(base ? configEntries(base.config) : empty, head ? configEntries(head.config) : empty)
+    .filter((c) => !SHOWN_ELSEWHERE.has(c.address))
+    .map(withScheduleBodiesHidden);
+  const schedules = diffSchedules(base?.config, head?.config, now);
   const seedTasks = diffSeedManifests(base?.seedManifest, head?.seedManifest);
   const seedManifestFields = diffSeedManifestFields(base?.seedManifest, head?.seedManifest);
   const assets = diffAssets(base?.assets ?? {}, head?.assets ?? {});
@@ -102,9 +114,23 @@ function reviewStack(base: ReviewedStack | undefined, head: ReviewedStack | unde
     graph,
     baseGraph,
     mermaid: drawn
-      ? mermaidFlowchart(graph ?? undefined, status === 'changed' || status === 'removed' ? baseGraph : undefined)
+      ? mermaidFlowchart(
+          graph ?? undefined,
+          status === 'changed' || status === 'removed' ? baseGraph : undefined,
+          head ? schedulesOutputOf(head.config) : undefined,
+        )
       : undefined,
+    ...(schedules.length ? { schedules } : {}),
   };
+}
+
+/**
+ * A scheduler job's `http_target.body` is its payload, base64-encoded: never shown as an attribute. The Schedules
+ * section summarizes it (size, keys, hash), as for seed tasks.
+ */
+function withScheduleBodiesHidden(c: EntryChange): EntryChange {
+  if (c.type !== 'google_cloud_scheduler_job') return c;
+  return { ...c, attributes: c.attributes.map((a) => (a.path === 'http_target.body' ? { ...a, redacted: true } : a)) };
 }
 
 function diffSuppressions(

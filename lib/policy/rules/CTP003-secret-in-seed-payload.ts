@@ -1,6 +1,7 @@
 /**
- * CTP003: no credentials in seed task payloads. A payload is written into the seed manifest (a file in cdktf.out and
- * in the deploy's working directory), into the task, and into logs of the worker that receives it. The detector is
+ * CTP003: no credentials in seed task and schedule payloads. A seed payload is written into the seed manifest (a file
+ * in cdktf.out and in the deploy's working directory), a schedule's into its Cloud Scheduler job (Terraform state, the
+ * console); both into every task that carries them, and into logs of the worker that receives it. The detector is
  * lib/core/secrets.ts; the seeder runs the same check on the manifest at deploy time. The value is never printed.
  */
 import { findSecrets } from '../../core/secrets';
@@ -14,7 +15,8 @@ export const CTP003 = policyRule({
   id: 'CTP003',
   name: 'secret-in-seed-payload',
   level: 'error',
-  description: 'Seed task payloads must not carry credentials (API keys, tokens, passwords, private keys).',
+  description:
+    'Seed task and schedule payloads must not carry credentials (API keys, tokens, passwords, private keys).',
   check: (s) => {
     if (s.kind !== 'seed-payload') return NOT_APPLICABLE;
     return checkResult(findSecrets(s.payload, s.path).map((f) => ({ path: f.path, message: `${f.reason}; ${FIX}` })));

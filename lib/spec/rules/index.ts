@@ -9,6 +9,7 @@ import type { PipelineSpec } from '../types';
 import { ruleContext, type ValidateOptions } from './context';
 import { deployerProblems } from './deployer';
 import { literalTextProblems } from './literal-text';
+import { schedulesProblems } from './schedules';
 import { seedTasksProblems } from './seed-tasks';
 import { stepsProblems } from './steps';
 import { topLevelProblems } from './top-level';
@@ -24,5 +25,6 @@ export function specRuleProblems(spec: PipelineSpec, opts: ValidateOptions): Pro
     ...stepsProblems(ctx),
     ...seedTasksProblems(ctx),
     ...literalTextProblems(ctx),
+    ...schedulesProblems(ctx),
   ];
 }
