@@ -69,7 +69,7 @@ describe('GIVEN a schedule added', () => {
     const md = renderReviewMarkdown(review);
     expect(md).toContain('**Schedules**');
     expect(md).toContain(
-      '| `nightly-retrain` | added | preprocess | 0 3 \\* \\* \\* | Europe/Berlin | 68 bytes, object {dataset}, sha256 ',
+      '| `nightly-retrain` | added | `preprocess` | `0 3 * * *` | `Europe/Berlin` | `68 bytes, object {dataset}, sha256 ',
     );
     expect(md).toContain('2031-03-29T02:00:00.000Z<br>2031-03-30T01:00:00.000Z<br>2031-03-31T01:00:00.000Z |');
     expect(stack.mermaid).toContain(
@@ -109,7 +109,7 @@ describe('GIVEN a schedule changed', () => {
       { kind: 'repeated', date: '2031-10-26', window: '02:00-03:00', times: ['02:30'] },
     ]);
     expect(renderReviewMarkdown(review)).toContain(
-      '> `nightly-retrain` fires in hours a daylight saving change of Europe/Berlin skips on 2031-03-30 (02:30 in 02:00-03:00) and repeats on 2031-10-26 (02:30 in 02:00-03:00): Cloud Scheduler may skip or repeat those firings.',
+      '> `nightly-retrain` fires in hours a daylight saving change of `Europe/Berlin` skips on 2031-03-30 (02:30 in 02:00-03:00) and repeats on 2031-10-26 (02:30 in 02:00-03:00): Cloud Scheduler may skip or repeat those firings.',
     );
   });
 });
