@@ -426,7 +426,7 @@ export class Dispatcher {
     r.task = task;
     const outcome = { attempt, latencyMs, ...(result.status !== undefined ? { status: result.status } : {}) };
     if (ok) {
-      this.emit('succeeded', task, outcome);
+      this.emit('succeeded', task, outcome, now);
       this.state.completeTask(name, 'succeeded');
       return;
     }
@@ -437,16 +437,21 @@ export class Dispatcher {
     // X-CloudTasks-TaskRetryReason (recorded against the service, issue 13).
     r.previousResponse = result.status ?? (result.timedOut ? 504 : undefined);
     r.retryReason = '';
-    this.emit('failed', task, { ...outcome, ...(result.error ? { reason: result.error } : {}) });
+    this.emit('failed', task, { ...outcome, ...(result.error ? { reason: result.error } : {}) }, now);
 
     const rc = r.scheduler.queue.retryConfig;
     const firstMs = task.firstAttempt?.dispatchTimeMs ?? now;
     if (!shouldRetry(rc, task.dispatchCount, (now - firstMs) / 1000)) {
       // queue.proto RetryConfig: "no further attempts will be made and the task will be deleted".
-      this.emit('gave-up', task, {
-        ...outcome,
-        reason: `no attempts left (${task.dispatchCount} made; maxAttempts ${rc.maxAttempts}, maxRetryDuration ${rc.maxRetryDurationSeconds}s)`,
-      });
+      this.emit(
+        'gave-up',
+        task,
+        {
+          ...outcome,
+          reason: `no attempts left (${task.dispatchCount} made; maxAttempts ${rc.maxAttempts}, maxRetryDuration ${rc.maxRetryDurationSeconds}s)`,
+        },
+        now,
+      );
       this.state.completeTask(name, 'failed-permanently');
       return;
     }
@@ -458,7 +463,7 @@ export class Dispatcher {
     const next = now + Math.round(delaySeconds * 1000);
     // rescheduleTask emits task-rescheduled, which puts the task back in the heap (onStateEvent).
     const rescheduled = this.state.rescheduleTask(name, next);
-    this.emit('retry-scheduled', rescheduled, { attempt, nextAttemptAt: new Date(next).toISOString() });
+    this.emit('retry-scheduled', rescheduled, { attempt, nextAttemptAt: new Date(next).toISOString() }, now);
   }
 
   /** --duplicate-rate: the same request once more, after the first delivery; its outcome changes nothing. */
@@ -480,10 +485,13 @@ export class Dispatcher {
     type: DispatchEventType,
     task: Task,
     fields: Partial<Omit<DispatchEvent, 'ts' | 'queue' | 'task' | 'event'>>,
+    // The events of one settlement share the time its response was recorded: a retry's nextAttemptAt is then exactly
+    // its backoff after the failure's ts, whatever the clock did in between.
+    at: number = this.state.clock.now(),
   ): void {
     if (this.listeners.size === 0) return;
     const event: DispatchEvent = {
-      ts: new Date(this.state.clock.now()).toISOString(),
+      ts: new Date(at).toISOString(),
       queue: task.queueName,
       task: task.taskId,
       event: type,
