@@ -11,11 +11,18 @@ import { deployerProblems } from './deployer';
 import { seedTasksProblems } from './seed-tasks';
 import { stepsProblems } from './steps';
 import { topLevelProblems } from './top-level';
+import { runsProblems } from './runs';
 
 export type { ValidateOptions } from './context';
 
 /** Every rule broken by a normalized spec, with the inputs each rule read (for the loader's follow-on filter). */
 export function specRuleProblems(spec: PipelineSpec, opts: ValidateOptions): Problem[] {
   const ctx = ruleContext(spec, opts);
-  return [...topLevelProblems(ctx), ...deployerProblems(ctx), ...stepsProblems(ctx), ...seedTasksProblems(ctx)];
+  return [
+    ...topLevelProblems(ctx),
+    ...deployerProblems(ctx),
+    ...stepsProblems(ctx),
+    ...seedTasksProblems(ctx),
+    ...runsProblems(ctx),
+  ];
 }
