@@ -12,3 +12,6 @@ export type { CloudTasksQueueConfig } from '@cdktf/provider-google/lib/cloud-tas
 export { CloudTasksQueueIamMember } from '@cdktf/provider-google/lib/cloud-tasks-queue-iam-member';
 export { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
 export { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
+export { FirestoreDatabase } from '@cdktf/provider-google/lib/firestore-database';
+export { FirestoreIndex } from '@cdktf/provider-google/lib/firestore-index';
+export { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';

@@ -102,6 +102,25 @@ export function ledgerDatabaseIdFor(identity: Omit<PipelineIdentity, 'project'>)
   return `${full.slice(0, 63 - 9).replace(/-+$/, '')}-${sha256Hex(full).slice(0, 8)}`;
 }
 
+/** Where a pipeline's run ledger is: its project and database (the spec's `ledger`, with the defaults applied). */
+export interface LedgerLocation {
+  readonly project: string;
+  readonly database: string;
+}
+
+/**
+ * The ledger of a pipeline: `ledger.database` (in `ledger.project`, by default the pipeline's project) when the spec
+ * names one, else the database the stack creates, ledgerDatabaseIdFor(...) in the pipeline's project.
+ */
+export function ledgerLocationFor(
+  spec: PipelineIdentity & { readonly ledger?: { readonly project?: string; readonly database?: string } },
+): LedgerLocation {
+  return {
+    project: spec.ledger?.project ?? spec.project,
+    database: spec.ledger?.database ?? ledgerDatabaseIdFor(spec),
+  };
+}
+
 // ------------------------------------------------------------------ paths
 
 export const ledgerPaths = {

@@ -19,7 +19,7 @@ import {
 } from './rules/cloud-tasks';
 import { formatPath, formatProblem, ProblemError, type PathSegment, type Problem } from './problem';
 import { databaseIdProblems } from './rules/firestore';
-import { ledgerDatabaseIdFor } from './ledger-layout';
+import { ledgerLocationFor } from './ledger-layout';
 import {
   DEFAULT_OAUTH_SCOPE,
   invokerEmailFor,
@@ -121,7 +121,7 @@ export interface RoutesInput {
   readonly pipeline: { readonly name: string; readonly steps: readonly RoutesStepInput[] };
   /**
    * The ledger database.
-   * @default - the pipeline's project, database ledgerDatabaseIdFor(<pipeline>, <environment>)
+   * @default - ledgerLocationFor(input): the pipeline's project, database ledgerDatabaseIdFor(<pipeline>, <environment>)
    */
   readonly ledger?: { readonly project?: string; readonly database?: string };
 }
@@ -158,10 +158,7 @@ export function buildRoutes(input: RoutesInput): PipelineRoutes {
     stack: stackNameFor(identity),
     project: input.project,
     location: input.region,
-    ledger: {
-      project: input.ledger?.project ?? input.project,
-      database: input.ledger?.database ?? ledgerDatabaseIdFor(identity),
-    },
+    ledger: ledgerLocationFor({ ...identity, ledger: input.ledger }),
     steps,
   };
   return validateRoutes(routes, 'buildRoutes');
