@@ -445,17 +445,13 @@ function findCycle(steps: Readonly<Record<string, { readonly next: readonly stri
  * `ingest`).
  */
 export function runSteps(routes: PipelineRoutes, startStep: string): string[] {
-  const reachable = new Set<string>();
-  const walk = (s: string) => {
-    if (reachable.has(s)) return;
-    reachable.add(s);
-    for (const n of routes.steps[s]?.next ?? []) walk(n);
-  };
-  walk(startStep);
-  // Kahn's algorithm over the reachable subgraph, ties in spec order, so the order is stable.
+  // Breadth-first through `next` (lists keep their order, whereas Terraform sorts the keys of the routes output).
+  const reachable = new Set<string>([startStep]);
+  for (const s of reachable) for (const n of routes.steps[s]?.next ?? []) reachable.add(n);
+  // Kahn's algorithm over the reachable subgraph, ties in that order, so the order is stable.
   const order: string[] = [];
   const pending = new Map([...reachable].map((s) => [s, runParents(routes, reachable, s).length]));
-  const names = Object.keys(routes.steps).filter((s) => reachable.has(s));
+  const names = [...reachable].filter((s) => routes.steps[s]);
   while (order.length < names.length) {
     const ready = names.find((s) => pending.get(s) === 0 && !order.includes(s));
     if (ready === undefined) break; // unreachable for validated routes (no cycles)

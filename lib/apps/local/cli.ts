@@ -1,9 +1,10 @@
 /**
  * `npm run local [-- --spec <file>] [--report <file>] [--timeout 10m] [--fail-rate 0..1] [--duplicate-rate 0..1] [--work-ms 20]
- *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir] [--port <p>] [--oidc-port <p>]`
+ *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir] [--keep-runs] [--port <p>] [--oidc-port <p>]`
  *
  * Runs one pipeline on this machine (lib/apps/local/run.ts), shows progress on stderr (a bar on a terminal, a line every
- * two seconds otherwise), then prints the per-step summary and the timeline on stdout.
+ * two seconds otherwise), then prints the per-step summary, the timeline and each run's outcome (the run ledger) on
+ * stdout.
  * Exit codes: 0 every task succeeded; 1 a task failed, the run timed out or seeding failed; 2 the command line or the
  * spec is wrong (nothing ran).
  */
@@ -12,6 +13,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { LOG_LEVELS, type LogLevel } from '../../emulator/dispatch/events';
 import { parseDuration, DURATION_FORMAT_HINT } from '../../core/duration';
 import { formatStepTable, formatTimeline } from './summary';
+import { FIRESTORE_EMULATOR_HOST_ENV } from '../../core/env';
 import type { RunProgress } from './run';
 
 export const DEFAULT_SPEC = 'pipelines/recsys-dev.yaml';
@@ -26,6 +28,7 @@ interface CliOptions {
   readonly logLevel: LogLevel;
   readonly eventLog?: string;
   readonly keepOutdir?: boolean;
+  readonly keepRuns?: boolean;
   readonly port: number;
   readonly oidcPort: number;
 }
@@ -115,6 +118,10 @@ function program(io: LocalCliIo): Command {
     )
     .option('--keep-outdir', 'keep the synthesized stack under .local-run/ (printed) for inspection')
     .option(
+      '--keep-runs',
+      "keep the stack's earlier runs in the Firestore emulator (FIRESTORE_EMULATOR_HOST): the seeder then starts only seeds without a run, as a re-deploy does",
+    )
+    .option(
       '--port <port>',
       'gRPC port of the emulator (CLOUD_TASKS_EMULATOR_HOST for local.url workers); 0 picks a free one',
       port,
@@ -128,7 +135,7 @@ function program(io: LocalCliIo): Command {
     )
     .addHelpText(
       'after',
-      '\nExit codes: 0 every task succeeded, 1 a task failed / timeout / seeding failed, 2 invalid command line or spec.',
+      `\nThe run ledger: Google's Firestore emulator at ${FIRESTORE_EMULATOR_HOST_ENV}, else one started for the run (install: google-cloud-cli-firestore-emulator, Java 17+).\nExit codes: 0 every task and every run succeeded, 1 a task or run failed / timeout / seeding failed / no Firestore emulator, 2 invalid command line or spec.`,
     )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
@@ -153,6 +160,7 @@ export async function main(
   const { runLocal } = await import('./run');
   const { SpecError } = await import('../../spec/errors');
   const { PolicyError } = await import('../../policy/errors');
+  const { FirestoreEmulatorError } = await import('../../ledger/firestore-emulator');
   // Ctrl-C ends the run like a timeout: workers and the emulator stop, .local-run/ is cleaned, the summary prints.
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
@@ -169,6 +177,8 @@ export async function main(
       logLevel: opts.logLevel,
       eventLog: opts.eventLog,
       keepOutdir: opts.keepOutdir,
+      keepRuns: opts.keepRuns,
+      env: io.env,
       port: opts.port,
       oidcPort: opts.oidcPort,
       signal: interrupt.signal,
@@ -180,6 +190,10 @@ export async function main(
     if (err instanceof SpecError || err instanceof PolicyError) {
       io.stderr.write(`${err.message}\nNothing ran. Fix the spec and run again.\n`);
       return 2;
+    }
+    if (err instanceof FirestoreEmulatorError) {
+      io.stderr.write(`${err.message}\n`);
+      return 1;
     }
     io.stderr.write(`local run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
@@ -194,8 +208,17 @@ export async function main(
   out.write(`\n${r.stack} (${r.spec}): ${r.tasks} task(s) in ${r.durationSeconds.toFixed(2)} s\n`);
   if (result.seederOutput.trim()) out.write(`${result.seederOutput.trim()}\n`);
   out.write(
-    `\n${formatStepTable(r.steps)}\n\nTimeline (seconds since seeding started):\n${formatTimeline(r.runs)}\n\n`,
+    `\n${formatStepTable(r.steps)}\n\nTimeline (seconds since seeding started):\n${formatTimeline(r.timeline)}\n\n`,
   );
+  const { formatRunOutcomes } = await import('./ledger');
+  out.write(`Runs (the run ledger):\n${formatRunOutcomes(r.runs)}\n\n`);
+  const firstRun = Object.keys(r.runs)[0];
+  if (firstRun !== undefined)
+    out.write(
+      io.env[FIRESTORE_EMULATOR_HOST_ENV]
+        ? `The runs stay in the Firestore emulator at ${io.env[FIRESTORE_EMULATOR_HOST_ENV]}: npm run runs -- show ${firstRun} tells a run's story.\n`
+        : `The run ledger was in a Firestore emulator started for this run, and is gone with it. To look at runs afterwards (npm run runs -- show ${firstRun}), start one and point both commands at it: gcloud emulators firestore start --host-port=127.0.0.1:8090, then export ${FIRESTORE_EMULATOR_HOST_ENV}=127.0.0.1:8090.\n`,
+    );
   if (opts.keepOutdir) out.write(`Synthesized stack kept in ${result.stackDir}\n`);
   if (opts.report) {
     writeFileSync(opts.report, `${JSON.stringify(r, null, 2)}\n`);
