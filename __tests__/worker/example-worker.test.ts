@@ -49,7 +49,7 @@ test('GIVEN shards: 3 THEN each parent runs 3 shards, merge runs once with all 6
 
   // The first attempt of split failed (the simulated failure) and the queue retried it.
   expect(run.steps[0]).toMatchObject({ step: 'split', succeeded: 1, attempts: 2 });
-  expect(run.steps[0].outputs).toEqual([{ shard: '0', name: 'split', uri: uri('split', '0') }]);
+  expect(run.steps[0].outputs).toEqual([{ shard: '0', name: 'artifact', uri: uri('split', '0') }]);
   expect(h.callsOf('a', runId).map((c) => c.payload)).toEqual(
     expect.arrayContaining([0, 1, 2].map((part) => ({ input: uri('split', '0'), part, of: 3 }))),
   );
@@ -61,7 +61,7 @@ test('GIVEN shards: 3 THEN each parent runs 3 shards, merge runs once with all 6
   });
   expect(tasksCreatedIn(h, 'merge')).toHaveLength(1);
   expect(run.steps.find((s) => s.step === 'merge')!.outputs).toEqual([
-    { shard: 'all', name: 'merge', uri: uri('merge', 'all') },
+    { shard: 'all', name: 'artifact', uri: uri('merge', 'all') },
   ]);
 });
 

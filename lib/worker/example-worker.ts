@@ -57,7 +57,7 @@ export function exampleStepFunctions(o: ExampleWorkerOptions): Record<string, St
       throw new Error(`simulated failure of ${ctx.step} (failure rate ${o.failureRate})`);
     await new Promise((resolve) => setTimeout(resolve, workMs));
     const uri = `${artifacts}/${ctx.pipeline}/${ctx.runId}/${ctx.step}/${ctx.shard}`;
-    ctx.output(ctx.step, uri);
+    ctx.output('artifact', uri);
     const next = o.routes.steps[ctx.step].next;
     const shards = shardCount(payload);
     if (shards > 1 && next.length > 0) {
