@@ -41,6 +41,8 @@ describe('example specs in pipelines/', () => {
         train: 'all',
         evaluate: 'each',
       });
+      // Every task a worker enqueues for train carries the train preset's 30 minutes (routes `task`).
+      expect(routes.steps.train.task.dispatchDeadlineSeconds).toBe(1800);
       for (const step of spec.pipeline.steps) {
         expect(step.target.url).toMatch(/^https:\/\/[a-z-]+-[a-z0-9]+-uc\.a\.run\.app\/tasks$/);
         expect(step.target.serviceAccount).toMatch(/@acme-ml-(dev|prod)\.iam\.gserviceaccount\.com$/);

@@ -15,7 +15,12 @@ import {
   type Harness,
 } from '../ledger/helpers';
 
-const STEPS = [step('split', ['a', 'b']), step('a', ['merge']), step('b', ['merge']), step('merge')];
+const STEPS = [
+  step('split', ['a', 'b']),
+  step('a', ['merge']),
+  step('b', ['merge']),
+  step('merge', [], { dispatchDeadlineSeconds: 1800 }),
+];
 /** The step functions read only the graph of the routes, so routes built apart from the harness's will do. */
 const GRAPH = buildRoutes({
   project: PROJECT,
@@ -27,10 +32,17 @@ const GRAPH = buildRoutes({
 let h: Harness;
 /** The example worker's draws: the first attempt of every step fails, the retries pass. */
 let draws = 0;
+/** The dispatch deadline of every task created, by step: what the worker SDK set on the tasks it enqueued. */
+const deadlines = new Map<string, Set<number>>();
 beforeAll(async () => {
   h = await startHarness({
     pipeline: 'example',
     steps: STEPS,
+    onDispatch: (e, task, self) => {
+      if (e.event !== 'created') return;
+      const step = Object.keys(self.routes.steps).find((s) => self.routes.steps[s].queue === task.queueName)!;
+      deadlines.set(step, new Set([...(deadlines.get(step) ?? []), task.dispatchDeadlineSeconds]));
+    },
     handlers: exampleStepFunctions({
       routes: GRAPH,
       workMs: 1,
@@ -60,6 +72,15 @@ test('GIVEN shards: 3 THEN each parent runs 3 shards, merge runs once with all 6
     b: ['0.0', '0.1', '0.2'].map((shard) => ({ input: uri('b', shard) })),
   });
   expect(tasksCreatedIn(h, 'merge')).toHaveLength(1);
+  // Each task the worker enqueued carries its step's deadline from the routes (merge: 30 minutes, not the default 10).
+  expect(deadlines).toEqual(
+    new Map([
+      ['split', new Set([60])],
+      ['a', new Set([60])],
+      ['b', new Set([60])],
+      ['merge', new Set([1800])],
+    ]),
+  );
   expect(run.steps.find((s) => s.step === 'merge')!.outputs).toEqual([
     { shard: 'all', name: 'artifact', uri: uri('merge', 'all') },
   ]);
