@@ -90,7 +90,7 @@ export interface PipelineRoutes {
   readonly location: string;
   /** Where the run ledger lives: a Firestore (Native mode) database. */
   readonly ledger: { readonly project: string; readonly database: string };
-  /** Keyed by step name, in spec order. */
+  /** Keyed by step name (in spec order from buildRoutes; Terraform sorts the keys of the stack output). */
   readonly steps: Readonly<Record<string, StepRoute>>;
 }
 

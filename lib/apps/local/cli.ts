@@ -76,7 +76,7 @@ function program(io: LocalCliIo): Command {
     .option('--spec <file>', `pipeline spec (default: PIPELINE_SPEC, else ${DEFAULT_SPEC})`)
     .option(
       '--report <file>',
-      'write the run report as JSON: { steps: { <step>: { succeeded, failed, attempts, ... } }, tasks, durationSeconds, ... }',
+      'write the run report as JSON: { steps: { <step>: { succeeded, failed, attempts, ... } }, tasks, durationSeconds, runs: { <runId>: { status, steps } }, ... }',
     )
     .option(
       '--timeout <duration>',
@@ -86,7 +86,7 @@ function program(io: LocalCliIo): Command {
     )
     .option(
       '--fail-rate <fraction>',
-      'share of attempts the example workers fail with 503, to watch retries',
+      'share of attempts in which the example worker fails (500, retried by the queue), to watch retries',
       fraction,
       0,
     )
@@ -103,7 +103,7 @@ function program(io: LocalCliIo): Command {
       },
       0,
     )
-    .option('--work-ms <ms>', 'simulated work per task in the example workers', wholeMs, 20)
+    .option('--work-ms <ms>', 'simulated work per task in the example worker', wholeMs, 20)
     .addOption(
       new Option(
         '--log-level <level>',
