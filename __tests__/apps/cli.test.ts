@@ -42,6 +42,7 @@ test('--help lists every command with its arguments', () => {
     'seed [options] <manifest>',
     'tasks list [options]',
     'review [options] <base> <head>',
+    'runs <list|show|start|retry|cancel> [options]',
   ])
     expect(r.stdout).toContain(`\n  ${term} `);
 });
@@ -69,8 +70,8 @@ test('GIVEN --dir and --outdir THEN synth writes one stack per spec there and pr
   const r = cli('synth', '--dir', join(dir, 'specs'), '--outdir', out);
   expect(r).toMatchObject({ code: 0, stderr: '' });
   expect(r.stdout.trim().split('\n')).toEqual([
-    expect.stringMatching(/^recsys-dev: 3 queues, 3 seed tasks -> .*out\/stacks\/recsys-dev/),
-    expect.stringMatching(/^recsys-prod: 3 queues, 1 seed task -> .*out\/stacks\/recsys-prod/),
+    expect.stringMatching(/^recsys-dev: 5 queues, 3 seed tasks -> .*out\/stacks\/recsys-dev/),
+    expect.stringMatching(/^recsys-prod: 5 queues, 1 seed task -> .*out\/stacks\/recsys-prod/),
   ]);
   expect(readdirSync(join(out, 'stacks')).sort()).toEqual(['recsys-dev', 'recsys-prod']);
 });
@@ -101,4 +102,11 @@ test("GIVEN a command with its own CLI THEN its arguments and --help reach it, u
   expect(r.status).toBe(0);
   expect(r.stdout).toMatch(/^Usage: cloud-tasks-pipelines seed \[options\] <manifest>\n/);
   expect(r.stdout).toContain('--dry-run');
+  const runs = spawnSync(
+    process.execPath,
+    ['--require', 'tsx/cjs', join(ROOT, 'bin', 'cloud-tasks-pipelines.ts'), 'runs', 'show', '--help'],
+    { cwd: ROOT, encoding: 'utf8', timeout: 30_000 },
+  );
+  expect(runs.status).toBe(0);
+  expect(runs.stdout).toMatch(/^Usage: cloud-tasks-pipelines runs show \[options\] <runId>\n/);
 });

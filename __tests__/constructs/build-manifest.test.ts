@@ -103,12 +103,30 @@ describe('buildSeedManifest', () => {
   test('serializeSeedManifest sorts keys at every level, so construction order does not change the hash', () => {
     const m = buildSeedManifest(pipelineSpec());
     const reordered = JSON.parse(
-      JSON.stringify({ tasks: m.tasks, location: m.location, project: m.project, stack: m.stack, version: m.version }),
+      JSON.stringify({
+        tasks: m.tasks,
+        location: m.location,
+        project: m.project,
+        stack: m.stack,
+        ledger: m.ledger,
+        version: m.version,
+      }),
     );
     expect(serializeSeedManifest(reordered)).toBe(serializeSeedManifest(m));
     const text = serializeSeedManifest(m);
-    expect(Object.keys(JSON.parse(text))).toEqual(['location', 'project', 'stack', 'tasks', 'version']);
+    expect(Object.keys(JSON.parse(text))).toEqual(['ledger', 'location', 'project', 'stack', 'tasks', 'version']);
     expect(text.endsWith('\n')).toBe(true);
+  });
+
+  test('the manifest names the run ledger the seeder records each seed in: the spec ledger, else the one the stack creates', () => {
+    expect(buildSeedManifest(pipelineSpec()).ledger).toEqual({
+      pipeline: 'recsys',
+      project: 'ml-platform-dev',
+      database: 'recsys-dev-runs',
+    });
+    expect(
+      buildSeedManifest(pipelineSpec({ ledger: { database: 'ml-runs', project: 'ml-platform-shared' } })).ledger,
+    ).toEqual({ pipeline: 'recsys', project: 'ml-platform-shared', database: 'ml-runs' });
   });
 
   test('GIVEN the manifest WHEN the seeder re-validates it (lib/seeder/validate.ts) THEN it is accepted', () => {

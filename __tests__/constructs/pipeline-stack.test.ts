@@ -62,10 +62,11 @@ describe('PipelineStack: provider and backend', () => {
 });
 
 describe('PipelineStack: API services', () => {
-  test('cloudtasks and iam always, run when a step names cloudRun; never disabled on destroy', () => {
+  test('cloudtasks, iam and firestore (the run ledger) always, run when a step names cloudRun; never disabled on destroy', () => {
     const services = values(synth().json.resource.google_project_service);
     expect(services.map((s) => s.service).sort()).toEqual([
       'cloudtasks.googleapis.com',
+      'firestore.googleapis.com',
       'iam.googleapis.com',
       'run.googleapis.com',
     ]);
@@ -199,9 +200,15 @@ describe('PipelineStack: IAM, least privilege and resource-level only', () => {
     expect(members).toEqual(['serviceAccount:train-worker@ml-platform-dev.iam.gserviceaccount.com']);
   });
 
-  test('no project-level IAM resource of any kind', () => {
-    const types = Object.keys(synth().json.resource);
-    expect(types.filter((t) => t.startsWith('google_project_iam'))).toEqual([]);
+  test('the only project-level IAM resources: roles/datastore.user conditioned on the ledger database', () => {
+    const { json } = synth();
+    const types = Object.keys(json.resource);
+    expect(types.filter((t) => t.startsWith('google_project_iam'))).toEqual(['google_project_iam_member']);
+    for (const b of values(json.resource.google_project_iam_member))
+      expect(b).toMatchObject({
+        role: 'roles/datastore.user',
+        condition: { expression: 'resource.name == "projects/ml-platform-dev/databases/recsys-dev-runs"' },
+      });
   });
 });
 
@@ -225,7 +232,8 @@ describe('PipelineStack: deployer (actAs on the invoker for the deploy identitie
       const bindings = values(json.resource.google_service_account_iam_member).filter((b) => b.member === member);
       expect(bindings).toEqual([{ member, role: 'roles/iam.serviceAccountUser', service_account_id: invoker }]);
     }
-    // No other IAM resource grants the deployers anything: no project-level grant, no queue or Cloud Run binding.
+    // No other IAM resource grants the deployers anything but the run ledger (the seeder writes run documents): no
+    // unconditioned project-level grant, no queue or Cloud Run binding.
     const grantsToDeployers = Object.entries(json.resource as Record<string, Record<string, Json>>).flatMap(
       ([type, byName]) =>
         Object.values(byName)
@@ -237,7 +245,12 @@ describe('PipelineStack: deployer (actAs on the invoker for the deploy identitie
           )
           .map(() => type),
     );
-    expect(grantsToDeployers).toEqual(['google_service_account_iam_member', 'google_service_account_iam_member']);
+    expect(grantsToDeployers.sort()).toEqual([
+      'google_project_iam_member',
+      'google_project_iam_member',
+      'google_service_account_iam_member',
+      'google_service_account_iam_member',
+    ]);
     expect(stack.deployerBindings).toHaveLength(2);
   });
 
@@ -298,13 +311,15 @@ describe('PipelineStack: deployer (actAs on the invoker for the deploy identitie
 });
 
 describe('PipelineStack: outputs', () => {
-  test('queue_ids, queue_names, invoker_service_account_email and pipeline_graph, under stable names', () => {
+  test('queue_ids, queue_names, invoker_service_account_email, pipeline_graph, ledger_database and routes, under stable names', () => {
     const { output } = synth().json;
     expect(Object.keys(output).sort()).toEqual([
       'invoker_service_account_email',
+      'ledger_database',
       'pipeline_graph',
       'queue_ids',
       'queue_names',
+      'routes',
     ]);
     expect(output.queue_ids.value).toEqual({
       preprocess: 'recsys-dev-preprocess',

@@ -53,7 +53,7 @@ test('GIVEN two specs, one compliant and one not THEN synthPipelines throws Poli
   const dir = join(temp, 'pipelines');
   mkdirSync(dir);
   cpSync(join(ROOT, 'pipelines', 'recsys-dev.yaml'), join(dir, 'recsys-dev.yaml'));
-  const url = 'url: https://preprocess-def456-uc.a.run.app/tasks';
+  const url = 'url: https://ingest-def456-uc.a.run.app/tasks';
   const staging = readFileSync(devSpecWith(url, `${url}\n        auth: none`, 'staging.yaml'), 'utf8').replace(
     'environment: dev',
     'environment: staging',

@@ -8,6 +8,7 @@ const counts = (created: number, failed = 0): SeedCounts => ({
   created,
   alreadyPresent: 0,
   failed,
+  runsExisting: 0,
   retries: 0,
 });
 

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 import { findSpecFiles, loadSpecFile, loadSpecs } from '../../lib/spec/load';
+import { buildRoutes } from '../../lib/core/routes';
 import { STEP_PRESETS } from '../../lib/spec/presets';
 import * as schema from '../../lib/spec/schema';
 import { pipelineSchemaJson, rawSpecSchemaErrors, standaloneValidatorSource } from '../../lib/spec/schema';
@@ -22,16 +23,28 @@ describe('example specs in pipelines/', () => {
   });
 
   test.each(['recsys-dev.yaml', 'recsys-prod.yaml'])(
-    '%s: preprocess -> train -> infer with presets, seed tasks and worker identities',
+    '%s: the fan-in DAG ingest -> [user-features, item-features] -> train -> evaluate, train joining once per run',
     (name) => {
       const spec = loadSpecFile(path.join(PIPELINES, name));
       expect(spec.pipeline.steps.map((s) => [s.name, s.preset, s.next])).toEqual([
-        ['preprocess', 'preprocess', ['train']],
-        ['train', 'train', ['infer']],
-        ['infer', 'infer', []],
+        ['ingest', 'preprocess', ['user-features', 'item-features']],
+        ['user-features', 'preprocess', ['train']],
+        ['item-features', 'preprocess', ['train']],
+        ['train', 'train', ['evaluate']],
+        ['evaluate', undefined, []],
       ]);
+      const routes = buildRoutes(spec);
+      expect(Object.fromEntries(Object.entries(routes.steps).map(([n, s]) => [n, s.join]))).toEqual({
+        ingest: 'each',
+        'user-features': 'each',
+        'item-features': 'each',
+        train: 'all',
+        evaluate: 'each',
+      });
+      // Every task a worker enqueues for train carries the train preset's 30 minutes (routes `task`).
+      expect(routes.steps.train.task.dispatchDeadlineSeconds).toBe(1800);
       for (const step of spec.pipeline.steps) {
-        expect(step.target.url).toMatch(/^https:\/\/[a-z]+-[a-z0-9]+-uc\.a\.run\.app\/tasks$/);
+        expect(step.target.url).toMatch(/^https:\/\/[a-z-]+-[a-z0-9]+-uc\.a\.run\.app\/tasks$/);
         expect(step.target.serviceAccount).toMatch(/@acme-ml-(dev|prod)\.iam\.gserviceaccount\.com$/);
         expect(step.target.cloudRun?.service).toBe(step.name);
       }

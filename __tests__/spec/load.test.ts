@@ -213,7 +213,7 @@ describe('parsePipelineSpec: schema problems', () => {
       {
         path: 'colour',
         message:
-          'unknown key "colour"; allowed here: $schema, project, region, environment, labels, backend, deployer, monitoring, policy, pipeline',
+          'unknown key "colour"; allowed here: $schema, project, region, environment, labels, backend, deployer, monitoring, ledger, policy, pipeline',
       },
       {
         path: 'pipeline.steps[0].target.heders',

@@ -94,10 +94,6 @@ describe('pipelineProblems', () => {
         s.pipeline.seedTasks[0].payload = undefined;
       },
     ],
-    [
-      'the same seed id on two steps',
-      (s) => s.pipeline.seedTasks.push({ step: 'train', id: 'ingest-2026-11', payload: undefined }),
-    ],
     ['a queue id of exactly 100 characters', (s) => rename(s, 2, `i${'n'.repeat(87)}`)],
     ['a seed id of 483 characters (task id 500)', (s) => (s.pipeline.seedTasks[0].id = 'a'.repeat(483))],
     [

@@ -8,7 +8,6 @@ import { status } from '@grpc/grpc-js';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { systemClock } from '../../lib/emulator/clock';
 import { TokenIssuer } from '../../lib/emulator/dispatch/oidc';
-import { startExampleWorker } from '../../lib/worker/example-worker';
 import {
   GOOGLE_JWKS_URI,
   TaskRequestError,
@@ -310,52 +309,4 @@ test('enqueueNext names the child after its parent and queue: a retried parent m
       message,
     }),
   ).rejects.toThrow('injected');
-});
-
-describe('example worker', () => {
-  test('verifies, works once per task, enqueues the next steps, and answers 401 / 503 when it must', async () => {
-    const client = fakeClient();
-    const worker = await startExampleWorker({
-      step: 'train',
-      verify: { audience: AUDIENCE, serviceAccountEmail: INVOKER, issuer: issuer.issuer, jwksUri: issuer.jwksUri },
-      next: [{ step: 'infer', queue: QUEUE, url: 'https://infer.example.com/tasks' }],
-      client,
-      workMs: 1,
-    });
-    const flaky = await startExampleWorker({ step: 'flaky', workMs: 1, failureRate: 1 });
-    try {
-      const post = async (url: string, headers: Record<string, string>, body = '{"model":"m"}') => {
-        const res = await fetch(`${url}/tasks`, { method: 'POST', headers, body });
-        return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-      };
-      const headers = {
-        ...taskHeaders(),
-        authorization: await issuer.authorization({ kind: 'oidc', serviceAccountEmail: INVOKER, audience: AUDIENCE }),
-      };
-
-      const first = await post(worker.url, headers);
-      expect(first).toEqual({
-        status: 200,
-        json: { step: 'train', task: '0123456789abcdef-sample-1', runId: 'sample-1', duplicate: false },
-      });
-      const duplicate = await post(worker.url, { ...headers, 'x-cloudtasks-taskretrycount': '1' });
-      expect(duplicate.json.duplicate).toBe(true);
-      expect(client.calls).toHaveLength(1);
-      expect(JSON.parse((client.calls[0].task.httpRequest as { body: Buffer }).body.toString())).toEqual({
-        runId: 'sample-1',
-        lineage: ['train'],
-        payload: { model: 'm' },
-      });
-
-      expect((await post(worker.url, taskHeaders())).status).toBe(401);
-      const failed = await post(flaky.url, taskHeaders());
-      expect(failed).toEqual({
-        status: 503,
-        json: { error: 'simulated failure (failureRate); Cloud Tasks will retry' },
-      });
-    } finally {
-      await worker.close();
-      await flaky.close();
-    }
-  });
 });

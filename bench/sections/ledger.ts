@@ -178,9 +178,11 @@ async function setUp(
     });
     emulator.state.setQueueHttpTarget(r.queue, {
       uriOverride: { scheme: 'HTTP', host: '127.0.0.1', port, uriOverrideEnforceMode: 'ALWAYS' },
+      // The token the stack configures: the audience the routes say the worker accepts (for a *.run.app target the
+      // service URL, not the task URL: docs/spec.md, "The default audience").
       oidcToken: {
         serviceAccountEmail: (r.auth as { serviceAccountEmail: string }).serviceAccountEmail,
-        audience: r.url,
+        audience: (r.auth as { audience: string }).audience,
       },
     });
   }

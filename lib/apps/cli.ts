@@ -6,6 +6,7 @@
  *   synth     lib/apps/synth.ts (runSynthCli)      local    lib/apps/local/cli.ts
  *   emulator  lib/apps/emulator/cli.ts             seed     lib/seeder/cli.ts
  *   tasks     lib/apps/tasks/cli.ts                review   lib/apps/review/cli.ts
+ *   runs      lib/apps/runs/cli.ts
  *
  * Paths are relative to the working directory: `synth` reads `./pipelines/` and writes `./cdktf.out/`. Each CLI is
  * loaded only when its command runs, so `--help` and `synth` do not load gRPC or the emulator.
@@ -56,6 +57,13 @@ const PASS_THROUGH: readonly Subcommand[] = [
     usage: 'list [options]',
     description: "list the emulator's queues and tasks",
     run: (args) => (require('./tasks/cli') as typeof import('./tasks/cli')).runMain(nodeArgv(args)),
+  },
+  {
+    name: 'runs',
+    usage: '<list|show|start|retry|cancel> [options]',
+    description:
+      "see and steer pipeline runs in the run ledger: list, show <runId> (the run's story), start, retry <runId>, cancel <runId>",
+    run: (args) => (require('./runs/cli') as typeof import('./runs/cli')).runMain(nodeArgv(args)),
   },
   {
     name: 'review',

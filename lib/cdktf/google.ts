@@ -14,3 +14,6 @@ export { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run
 export { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
 export { CloudSchedulerJob } from '@cdktf/provider-google/lib/cloud-scheduler-job';
 export type { CloudSchedulerJobConfig } from '@cdktf/provider-google/lib/cloud-scheduler-job';
+export { FirestoreDatabase } from '@cdktf/provider-google/lib/firestore-database';
+export { FirestoreIndex } from '@cdktf/provider-google/lib/firestore-index';
+export { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';

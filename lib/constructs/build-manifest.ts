@@ -18,6 +18,7 @@ import {
   taskIdFor,
 } from '../core/naming';
 import { SECRET_RULES } from '../core/secrets';
+import { ledgerLocationFor } from '../core/ledger-layout';
 import { type PipelineSpec } from '../spec/types';
 import { MANIFEST_VERSION, type ManifestHttpRequest, type ManifestTask, type SeedManifest } from '../core/manifest';
 
@@ -90,6 +91,7 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
   return {
     version: MANIFEST_VERSION,
     stack: stackNameFor(spec),
+    ledger: { pipeline: spec.pipeline.name, ...ledgerLocationFor(spec) },
     project: spec.project,
     location: spec.region,
     tasks,

@@ -33,6 +33,9 @@ import { keepStringsLiteral } from './literal-strings';
 import { PipelineInvoker } from './pipeline-invoker';
 import { type SeederBundle, SeedTasks } from './seed-tasks';
 import { TaskQueue } from './task-queue';
+import { RunLedger } from './run-ledger';
+import { buildRoutes } from '../core/routes';
+import { ledgerLocationFor } from '../core/ledger-layout';
 
 export interface PipelineStackProps {
   /** The normalized pipeline (lib/spec/types.ts), e.g. from loadSpecs() or written in TypeScript. */
@@ -67,6 +70,7 @@ export const API_SERVICES = {
   iam: 'iam.googleapis.com',
   run: 'run.googleapis.com',
   scheduler: SCHEDULER_API,
+  firestore: 'firestore.googleapis.com',
 } as const;
 
 export class PipelineStack extends TerraformStack {
@@ -81,6 +85,8 @@ export class PipelineStack extends TerraformStack {
     readonly run?: ProjectService;
     /** `cloudscheduler.googleapis.com`, only when the spec has schedules. */
     readonly scheduler?: ProjectService;
+    /** Present when the run ledger is in the pipeline's project. */
+    readonly firestore?: ProjectService;
   };
   /** One queue per step, by step name. */
   public readonly queues: Readonly<Record<string, TaskQueue>>;
@@ -90,6 +96,8 @@ export class PipelineStack extends TerraformStack {
    * and the seeding depend on them. Empty when the spec has no `deployer`.
    */
   public readonly deployerBindings: readonly ServiceAccountIamMember[];
+  /** The run ledger's database (created, or the spec's existing `ledger.database`) and its grants. */
+  public readonly ledger: RunLedger;
   /** Present only when the spec has seed tasks. */
   public readonly seedTasks?: SeedTasks;
   /** The policy pack checking this stack (docs/policy.md); suppress rules with `policy.suppress(rule, reason)`. */
@@ -145,11 +153,14 @@ export class PipelineStack extends TerraformStack {
         disableDependentServices: false,
       });
     const usesCloudRun = spec.pipeline.steps.some((s) => s.target.cloudRun !== undefined);
+    const ledgerAt = ledgerLocationFor(spec);
     this.apiServices = {
       cloudTasks: api('api-cloudtasks', API_SERVICES.cloudTasks),
       iam: api('api-iam', API_SERVICES.iam),
       run: usesCloudRun ? api('api-run', API_SERVICES.run) : undefined,
       scheduler: spec.pipeline.schedules?.length ? api('api-cloudscheduler', API_SERVICES.scheduler) : undefined,
+      // A database in another project is that project's: its API is on already.
+      firestore: ledgerAt.project === spec.project ? api('api-firestore', API_SERVICES.firestore) : undefined,
     };
 
     // The identity on every task's token.
@@ -211,6 +222,23 @@ export class PipelineStack extends TerraformStack {
         );
     }
 
+    // The run ledger (docs/runs.md): the database the stack creates (never deleted on destroy) or the spec's existing
+    // one; every worker identity and deploy identity (the seeder writes run documents) may read and write it only.
+    this.ledger = new RunLedger(this, 'run-ledger', {
+      project: ledgerAt.project,
+      databaseId: ledgerAt.database,
+      createAt: spec.ledger?.database === undefined ? (spec.ledger?.location ?? spec.region) : undefined,
+      title: this.stackName,
+      dependsOn: this.apiServices.firestore ? [this.apiServices.firestore] : undefined,
+    });
+    for (const member of new Set([
+      ...spec.pipeline.steps.flatMap((s) =>
+        s.target.serviceAccount ? [serviceAccountMember(s.target.serviceAccount)] : [],
+      ),
+      ...(spec.deployer ?? []),
+    ]))
+      this.ledger.grantReadWrite(member);
+
     // Seeding: one resource for all seed tasks, after everything a task needs to be created and dispatched.
     if (spec.pipeline.seedTasks.length > 0) {
       const allQueues = Object.values(queues);
@@ -224,6 +252,8 @@ export class PipelineStack extends TerraformStack {
           ...allQueues.flatMap((q) => q.iamBindings),
           this.invoker.resource,
           ...this.invoker.iamBindings,
+          // The seeder records each seed's run in the ledger before its task.
+          ...this.ledger.dependables,
         ],
       });
     }
@@ -365,5 +395,15 @@ export class PipelineStack extends TerraformStack {
         'Service account on the OAuth token of every Cloud Scheduler job',
       );
     }
+    output(
+      'ledger_database',
+      this.ledger.databaseName,
+      'The run ledger: the Firestore database that keeps the runs of this pipeline',
+    );
+    output(
+      'routes',
+      buildRoutes(spec),
+      'The pipeline routes a worker reads from CLOUD_TASKS_PIPELINE_ROUTES: `terraform output -json routes` (docs/worker.md)',
+    );
   }
 }

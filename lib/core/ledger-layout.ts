@@ -15,7 +15,7 @@
  * documents and no document is written more than a few times per run (FIRESTORE_LIMITS.sustainedWritesPerDocument).
  */
 import { createHash } from 'node:crypto';
-import { FIRESTORE_LIMITS } from './rules/firestore';
+import { documentSizeBytes, documentSizeProblems, FIRESTORE_LIMITS } from './rules/firestore';
 import type { PipelineIdentity } from './naming';
 
 export const LEDGER_LAYOUT_VERSION = 1;
@@ -102,6 +102,25 @@ export function ledgerDatabaseIdFor(identity: Omit<PipelineIdentity, 'project'>)
   return `${full.slice(0, 63 - 9).replace(/-+$/, '')}-${sha256Hex(full).slice(0, 8)}`;
 }
 
+/** Where a pipeline's run ledger is: its project and database (the spec's `ledger`, with the defaults applied). */
+export interface LedgerLocation {
+  readonly project: string;
+  readonly database: string;
+}
+
+/**
+ * The ledger of a pipeline: `ledger.database` (in `ledger.project`, by default the pipeline's project) when the spec
+ * names one, else the database the stack creates, ledgerDatabaseIdFor(...) in the pipeline's project.
+ */
+export function ledgerLocationFor(
+  spec: PipelineIdentity & { readonly ledger?: { readonly project?: string; readonly database?: string } },
+): LedgerLocation {
+  return {
+    project: spec.ledger?.project ?? spec.project,
+    database: spec.ledger?.database ?? ledgerDatabaseIdFor(spec),
+  };
+}
+
 // ------------------------------------------------------------------ paths
 
 export const ledgerPaths = {
@@ -169,6 +188,60 @@ export interface RunDocument<T = Date> {
   readonly previousFailures?: readonly RunFailure[];
   /** How many times the run was re-driven; the generation of the tasks the last re-drive created. */
   readonly redrives: number;
+}
+
+/**
+ * Room kept for a document's small fields (ids, states, timestamps, counters: a few hundred bytes) when deciding
+ * whether a large value (an input, a message, emits) fits in the 1 MiB a Firestore document holds.
+ */
+export const SMALL_FIELDS_ROOM = 'x'.repeat(2048);
+
+/** What a run starts with: the fields of its first run document that its starter knows. */
+export interface NewRunDocument {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly stack: string;
+  readonly startStep: string;
+  readonly source: RunSource;
+  /** The first task's payload, as JSON text. */
+  readonly inputJson: string;
+  readonly startTaskId?: string;
+  /** When the first task is due (ms); kept only when later than `now`. */
+  readonly notBeforeMs?: number;
+}
+
+/**
+ * The run document a run starts with, as every starter writes it (the worker SDK on a run's first delivery, `runs
+ * start`, the seeder through the REST API): `running`, no redrives, the input kept when the document can hold it.
+ */
+export function newRunDocument(r: NewRunDocument, now: Date): RunDocument<Date> {
+  const path = ledgerPaths.run(r.stack, r.runId);
+  const fits =
+    documentSizeProblems(documentSizeBytes(path, { input: r.inputJson, room: SMALL_FIELDS_ROOM })).length === 0;
+  return {
+    layout: LEDGER_LAYOUT_VERSION,
+    runId: r.runId,
+    pipeline: r.pipeline,
+    stack: r.stack,
+    status: 'running',
+    source: r.source,
+    startStep: r.startStep,
+    ...(r.startTaskId ? { startTaskId: r.startTaskId } : {}),
+    ...(fits
+      ? { input: r.inputJson }
+      : {
+          inputNote: `the input (${Buffer.byteLength(r.inputJson).toLocaleString('en-US')} bytes) is too large to keep in a ledger document (${FIRESTORE_LIMITS.maxDocumentBytes.toLocaleString('en-US')} bytes at most); the start task carries it`,
+        }),
+    createdAt: now,
+    updatedAt: now,
+    ...(r.notBeforeMs !== undefined && r.notBeforeMs > now.getTime() ? { notBefore: new Date(r.notBeforeMs) } : {}),
+    redrives: 0,
+  };
+}
+
+/** The start step's document, created right after the run document: open, one task expected. */
+export function startStepDocument(step: string, now: Date): StepDocument<Date> {
+  return { step, state: 'open', expected: 1, openedAt: now };
 }
 
 export const STEP_STATES = ['open', 'complete', 'skipped', 'failed'] as const;

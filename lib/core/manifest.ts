@@ -46,10 +46,26 @@ export interface ManifestSecretAllowance {
   readonly reason: string;
 }
 
+/** Where the seeder records each seed's run (docs/seeding.md, "Runs"): the pipeline's run ledger. */
+export interface ManifestLedger {
+  /** The pipeline's name (the run documents' `pipeline`). */
+  readonly pipeline: string;
+  /** The ledger database's project. */
+  readonly project: string;
+  /** `(default)` or the database id. */
+  readonly database: string;
+}
+
 export interface SeedManifest {
   readonly version: typeof MANIFEST_VERSION;
   /** Stack the manifest belongs to, `<pipeline>-<environment>`. */
   readonly stack: string;
+  /**
+   * The run ledger: each seed's run document is created there (run id = seed id) before its task, and a seed whose
+   * run exists is not started again.
+   * @default - no ledger: the tasks are created without run documents (a manifest built by hand)
+   */
+  readonly ledger?: ManifestLedger;
   readonly project: string;
   readonly location: string;
   readonly tasks: readonly ManifestTask[];

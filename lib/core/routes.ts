@@ -19,7 +19,7 @@ import {
 } from './rules/cloud-tasks';
 import { formatPath, formatProblem, ProblemError, type PathSegment, type Problem } from './problem';
 import { databaseIdProblems } from './rules/firestore';
-import { ledgerDatabaseIdFor } from './ledger-layout';
+import { ledgerLocationFor } from './ledger-layout';
 import {
   DEFAULT_OAUTH_SCOPE,
   invokerEmailFor,
@@ -90,7 +90,7 @@ export interface PipelineRoutes {
   readonly location: string;
   /** Where the run ledger lives: a Firestore (Native mode) database. */
   readonly ledger: { readonly project: string; readonly database: string };
-  /** Keyed by step name, in spec order. */
+  /** Keyed by step name (in spec order from buildRoutes; Terraform sorts the keys of the stack output). */
   readonly steps: Readonly<Record<string, StepRoute>>;
 }
 
@@ -121,7 +121,7 @@ export interface RoutesInput {
   readonly pipeline: { readonly name: string; readonly steps: readonly RoutesStepInput[] };
   /**
    * The ledger database.
-   * @default - the pipeline's project, database ledgerDatabaseIdFor(<pipeline>, <environment>)
+   * @default - ledgerLocationFor(input): the pipeline's project, database ledgerDatabaseIdFor(<pipeline>, <environment>)
    */
   readonly ledger?: { readonly project?: string; readonly database?: string };
 }
@@ -158,10 +158,7 @@ export function buildRoutes(input: RoutesInput): PipelineRoutes {
     stack: stackNameFor(identity),
     project: input.project,
     location: input.region,
-    ledger: {
-      project: input.ledger?.project ?? input.project,
-      database: input.ledger?.database ?? ledgerDatabaseIdFor(identity),
-    },
+    ledger: ledgerLocationFor({ ...identity, ledger: input.ledger }),
     steps,
   };
   return validateRoutes(routes, 'buildRoutes');
@@ -448,17 +445,13 @@ function findCycle(steps: Readonly<Record<string, { readonly next: readonly stri
  * `ingest`).
  */
 export function runSteps(routes: PipelineRoutes, startStep: string): string[] {
-  const reachable = new Set<string>();
-  const walk = (s: string) => {
-    if (reachable.has(s)) return;
-    reachable.add(s);
-    for (const n of routes.steps[s]?.next ?? []) walk(n);
-  };
-  walk(startStep);
-  // Kahn's algorithm over the reachable subgraph, ties in spec order, so the order is stable.
+  // Breadth-first through `next` (lists keep their order, whereas Terraform sorts the keys of the routes output).
+  const reachable = new Set<string>([startStep]);
+  for (const s of reachable) for (const n of routes.steps[s]?.next ?? []) reachable.add(n);
+  // Kahn's algorithm over the reachable subgraph, ties in that order, so the order is stable.
   const order: string[] = [];
   const pending = new Map([...reachable].map((s) => [s, runParents(routes, reachable, s).length]));
-  const names = Object.keys(routes.steps).filter((s) => reachable.has(s));
+  const names = [...reachable].filter((s) => routes.steps[s]);
   while (order.length < names.length) {
     const ready = names.find((s) => pending.get(s) === 0 && !order.includes(s));
     if (ready === undefined) break; // unreachable for validated routes (no cycles)

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SEED_MANIFEST_FILE_NAME } from './manifest';
+import { validateRoutes, type PipelineRoutes } from './routes';
 
 /** The Terraform JSON file of a stack folder. */
 export const STACK_FILE_NAME = 'cdk.tf.json';
@@ -153,6 +154,16 @@ export function policyRecordOf(config: Readonly<Record<string, unknown>>): Polic
   const comment = config['//'] as { policy?: { suppressions?: unknown } } | undefined;
   const list = comment?.policy?.suppressions;
   return { suppressions: Array.isArray(list) ? (list as RecordedSuppression[]) : [] };
+}
+
+/**
+ * The stack's `routes` output (PipelineStack: buildRoutes(spec)), validated as a worker validates it; undefined for a
+ * stack synthesized before the run ledger. Throws RoutesError naming the file when it breaks a rule.
+ */
+export function routesOf(stack: Pick<SynthesizedStack, 'config' | 'file'>): PipelineRoutes | undefined {
+  const outputs = stack.config.output as Record<string, { value?: unknown }> | undefined;
+  const value = outputs?.routes?.value;
+  return value === undefined ? undefined : validateRoutes(value, `${stack.file}: output.routes`);
 }
 
 /** The first file named `name` below `dir` (sorted walk), if any. */

@@ -17,9 +17,12 @@
  */
 import {
   JOIN_SHARD,
+  SMALL_FIELDS_ROOM as room,
   START_SHARD,
   childShardId,
   claimIdFor,
+  newRunDocument,
+  startStepDocument,
   type FailureKind,
   type RunFailure,
   type RunSource,
@@ -101,12 +104,6 @@ export interface Actor {
 }
 
 const COMPLETE_STATES: ReadonlyArray<StepRecord['state']> = ['complete', 'skipped'];
-/**
- * Room kept for a document's small fields (ids, states, timestamps, counters: a few hundred bytes) when deciding
- * whether a large value (an input, a message, emits) fits in the 1 MiB a Firestore document holds.
- */
-const SMALL_FIELDS_BYTES = 2048;
-const room = 'x'.repeat(SMALL_FIELDS_BYTES);
 /** Complete step documents kept per engine (oldest dropped first). */
 const COMPLETE_STEP_CACHE = 10_000;
 
@@ -149,36 +146,11 @@ export class RunEngine {
     const existing = await this.store.getRun(r.runId);
     if (existing) return { run: existing, created: false };
     const now = this.now();
-    const runPath = this.store.runRef(r.runId).path;
-    const fits = documentSizeProblems(documentSizeBytes(runPath, { input: r.inputJson, room })).length === 0;
-    const doc = {
-      layout: 1,
-      runId: r.runId,
-      pipeline: this.routes.pipeline,
-      stack: this.routes.stack,
-      status: 'running',
-      source: r.source,
-      startStep: r.startStep,
-      ...(r.startTaskId ? { startTaskId: r.startTaskId } : {}),
-      ...(fits
-        ? { input: r.inputJson }
-        : {
-            inputNote: `the input (${Buffer.byteLength(r.inputJson).toLocaleString('en-US')} bytes) is too large to keep in a ledger document (${FIRESTORE_LIMITS.maxDocumentBytes.toLocaleString('en-US')} bytes at most); the start task carries it`,
-          }),
-      createdAt: now,
-      updatedAt: now,
-      ...(r.notBeforeMs !== undefined && r.notBeforeMs > now.getTime() ? { notBefore: new Date(r.notBeforeMs) } : {}),
-      redrives: 0,
-    };
-    const created = await this.store.create(this.store.runRef(r.runId), doc);
+    const doc = newRunDocument({ ...r, pipeline: this.routes.pipeline, stack: this.routes.stack }, now);
+    const created = await this.store.create(this.store.runRef(r.runId), { ...doc });
     const run = (await this.store.getRun(r.runId))!;
     if (created) {
-      await this.store.create(this.store.stepRef(r.runId, r.startStep), {
-        step: r.startStep,
-        state: 'open',
-        expected: 1,
-        openedAt: now,
-      });
+      await this.store.create(this.store.stepRef(r.runId, r.startStep), { ...startStepDocument(r.startStep, now) });
       this.emit({
         type: 'run-created',
         severity: 'INFO',

@@ -20,7 +20,8 @@ import { checkManifestIntegrity } from './integrity';
 import { createProgress, type ProgressStream } from './progress';
 import { checkManifestSecrets } from './secret-check';
 import { NOT_ATTEMPTED, SEED_DEFAULTS, seedTasks, statusName, type SeedOptions, type SeedResult } from './seeder';
-import { describeTarget, seedTargetFromEnv, type SeedTarget } from '../core/env';
+import { FIRESTORE_EMULATOR_HOST_ENV, describeTarget, seedTargetFromEnv, type SeedTarget } from '../core/env';
+import { createRunLedgerWriter, type RunLedgerWriter } from './run-ledger';
 import { formatProblems, parseManifest } from './validate';
 
 export const EXIT_OK = 0;
@@ -107,7 +108,7 @@ function program(io: CliIo): Command {
     )
     .addHelpText(
       'after',
-      `\nEnvironment:\n  CLOUD_TASKS_EMULATOR_HOST=host:port  use the local emulator (insecure gRPC) instead of Cloud Tasks\n\nExit codes: 0 done, 1 some tasks left undone (re-run to finish), 2 invalid, tampered or secret-carrying manifest, or no credentials (nothing created).`,
+      `\nEnvironment:\n  CLOUD_TASKS_EMULATOR_HOST=host:port  use the local emulator (insecure gRPC) instead of Cloud Tasks\n  FIRESTORE_EMULATOR_HOST=host:port    record the seeds' runs in Google's Firestore emulator instead of the ledger database\n\nExit codes: 0 done, 1 some tasks left undone (re-run to finish), 2 invalid, tampered or secret-carrying manifest, or no credentials (nothing created).`,
     )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
@@ -159,6 +160,18 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     io.stdout.write(`${file}: no seed tasks; nothing to do.\n`);
     return EXIT_OK;
   }
+  const ledgerProblem = ledgerTargetProblem(manifest, target, io.env);
+  if (ledgerProblem) {
+    io.stderr.write(`${terminalSafe(ledgerProblem)}; nothing was created.\n`);
+    return EXIT_INVALID;
+  }
+  // Against the Cloud Tasks emulator without a Firestore emulator, runs are not recorded: never in a real database.
+  const useLedger =
+    manifest.ledger !== undefined && !(target.kind === 'emulator' && !io.env[FIRESTORE_EMULATOR_HOST_ENV]);
+  if (manifest.ledger && !useLedger)
+    io.stderr.write(
+      `${FIRESTORE_EMULATOR_HOST_ENV} is not set: the seeds' runs are not recorded in the run ledger (the worker SDK records each run on its first delivery; a re-seed may start old runs again). Set it to a Firestore emulator to seed through the ledger.\n`,
+    );
 
   const channels = opts.channels ?? Math.ceil(Math.min(opts.concurrency, manifest.tasks.length) / 100);
   io.stderr.write(
@@ -171,6 +184,20 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     io.stderr.write(`${noCredentials}; nothing was created.\n`);
     return EXIT_INVALID;
   }
+  let ledger: RunLedgerWriter | undefined;
+  if (useLedger) {
+    ledger = createRunLedgerWriter({
+      stack: manifest.stack,
+      ledger: manifest.ledger!,
+      env: io.env,
+      // The Cloud Tasks clients' GoogleAuth (cloud-platform scope): one credential lookup for both APIs.
+      accessToken: async () => (await clients[0].auth.getAccessToken()) ?? '',
+      now,
+    });
+    io.stderr.write(
+      `Recording each seed's run in the run ledger ${terminalSafe(ledger.description)} before its task\n`,
+    );
+  }
   const progress = createProgress(io.stderr, manifest.tasks.length);
   let result: SeedResult;
   try {
@@ -182,10 +209,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       deadlineMs: opts.deadline * 1000,
       onPropagationWait: (status, message) =>
         io.stderr.write(
-          `${status}: ${message}. IAM bindings and queues made in the same deploy can take a few minutes to take effect; ` +
+          `${status}: ${terminalSafe(message)}. IAM bindings and queues made in the same deploy can take a few minutes to take effect; ` +
             `retrying such errors until ${opts.propagationWait} s after the start (--propagation-wait).\n`,
         ),
       onSettled: (c) => progress.update(c),
+      ...(ledger ? { beforeCreate: (task: ManifestTask) => ledger.prepare(task) } : {}),
     });
     progress.finish(result);
   } finally {
@@ -193,12 +221,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
 
   const seconds = result.elapsedMs / 1000;
-  const settled = result.created + result.alreadyPresent + result.failed;
+  const settled = result.created + result.alreadyPresent + result.failed + result.runsExisting;
   io.stdout.write(
     `Seeded ${fmt(settled)} task(s) in ${seconds.toFixed(2)} s (${fmt(Math.round(settled / Math.max(seconds, 0.001)))} tasks/s): ` +
       `${fmt(result.created)} created, ${fmt(result.alreadyPresent)} already present, ${fmt(result.failed)} failed` +
       `${result.retries > 0 ? ` (${fmt(result.retries)} retries)` : ''}.\n`,
   );
+  if (ledger)
+    io.stdout.write(
+      `Run ledger: ${fmt(result.created + result.alreadyPresent)} run(s) started, ${fmt(result.runsExisting)} already there (not started again).\n`,
+    );
   if (result.failed === 0) return EXIT_OK;
 
   io.stderr.write(failureReport(result, 3, showSeconds(opts.deadline)));
@@ -206,6 +238,15 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     `${fmt(result.failed)} task(s) were not created. Fix the cause above and run the seeder again: tasks that exist are skipped (ALREADY_EXISTS), so a re-run creates only what is missing.\n`,
   );
   return EXIT_INCOMPLETE;
+}
+
+/**
+ * Real Cloud Tasks with the Firestore emulator would create real tasks whose runs live on this machine only: refused.
+ * (The Cloud Tasks emulator without a Firestore emulator seeds without the ledger, with a notice.)
+ */
+function ledgerTargetProblem(manifest: SeedManifest, target: SeedTarget, env: NodeJS.ProcessEnv): string | undefined {
+  if (!manifest.ledger || target.kind !== 'cloud' || !env[FIRESTORE_EMULATOR_HOST_ENV]) return undefined;
+  return `${FIRESTORE_EMULATOR_HOST_ENV} is set but CLOUD_TASKS_EMULATOR_HOST is not: the tasks would go to Cloud Tasks and their runs to the local Firestore emulator. Set both (local) or neither (Google Cloud)`;
 }
 
 /**
@@ -310,8 +351,12 @@ export function dryRunListing(manifest: SeedManifest): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
     `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`;
+  const ledger = manifest.ledger
+    ? `Each seed's run (run id = seed id) would be recorded first in the run ledger ${terminalSafe(`projects/${manifest.ledger.project}/databases/${manifest.ledger.database}`)}; seeds whose run exists would be left out.\n`
+    : '';
   return (
     `Dry run: would create ${fmt(manifest.tasks.length)} task(s) in ${fmt(queueCount(manifest))} queue(s) of project ${terminalSafe(manifest.project)}, ${terminalSafe(manifest.location)}. Nothing was contacted.\n` +
+    ledger +
     (rows.length > 0 ? line(header) + rows.map(line).join('') : '')
   );
 }

@@ -32,7 +32,7 @@ export interface ProgressOptions {
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const settled = (c: SeedCounts): number => c.created + c.alreadyPresent + c.failed;
+const settled = (c: SeedCounts): number => c.created + c.alreadyPresent + c.failed + c.runsExisting;
 
 export function createProgress(stream: ProgressStream, total: number, options: ProgressOptions = {}): ProgressReporter {
   const now = options.now ?? Date.now;
@@ -55,7 +55,7 @@ function barProgress(stream: ProgressStream, total: number, rate: (c: SeedCounts
     present: c.alreadyPresent,
     failed: c.failed,
   });
-  bar.start(total, 0, payload({ total, created: 0, alreadyPresent: 0, failed: 0, retries: 0 }));
+  bar.start(total, 0, payload({ total, created: 0, alreadyPresent: 0, failed: 0, runsExisting: 0, retries: 0 }));
   return {
     update: (c) => bar.update(settled(c), payload(c)),
     finish: (c) => {
@@ -86,7 +86,7 @@ function lineProgress(
     lastDone = done;
   };
   // A run waiting on retries settles nothing for a while; the timer keeps the log showing it is alive.
-  let latest: SeedCounts = { total, created: 0, alreadyPresent: 0, failed: 0, retries: 0 };
+  let latest: SeedCounts = { total, created: 0, alreadyPresent: 0, failed: 0, runsExisting: 0, retries: 0 };
   const timer = setInterval(() => {
     if (now() - lastAt >= intervalMs) line(latest);
   }, intervalMs);

@@ -51,6 +51,12 @@ export interface SeedOptions {
   readonly onPropagationWait?: (status: string, message: string) => void;
   /** Called after each task settles (progress reporting). */
   readonly onSettled?: (counts: SeedCounts) => void;
+  /**
+   * Called before each task's CreateTask, inside its retries (a thrown error is classified like CreateTask's):
+   * `run-exists` leaves the task out (counted in `runsExisting`). The run ledger's writer (run-ledger.ts).
+   * @default - every task is created
+   */
+  readonly beforeCreate?: (task: ManifestTask) => Promise<'create-task' | 'run-exists'>;
   /** @default Math.random */
   readonly random?: () => number;
   /** The clock, in milliseconds (tests inject a virtual one). @default Date.now */
@@ -64,6 +70,8 @@ export interface SeedCounts {
   readonly created: number;
   readonly alreadyPresent: number;
   readonly failed: number;
+  /** Seeds whose run was already in the run ledger: not started again, no task created. */
+  readonly runsExisting: number;
   /** Attempts beyond the first, over all tasks. */
   readonly retries: number;
 }
@@ -137,7 +145,7 @@ export async function seedTasks(
   const started = now();
   const deadline = started + o.deadlineMs;
   const callOptions = { retry: null, timeout: o.callTimeoutMs } as const;
-  const counts = { total: tasks.length, created: 0, alreadyPresent: 0, failed: 0, retries: 0 };
+  const counts = { total: tasks.length, created: 0, alreadyPresent: 0, failed: 0, runsExisting: 0, retries: 0 };
   const failures: FailedTask[] = [];
 
   // `concurrency` bounds the CALLS in flight; a task waiting out its backoff gives its slot to another task, so a
@@ -160,6 +168,10 @@ export async function seedTasks(
       const client = clients[nextClient++ % clients.length];
       let err: unknown;
       try {
+        if (options.beforeCreate && (await options.beforeCreate(task)) === 'run-exists') {
+          counts.runsExisting++;
+          return;
+        }
         await client.createTask(request, callOptions);
         counts.created++;
         return;

@@ -21,6 +21,7 @@ import {
   taskSizeProblems,
 } from '../core/rules/cloud-tasks';
 import { projectIdProblems } from '../core/rules/resource-manager';
+import { databaseIdProblems } from '../core/rules/firestore';
 import { MANIFEST_VERSION, type ManifestHttpRequest, type ManifestTask, type SeedManifest } from '../core/manifest';
 import { formatProblems as formatProblemLines, under, type Problem } from '../core/problem';
 import { schemaProblems } from '../core/schema-problems';
@@ -79,6 +80,12 @@ export const manifestSchema = {
     stack: nonEmpty,
     project: { type: 'string' },
     location: { type: 'string' },
+    ledger: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['pipeline', 'project', 'database'],
+      properties: { pipeline: nonEmpty, project: nonEmpty, database: nonEmpty },
+    },
     tasks: { type: 'array' },
     secretsAllowed: {
       type: 'array',
@@ -170,6 +177,10 @@ export function validateManifest(raw: unknown, now: Date): ManifestValidation {
 
   const manifest = raw as SeedManifest;
   const problems: Problem[] = [...projectIdProblems(manifest.project)];
+  if (manifest.ledger) {
+    problems.push(...projectIdProblems(manifest.ledger.project, ['ledger', 'project']));
+    problems.push(...databaseIdProblems(manifest.ledger.database, ['ledger', 'database']));
+  }
   if (!LIMITS.locationPattern.test(manifest.location))
     problems.push({
       path: ['location'],

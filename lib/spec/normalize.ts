@@ -11,6 +11,7 @@ import { HTTP_METHODS, SERVICE_DEFAULTS, type HttpMethod } from '../core/rules/c
 import { DURATION_FORMAT_HINT, parseDuration } from '../core/duration';
 import { SCHEDULER_DEFAULTS } from '../core/rules/scheduler';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESETS } from './presets';
+import { JOIN_MODES, type JoinMode } from '../core/routes';
 import type { PathSegment, Problem } from '../core/problem';
 import type {
   MonitoringSpec,
@@ -93,6 +94,13 @@ export function normalizeSpec(raw: unknown): NormalizeResult {
     // Left out when not written, so specs without it normalize as before; positions kept (deployer[2] is the file's).
     deployer: Array.isArray(root.deployer) ? arr(root.deployer).map((m) => str(m) ?? '') : undefined,
     monitoring: isObject(root.monitoring) ? normalizeMonitoring(root.monitoring, duration) : undefined,
+    ledger: isObject(root.ledger)
+      ? defined({
+          database: str(root.ledger.database),
+          project: str(root.ledger.project),
+          location: str(root.ledger.location),
+        })
+      : undefined,
     policy: isObject(root.policy) ? normalizePolicy(root.policy) : undefined,
     pipeline: defined({ name: str(rawPipeline.name) ?? '', steps, seedTasks, schedules }),
   });
@@ -140,6 +148,8 @@ function normalizeStep(
     // Placeholders keep positions: next[2] in a problem is next[2] in the file.
     next: arr(raw.next).map((n) => str(n) ?? ''),
     local: rawLocal ? { url: str(rawLocal.url) ?? '' } : undefined,
+    // Left unset when not written: the default depends on the graph (lib/core/routes.ts defaultJoin).
+    join: oneOf<JoinMode>(raw.join, JOIN_MODES),
   });
 }
 

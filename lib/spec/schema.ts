@@ -20,6 +20,8 @@ import { PROJECT_ID_PATTERN } from '../core/rules/resource-manager';
 import { GCS_BUCKET_PATTERN, MAX_LABELS, NAME_PATTERN, NOTIFICATION_CHANNEL_PATTERN } from './formats';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESET_NAMES } from './presets';
 import { SCHEDULER_DEFAULTS, SCHEDULER_LIMITS } from '../core/rules/scheduler';
+import { JOIN_MODES } from '../core/routes';
+import { FIRESTORE_LIMITS } from '../core/rules/firestore';
 
 /** Keywords that only guide editors; the semantic validator owns these rules (see the file comment). */
 export const ADVISORY_KEYWORDS: ReadonlySet<string> = new Set([
@@ -185,6 +187,12 @@ const step = object(
       { url: text('http(s) URL on 127.0.0.1, ::1 or localhost.', { pattern: '^https?://' }) },
       ['url'],
     ),
+    join: {
+      type: 'string',
+      enum: [...JOIN_MODES],
+      description:
+        "How this step receives its parents' messages in a run: all (ONE task per run, once every parent completed, with all their messages) or each (one task per message a parent sends). Default: all for a step with two or more parents, each for one. Only on a step that another step names in next.",
+    },
   },
   ['name', 'target'],
 );
@@ -308,6 +316,24 @@ export const PIPELINE_SCHEMA: Schema = {
         'Alert when more attempts than this fail within 5 minutes.',
       ),
     }),
+    ledger: object(
+      'The run ledger (docs/runs.md): a Firestore (Native mode) database. Default: one the stack creates in the project, named <pipeline>-<environment>-runs, at the region.',
+      {
+        database: text(
+          'An existing database to keep the runs in: "(default)" or its id. The stack then creates none.',
+          {
+            pattern: `^(\\(default\\)|${FIRESTORE_LIMITS.databaseIdPattern.source.slice(1, -1)})$`,
+          },
+        ),
+        project: text('Project of that existing database (only with database). Default: the spec project.', {
+          pattern: PROJECT_ID_PATTERN.source,
+        }),
+        location: text(
+          'Location of the database the stack creates (a region such as us-central1, or nam5, eur3); not with database. Default: the region.',
+          { pattern: FIRESTORE_LIMITS.locationIdPattern.source },
+        ),
+      },
+    ),
     policy: object('Policy pack settings (docs/policy.md).', {
       suppress: {
         type: 'array',

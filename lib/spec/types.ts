@@ -4,6 +4,7 @@
  * the seed manifest builder, the policy pack and `npm run local` all read this model, never the raw YAML.
  */
 import type { HttpMethod } from '../core/rules/cloud-tasks';
+import type { JoinMode } from '../core/routes';
 
 export type StepPreset = 'preprocess' | 'train' | 'infer';
 export type TargetAuth = 'oidc' | 'oauth' | 'none';
@@ -60,6 +61,12 @@ export interface StepSpec {
   readonly next: readonly string[];
   /** `npm run local`: serve this step from this URL instead of the built-in example worker. */
   readonly local?: { readonly url: string };
+  /**
+   * How the step receives its parents' messages in a run (docs/runs.md, "Joins"): `all`, ONE task per run once every
+   * parent completed, carrying all their messages (fan-in); `each`, one task per message a parent sends.
+   * @default - defaultJoin(parents) in lib/core/routes.ts: `all` for two or more parents, `each` for one
+   */
+  readonly join?: JoinMode;
 }
 
 export interface SeedTaskSpec {
@@ -146,6 +153,29 @@ export interface MonitoringSpec {
   readonly failedAttempts?: AlertSettings;
 }
 
+/**
+ * Where the run ledger lives (docs/runs.md, "Where the ledger lives"): a Firestore (Native mode) database.
+ * Without `database`, the stack creates one; with it, the runs go to that existing database and the stack creates none.
+ */
+export interface LedgerSpec {
+  /**
+   * An existing database: `(default)` or its id.
+   * @default - a database the stack creates, ledgerDatabaseIdFor(spec): `<pipeline>-<environment>-runs`
+   */
+  readonly database?: string;
+  /**
+   * The project of that existing database (only with `database`).
+   * @default - the spec's project
+   */
+  readonly project?: string;
+  /**
+   * Location of the database the stack creates (a region such as `us-central1`, or the multi-regions `nam5`, `eur3`);
+   * not with `database`.
+   * @default - the spec's region
+   */
+  readonly location?: string;
+}
+
 export interface PipelineSpec {
   readonly project: string;
   readonly region: string;
@@ -161,6 +191,8 @@ export interface PipelineSpec {
    */
   readonly deployer?: readonly string[];
   readonly monitoring?: MonitoringSpec;
+  /** @default - a database the stack creates (LedgerSpec) */
+  readonly ledger?: LedgerSpec;
   readonly policy?: {
     readonly suppress: readonly PolicySuppression[];
     /** Label keys this pipeline must carry, on top of the organisation's (docs/policy.md). */

@@ -152,7 +152,7 @@ function manifestTasks() {
 test('start the emulator with the stack, seed as Terraform would under a 30% CreateTask failure rate, see exactly the spec tasks, re-seed: nothing changes', async () => {
   // The emulator says what it created and how to seed.
   expect(emulator.stdout).toContain(
-    `Stack recsys-dev (${stackDir}): created 3 queues (recsys-dev-infer, recsys-dev-preprocess, recsys-dev-train)\n`,
+    `Stack recsys-dev (${stackDir}): created 5 queues (recsys-dev-evaluate, recsys-dev-ingest, recsys-dev-item-features, recsys-dev-train, recsys-dev-user-features)\n`,
   );
   expect(emulator.stdout).toMatch(
     /^ {2}seed it: \(cd \S+ && CLOUD_TASKS_EMULATOR_HOST=\S+ node assets\/\S+\/seeder\.cjs assets\/\S+\/seed-manifest\.json\)$/m,
@@ -184,7 +184,8 @@ test('start the emulator with the stack, seed as Terraform would under a 30% Cre
         concurrent: r.rate_limits.max_concurrent_dispatches,
         retry: expect.objectContaining({
           maxAttempts: r.retry_config.max_attempts,
-          maxDoublings: r.retry_config.max_doublings,
+          // Unset in the spec (evaluate has no preset): the service default.
+          maxDoublings: r.retry_config.max_doublings ?? 16,
           minBackoff: expect.objectContaining({ seconds: String(parseInt(r.retry_config.min_backoff, 10)) }),
           maxBackoff: expect.objectContaining({ seconds: String(parseInt(r.retry_config.max_backoff, 10)) }),
         }),
@@ -218,7 +219,7 @@ test('npm run tasks -- list shows each task: id, method, URL, token, body size a
   expect(await tasksMain(['node', 'tasks', 'list', '--emulator', address], listing.io)).toBe(0);
   expect(listing.o.err).toBe('');
   expect(listing.o.out).toMatch(
-    new RegExp(`^Cloud Tasks emulator at ${address.replace(/\./g, '\\.')}: 3 queues, 3 tasks$`, 'm'),
+    new RegExp(`^Cloud Tasks emulator at ${address.replace(/\./g, '\\.')}: 5 queues, 3 tasks$`, 'm'),
   );
   for (const t of manifest().tasks) {
     const body = Buffer.from(t.httpRequest.body ?? '', 'utf8');
@@ -240,8 +241,8 @@ test('npm run tasks -- list shows each task: id, method, URL, token, body size a
 
   // A task of the user's own code with a static Authorization header (the fail rate applies: retry UNAVAILABLE).
   const train = manifest()
-    .tasks.find((t) => t.step === 'preprocess')!
-    .queue.replace(/preprocess$/, 'train');
+    .tasks.find((t) => t.step === 'ingest')!
+    .queue.replace(/ingest$/, 'train');
   for (let attempt = 1; ; attempt++) {
     try {
       await client.createTask({
@@ -272,19 +273,19 @@ test('npm run tasks -- list shows each task: id, method, URL, token, body size a
     '      Authorization: (hidden)\n      User-Agent: Google-Cloud-Tasks\n      {"k":1}\n',
   );
   expect(bodies.o.out).not.toContain('secret-in-header');
-  const preprocess = io();
+  const ingest = io();
   expect(
-    await tasksMain(['node', 'tasks', 'list', '--queue', 'recsys-dev-preprocess', '--show-body'], {
-      ...preprocess.io,
+    await tasksMain(['node', 'tasks', 'list', '--queue', 'recsys-dev-ingest', '--show-body'], {
+      ...ingest.io,
       env: { CLOUD_TASKS_EMULATOR_HOST: address },
     }),
   ).toBe(0);
-  for (const t of manifest().tasks.filter((t) => t.step === 'preprocess'))
-    expect(preprocess.o.out).toContain(`      ${t.httpRequest.body}\n`);
+  for (const t of manifest().tasks.filter((t) => t.step === 'ingest'))
+    expect(ingest.o.out).toContain(`      ${t.httpRequest.body}\n`);
 
   const missing = io();
   expect(await tasksMain(['node', 'tasks', 'list', '--emulator', address, '--queue', 'nope'], missing.io)).toBe(1);
   expect(missing.o.err).toBe(
-    `no queue nope in the emulator at ${address}; its queues: recsys-dev-infer, recsys-dev-preprocess, recsys-dev-train\n`,
+    `no queue nope in the emulator at ${address}; its queues: recsys-dev-evaluate, recsys-dev-ingest, recsys-dev-item-features, recsys-dev-train, recsys-dev-user-features\n`,
   );
 });

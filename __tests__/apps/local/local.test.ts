@@ -1,27 +1,67 @@
 /**
  * `npm run local`: the example pipeline end to end as users run it (a child process with PATH=/usr/bin:/bin, so no
- * terraform), a fan-in DAG with a step served from its `local.url` (in process), and the pieces: reading the
- * synthesized Terraform JSON, the local routing rule, and the run statistics.
+ * terraform), the run ledger in the suite's Firestore emulator: the fan-in step runs once per run, also with failing
+ * attempts and duplicate deliveries; a step served from its `local.url` by a worker on the SDK, and one that is not;
+ * and the pieces: reading the synthesized Terraform JSON, the local routing rule, and the run statistics.
  */
 import { spawn } from 'node:child_process';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Firestore } from '@google-cloud/firestore';
+import { ledgerPaths } from '../../../lib/core/ledger-layout';
 import type { DispatchEvent } from '../../../lib/emulator/dispatch/events';
 import type { Task } from '../../../lib/emulator/model';
 import { localHttpTarget, runLocal } from '../../../lib/apps/local/run';
+import { formatRunOutcomes } from '../../../lib/apps/local/ledger';
 import { RunRecorder, formatStepTable, percentile, type LocalReport } from '../../../lib/apps/local/summary';
 import { parseTerraformDuration, readLocalStack } from '../../../lib/apps/local/terraform';
+import { createStepHandler, type StepHandler } from '../../../lib/worker/step-handler';
+import { testFirestore } from '../../ledger/helpers';
 
 const ROOT = path.resolve(__dirname, '../../..');
 let dir: string;
-beforeAll(() => {
+let firestore: Firestore;
+beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'local-run-'));
+  // The suite's Firestore emulator (FIRESTORE_EMULATOR_HOST, set by jest's global setup), ready.
+  ({ firestore } = await testFirestore('local'));
+}, 150_000);
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await firestore?.terminate();
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-test('npm run local runs the example pipeline to the end without terraform on PATH and writes the report', async () => {
+/** A repeatable random sequence (mulberry32), so a failure rate fails the same attempts every time. */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The shards a step recorded in a run, from the ledger (project and database of the spec). */
+async function shardsOf(project: string, database: string, stack: string, runId: string, step: string) {
+  const { Firestore: Client } = require('@google-cloud/firestore') as typeof import('@google-cloud/firestore');
+  const db = new Client({
+    projectId: project,
+    databaseId: database,
+    host: process.env.FIRESTORE_EMULATOR_HOST,
+    ssl: false,
+  });
+  try {
+    const snap = await db.collection(ledgerPaths.shards(stack, runId, step)).get();
+    return snap.docs.map((d) => ({ shard: d.id, state: d.get('state') as string }));
+  } finally {
+    await db.terminate();
+  }
+}
+
+test('npm run local runs the example fan-in pipeline to the end without terraform on PATH: train and evaluate once per run', async () => {
   const report = path.join(dir, 'report.json');
   const child = spawn(
     process.execPath,
@@ -33,7 +73,7 @@ test('npm run local runs the example pipeline to the end without terraform on PA
       '--report',
       report,
       '--timeout',
-      '60s',
+      '90s',
     ],
     {
       cwd: ROOT,
@@ -48,90 +88,222 @@ test('npm run local runs the example pipeline to the end without terraform on PA
   expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
 
   const r = JSON.parse(readFileSync(report, 'utf8')) as LocalReport;
-  // 2 preprocess seeds -> 2 train -> 2 infer, plus the infer smoke-test seed: 7 tasks, each done on its first attempt.
+  // 2 ingest seeds, each split into 4 shards for user-features and item-features, then ONE train and ONE evaluate per
+  // run; plus the evaluate smoke-test seed: 23 tasks, each done on its first attempt.
   expect(r).toMatchObject({
     steps: {
-      preprocess: { succeeded: 2, failed: 0, attempts: 2 },
-      train: { succeeded: 2, failed: 0, attempts: 2 },
-      infer: { succeeded: 3, failed: 0, attempts: 3 },
+      ingest: { succeeded: 2, failed: 0, attempts: 2 },
+      'user-features': { succeeded: 8, failed: 0, attempts: 8 },
+      'item-features': { succeeded: 8, failed: 0, attempts: 8 },
+      train: { succeeded: 2, failed: 0, attempts: 2, tasks: 2 },
+      evaluate: { succeeded: 3, failed: 0, attempts: 3, tasks: 3 },
     },
-    tasks: 7,
+    tasks: 23,
     ok: true,
     pending: 0,
   });
+  const sample = {
+    status: 'succeeded',
+    steps: {
+      ingest: { succeeded: 1, failed: 0 },
+      'user-features': { succeeded: 4, failed: 0 },
+      'item-features': { succeeded: 4, failed: 0 },
+      train: { succeeded: 1, failed: 0 },
+      evaluate: { succeeded: 1, failed: 0 },
+    },
+  };
+  expect(r.runs).toEqual({
+    'sample-2026-11': expect.objectContaining(sample),
+    'sample-2026-12': expect.objectContaining(sample),
+    'smoke-test': expect.objectContaining({ status: 'succeeded', steps: { evaluate: { succeeded: 1, failed: 0 } } }),
+  });
+  expect(Object.keys(r.runs['sample-2026-11'].steps)).toEqual([
+    'ingest',
+    'user-features',
+    'item-features',
+    'train',
+    'evaluate',
+  ]);
   expect(r.durationSeconds).toBeGreaterThan(0);
-  expect(r.runs['sample-2026-11'].map((s) => s.step)).toEqual(['preprocess', 'train', 'infer']);
-  expect(r.runs['smoke-test'].map((s) => s.step)).toEqual(['infer']);
+  expect(r.timeline['sample-2026-11'].map((s) => s.step)).toEqual(
+    expect.arrayContaining(['ingest', 'user-features', 'item-features', 'train', 'evaluate']),
+  );
+  expect(r.timeline['smoke-test'].map((s) => s.step)).toEqual(['evaluate']);
+  expect(await shardsOf('acme-ml-dev', 'recsys-dev-runs', 'recsys-dev', 'sample-2026-11', 'train')).toEqual([
+    { shard: 'all', state: 'done' },
+  ]);
   expect(stdout).toContain('Seeded 3 task(s)');
-  expect(stdout).toMatch(/^preprocess\s+2\s+2\s+0\s+2\s/m);
+  expect(stdout).toContain('Run ledger: 3 run(s) started, 0 already there (not started again).');
+  expect(stdout).toMatch(/^ingest\s+2\s+2\s+0\s+2\s/m);
+  expect(stdout).toMatch(
+    /^sample-2026-11\s+succeeded\s+[\d.]+s\s+ingest 1, user-features 4, item-features 4, train 1, evaluate 1$/m,
+  );
+  expect(stdout).toContain('npm run runs -- show sample-2026-11');
   expect(stdout).toContain('Every task succeeded.');
   // Not a TTY: plain progress lines.
   expect(stderr).toMatch(/^running: \d+\/\d+ task\(s\) done/m);
-});
+  // A child process on a busy 2-core machine: tsx, synth, the SDK and 23 tasks through both emulators.
+}, 120_000);
 
-test('a fan-in DAG with one step at its local.url: one task per parent delivery, routed with the synthesized path', async () => {
-  const received: Array<{ url: string; headers: IncomingHttpHeaders; body: string }> = [];
-  const own = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      received.push({ url: req.url ?? '', headers: req.headers, body });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
-  const port = (own.address() as { port: number }).port;
-  const spec = path.join(dir, 'dag.yaml');
+/** A fan-in spec with quick retries: a split -> [left, right] -> merge -> report DAG. */
+function fanInSpec(
+  name: string,
+  extra: { readonly mergeLocalUrl?: string; readonly shards?: readonly [number, number] } = {},
+): string {
+  const [a, b] = extra.shards ?? [3, 2];
+  const file = path.join(dir, `${name}.yaml`);
+  const retry = '      retry: { maxAttempts: 20, minBackoff: 1s, maxBackoff: 1s }';
   writeFileSync(
-    spec,
+    file,
     `project: demo-local-1
 region: us-central1
-environment: test
+environment: ${name}
 pipeline:
   name: dag
   steps:
     - name: split
       target: { url: https://split.example.com/run }
+${retry}
       next: [left, right]
     - name: left
       target: { url: https://left.example.com/run }
-      next: [join]
+${retry}
+      next: [merge]
     - name: right
       target: { url: https://right.example.com/run }
-      next: [join]
-    - name: join
-      target: { url: "https://join.example.com/v1/join?mode=all" }
-      local: { url: "http://127.0.0.1:${port}" }
+${retry}
+      next: [merge]
+    - name: merge
+      target: { url: "https://merge.example.com/v1/merge?mode=all" }
+${retry}
+${extra.mergeLocalUrl ? `      local: { url: "${extra.mergeLocalUrl}" }\n` : ''}      next: [report]
+    - name: report
+      target: { url: https://report.example.com/run }
+${retry}
   seedTasks:
-    - { step: split, id: run-a, payload: { n: 1 } }
-    - { step: split, id: run-b, payload: { n: 2 } }
+    - { step: split, id: run-a, payload: { shards: ${a} } }
+    - { step: split, id: run-b, payload: { shards: ${b} } }
 `,
   );
-  try {
-    const { report } = await runLocal({ specPath: spec, workMs: 1, timeoutMs: 30_000, log: () => undefined });
-    expect(report).toMatchObject({
-      ok: true,
-      tasks: 10,
+  return file;
+}
+
+test('GIVEN failing attempts and duplicate deliveries THEN the fan-in step still runs exactly once per run', async () => {
+  const { report } = await runLocal({
+    specPath: fanInSpec('flaky', { shards: [2, 1] }),
+    workMs: 1,
+    failureRate: 0.3,
+    duplicateRate: 0.3,
+    random: seeded(7),
+    timeoutMs: 90_000,
+    env: process.env,
+    log: () => undefined,
+  });
+  expect(report.problems).toEqual([]);
+  expect(report.ok).toBe(true);
+  // The failure rate did fail attempts; the queues retried them.
+  expect(Object.values(report.steps).reduce((n, s) => n + s.failedAttempts, 0)).toBeGreaterThan(0);
+  for (const [runId, shards] of [
+    ['run-a', 2],
+    ['run-b', 1],
+  ] as const)
+    expect(report.runs[runId]).toMatchObject({
+      status: 'succeeded',
       steps: {
-        split: { succeeded: 2 },
-        left: { succeeded: 2 },
-        right: { succeeded: 2 },
-        join: { succeeded: 4, attempts: 4 },
+        split: { succeeded: 1, failed: 0 },
+        left: { succeeded: shards, failed: 0 },
+        right: { succeeded: shards, failed: 0 },
+        merge: { succeeded: 1, failed: 0 },
+        report: { succeeded: 1, failed: 0 },
       },
     });
-    expect(report.runs['run-a'].find((s) => s.step === 'join')?.tasks).toBe(2);
-    expect(received).toHaveLength(4);
-    for (const r of received) {
-      expect(r.url).toBe('/v1/join?mode=all');
+  // One merge task and one report task per run, whatever was retried or delivered twice.
+  expect(report.steps.merge.tasks).toBe(2);
+  expect(report.steps.report.tasks).toBe(2);
+  expect(await shardsOf('demo-local-1', 'dag-flaky-runs', 'dag-flaky', 'run-a', 'merge')).toEqual([
+    { shard: 'all', state: 'done' },
+  ]);
+});
+
+test('a join step at its local.url on the worker SDK: once per run with every parent message, routed with the synthesized path', async () => {
+  const requests: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
+  const calls: Array<{ runId: string; payload: unknown }> = [];
+  let handler: StepHandler | undefined;
+  const own = createServer((req: IncomingMessage, res: ServerResponse) => {
+    requests.push({ url: req.url ?? '', headers: req.headers });
+    handler!(req, res);
+  });
+  await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
+  const port = (own.address() as { port: number }).port;
+  let printed = '';
+  try {
+    const { report } = await runLocal({
+      specPath: fanInSpec('own', { mergeLocalUrl: `http://127.0.0.1:${port}` }),
+      workMs: 1,
+      timeoutMs: 60_000,
+      env: process.env,
+      log: (line) => (printed += `${line}\n`),
+      // What the run prints for local.url workers is all such a worker needs: routes, both emulators, the issuer.
+      onWorkerEnv: (env) => {
+        handler = createStepHandler({
+          env,
+          handlers: {
+            merge: (payload: { left: unknown[]; right: unknown[] }, ctx) => {
+              calls.push({ runId: ctx.runId, payload });
+              return { merged: payload.left.length + payload.right.length };
+            },
+          },
+          log: () => undefined,
+        });
+      },
+    });
+    expect(report.problems).toEqual([]);
+    expect(report.runs['run-a']).toMatchObject({ status: 'succeeded', steps: { merge: { succeeded: 1 } } });
+    expect(report.runs['run-b']).toMatchObject({ status: 'succeeded', steps: { report: { succeeded: 1 } } });
+    expect(calls.map((c) => c.runId).sort()).toEqual(['run-a', 'run-b']);
+    // Both parents' messages, in shard order: the example worker's outputs, one per shard of the split.
+    const uri = (step: string, shard: string) => ({ input: `gs://local-artifacts/dag/run-a/${step}/${shard}` });
+    expect(calls.find((c) => c.runId === 'run-a')!.payload).toEqual({
+      left: ['0.0', '0.1', '0.2'].map((shard) => uri('left', shard)),
+      right: ['0.0', '0.1', '0.2'].map((shard) => uri('right', shard)),
+    });
+    expect(requests).toHaveLength(2);
+    for (const r of requests) {
+      expect(r.url).toBe('/v1/merge?mode=all');
       expect(r.headers['user-agent']).toBe('Google-Cloud-Tasks');
       expect(r.headers.authorization).toMatch(/^Bearer ey/);
     }
-    const lineages = received
-      .map((r) => JSON.parse(r.body) as { runId: string; lineage: string[] })
-      .map((m) => `${m.runId}:${m.lineage.join('>')}`);
-    expect(lineages.sort()).toEqual(['run-a:split>left', 'run-a:split>right', 'run-b:split>left', 'run-b:split>right']);
+    expect(printed).toMatch(
+      /^for local\.url workers: CLOUD_TASKS_PIPELINE_ROUTES_FILE=\S+dag-own\.routes\.json FIRESTORE_EMULATOR_HOST=\S+ CLOUD_TASKS_EMULATOR_HOST=\S+ CLOUD_TASKS_EMULATOR_OIDC_ISSUER=http:\/\/127\.0\.0\.1:\d+$/m,
+    );
   } finally {
+    await handler?.close();
     own.close();
+  }
+});
+
+test('GIVEN a local.url worker that does not record in the ledger THEN its runs are reported as stuck, not as succeeded', async () => {
+  const plain = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(204).end());
+  });
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+  try {
+    const { report } = await runLocal({
+      specPath: fanInSpec('plain', { mergeLocalUrl: `http://127.0.0.1:${(plain.address() as { port: number }).port}` }),
+      workMs: 1,
+      timeoutMs: 60_000,
+      env: process.env,
+      log: () => undefined,
+    });
+    expect(report.ok).toBe(false);
+    expect(report.runs['run-a'].status).toBe('running');
+    expect(report.problems).toContain(
+      'run run-a is still running, but none of its tasks is left in the queues: a task reached a worker that did not record it in the run ledger (a local.url worker not built on the worker SDK?); npm run runs -- show run-a tells where it stopped',
+    );
+    expect(formatRunOutcomes(report.runs)).toMatch(/^run-a\s+running\s+/m);
+  } finally {
+    plain.close();
   }
 });
 
@@ -288,6 +460,19 @@ test('RunRecorder: per-step counts, latency percentiles and the per-run timeline
   expect(formatStepTable(rec.stepStats())).toBe(
     'STEP  TASKS  SUCCEEDED  FAILED  ATTEMPTS  P50 MS  P95 MS\na     1      1          0       2         10      50',
   );
+  // A task the run ledger created: its envelope names the run.
+  const ledgerTask = {
+    name: `${queue}/tasks/0f0f`,
+    taskId: '0f0f',
+    httpRequest: {
+      body: Buffer.from(
+        '{"envelope":"cloud-tasks-pipelines/run-v1","runId":"seed1","step":"a","shard":"0.1","generation":0,"payload":{}}',
+      ),
+    },
+  } as unknown as Task;
+  rec.listener({ ...ev('created', '2030-01-01T00:00:02.000Z'), task: '0f0f' }, ledgerTask);
+  rec.listener({ ...ev('dispatched', '2030-01-01T00:00:02.100Z', { attempt: 1 }), task: '0f0f' }, ledgerTask);
+  expect(rec.timeline().seed1[0].tasks).toBe(2);
   expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95)).toBe(10);
   expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)).toBe(5);
   expect(percentile([], 50)).toBeNull();

@@ -74,39 +74,35 @@ test('GIVEN a changed rate THEN the queue is updated in place with `attr: old ->
   expect(stdout).toContain('| `recsys-dev` | changed | +0 ~1 -0 | +0 ~0 -0 |');
   expect(stdout).toContain('| `recsys-prod` | no change | +0 ~0 -0 | +0 ~0 -0 |');
   expect(stdout).toMatch(
-    /- update `google_cloud_tasks_queue\.queue-preprocess_[0-9A-F]+`\n {2}```text\n {2}rate_limits\.max_dispatches_per_second: 5 -> 20\n {2}```/,
+    /- update `google_cloud_tasks_queue\.queue-ingest_[0-9A-F]+`\n {2}```text\n {2}rate_limits\.max_dispatches_per_second: 5 -> 20\n {2}```/,
   );
   // The summary table comes before the details.
   expect(stdout.indexOf('| Stack |')).toBeLessThan(stdout.indexOf('<details>'));
 });
 
 test('GIVEN an added step THEN its queue and IAM are added, and the diagram highlights the new step and edge', async () => {
-  const withEvaluate = edit(
-    edit(
-      DEV,
-      '      rateLimits: { maxDispatchesPerSecond: 20, maxConcurrentDispatches: 20 }\n',
-      '      rateLimits: { maxDispatchesPerSecond: 20, maxConcurrentDispatches: 20 }\n      next: [evaluate]\n',
-    ),
-    '  # Created at deploy time.',
+  const withPublish = edit(
+    edit(DEV, '      dispatchDeadline: 15m\n', '      dispatchDeadline: 15m\n      next: [publish]\n'),
+    '  # Created at deploy time,',
     [
-      '    - name: evaluate',
+      '    - name: publish',
       '      target:',
-      '        url: https://evaluate-def456-uc.a.run.app/tasks',
-      '        serviceAccount: recsys-evaluate@acme-ml-dev.iam.gserviceaccount.com',
+      '        url: https://publish-def456-uc.a.run.app/tasks',
+      '        serviceAccount: recsys-publish@acme-ml-dev.iam.gserviceaccount.com',
       '',
-      '  # Created at deploy time.',
+      '  # Created at deploy time,',
     ].join('\n'),
   );
-  const head = synth({ 'recsys-dev.yaml': withEvaluate, 'recsys-prod.yaml': PROD });
+  const head = synth({ 'recsys-dev.yaml': withPublish, 'recsys-prod.yaml': PROD });
   const { stdout } = await review(base, head);
-  expect(stdout).toMatch(/- add `google_cloud_tasks_queue\.queue-evaluate_[0-9A-F]+`/);
-  expect(stdout).toMatch(/- add `google_cloud_tasks_queue_iam_member\.queue-evaluate_Enqueuer-/);
-  expect(stdout).toContain('name = "recsys-dev-evaluate"');
+  expect(stdout).toMatch(/- add `google_cloud_tasks_queue\.queue-publish_[0-9A-F]+`/);
+  expect(stdout).toMatch(/- add `google_cloud_tasks_queue_iam_member\.queue-publish_Enqueuer-/);
+  expect(stdout).toContain('name = "recsys-dev-publish"');
   expect(stdout).toContain('```mermaid\nflowchart LR\n');
-  expect(stdout).toContain('step_infer ==>|added| step_evaluate');
-  expect(stdout).toMatch(/class step_evaluate added/);
-  expect(stdout).toContain('step_preprocess --> step_train');
-  expect(stdout).toMatch(/output\.queue_ids`\n {2}```text\n {2}value\.evaluate: \(none\) -> "recsys-dev-evaluate"/);
+  expect(stdout).toContain('step_evaluate ==>|added| step_publish');
+  expect(stdout).toMatch(/class step_publish added/);
+  expect(stdout).toContain('step_user_2d_features --> step_train');
+  expect(stdout).toMatch(/output\.queue_ids`\n {2}```text\n {2}value\.publish: \(none\) -> "recsys-dev-publish"/);
 });
 
 test('GIVEN a new policy suppression THEN the stack changed and the review lists it, its reason escaped', async () => {
@@ -134,12 +130,12 @@ test('GIVEN a changed seed payload THEN the seed task is reported by step and id
   const { stdout } = await review(base, head);
   expect(stdout).toContain('| `recsys-dev` | changed | +0 ~0 ±1 replaced -0 | +0 ~1 -0 |');
   expect(stdout).toMatch(
-    /\| `preprocess` \| `sample-2026-11` \| changed \| `\d+ bytes, object \{dataset, shards, note\}, sha256 [0-9a-f]{12}` \|/,
+    /\| `ingest` \| `sample-2026-11` \| changed \| `\d+ bytes, object \{dataset, shards, note\}, sha256 [0-9a-f]{12}` \|/,
   );
   expect(stdout).toMatch(
     /payload: \d+ bytes, object \{dataset, shards\}, sha256 [0-9a-f]{12} -> \d+ bytes, object \{dataset, shards, note\}, sha256 [0-9a-f]{12}/,
   );
-  expect(stdout).toContain('`preprocess/sample-2026-11`: the task id is unchanged');
+  expect(stdout).toContain('`ingest/sample-2026-11`: the task id is unchanged');
   // The seeding resource is replaced because the manifest hash changed (the seeder runs again) ...
   expect(stdout).toMatch(
     /- replace \(forced by `triggers_replace\.manifest_sha256`\) `terraform_data\.seed-tasks_[0-9A-F]+`/,
@@ -156,9 +152,11 @@ test('GIVEN a removed stack THEN it is reported as removed, with a warning that 
   expect(stdout).toContain('| `recsys-prod` | removed |');
   expect(stdout).toContain('`recsys-prod` is no longer synthesized');
   expect(stdout).toContain('npx cdktf destroy recsys-prod');
-  expect(stdout).toMatch(/\*\*Resources left in place\*\*\n\n(- `[^`]+`\n)*- `google_cloud_tasks_queue\.queue-infer_/);
+  expect(stdout).toMatch(/\*\*Resources left in place\*\*\n\n(- `[^`]+`\n)*- `google_cloud_tasks_queue\.queue-train_/);
   expect(stdout).not.toMatch(/ingest-2026-11/);
-  expect(stdout).toMatch(/class step_preprocess,step_train,step_infer removed/);
+  expect(stdout).toMatch(
+    /class step_ingest,step_user_2d_features,step_item_2d_features,step_train,step_evaluate removed/,
+  );
 });
 
 test('GIVEN an added stack (first pull request) with --allow-missing-base THEN everything is added; JSON lists the stacks to deploy', async () => {

@@ -75,10 +75,10 @@ test('GIVEN the example specs THEN one stack each is written, with its assets, a
   const lines = r.stdout.trim().split('\n');
   expect(lines).toEqual([
     expect.stringMatching(
-      /^recsys-dev: 3 queues, \d+ seed tasks? -> .*stacks\/recsys-dev \(from pipelines\/recsys-dev\.yaml\)$/,
+      /^recsys-dev: 5 queues, \d+ seed tasks? -> .*stacks\/recsys-dev \(from pipelines\/recsys-dev\.yaml\)$/,
     ),
     expect.stringMatching(
-      /^recsys-prod: 3 queues, \d+ seed tasks? -> .*stacks\/recsys-prod \(from pipelines\/recsys-prod\.yaml\)$/,
+      /^recsys-prod: 5 queues, \d+ seed tasks? -> .*stacks\/recsys-prod \(from pipelines\/recsys-prod\.yaml\)$/,
     ),
   ]);
   const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8'));
@@ -87,7 +87,7 @@ test('GIVEN the example specs THEN one stack each is written, with its assets, a
   for (const name of ['recsys-dev', 'recsys-prod']) {
     const stackDir = join(outdir, 'stacks', name);
     const json = JSON.parse(readFileSync(join(stackDir, 'cdk.tf.json'), 'utf8'));
-    expect(Object.keys(json.resource.google_cloud_tasks_queue)).toHaveLength(3);
+    expect(Object.keys(json.resource.google_cloud_tasks_queue)).toHaveLength(5);
     const seed = Object.values(json.resource.terraform_data as Record<string, any>)[0];
     const exec = seed.provisioner[0]['local-exec'];
     // The real seeder bundle and the manifest are inside the stack folder.

@@ -1,10 +1,11 @@
 /**
  * `npm run local [-- --spec <file>] [--report <file>] [--timeout 10m] [--fail-rate 0..1] [--duplicate-rate 0..1] [--work-ms 20]
- *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir] [--port <p>] [--oidc-port <p>]
- *  [--ui] [--ui-port <p>] [--fire <schedule> | --schedules [--for <duration>]]`
+ *  [--log-level error|warn|info|debug] [--event-log <file.jsonl>] [--keep-outdir] [--keep-runs] [--port <p>]
+ *  [--oidc-port <p>] [--ui] [--ui-port <p>] [--fire <schedule> | --schedules [--for <duration>]]`
  *
  * Runs one pipeline on this machine (lib/apps/local/run.ts), shows progress on stderr (a bar on a terminal, a line every
- * two seconds otherwise), then prints the per-step summary and the timeline on stdout.
+ * two seconds otherwise), then prints the per-step summary, the timeline and each run's outcome (the run ledger) on
+ * stdout.
  * Exit codes: 0 every task succeeded; 1 a task failed, the run timed out or seeding failed; 2 the command line or the
  * spec is wrong (nothing ran).
  */
@@ -13,6 +14,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { LOG_LEVELS, type LogLevel } from '../../emulator/dispatch/events';
 import { parseDuration, DURATION_FORMAT_HINT } from '../../core/duration';
 import { formatStepTable, formatTimeline } from './summary';
+import { FIRESTORE_EMULATOR_HOST_ENV } from '../../core/env';
 import type { RunProgress } from './run';
 import { terminalSafe } from '../../core/text';
 
@@ -30,6 +32,7 @@ interface CliOptions {
   readonly logLevel: LogLevel;
   readonly eventLog?: string;
   readonly keepOutdir?: boolean;
+  readonly keepRuns?: boolean;
   readonly port: number;
   readonly oidcPort: number;
   readonly ui?: boolean;
@@ -82,7 +85,7 @@ function program(io: LocalCliIo): Command {
     .option('--spec <file>', `pipeline spec (default: PIPELINE_SPEC, else ${DEFAULT_SPEC})`)
     .option(
       '--report <file>',
-      'write the run report as JSON: { steps: { <step>: { succeeded, failed, attempts, ... } }, tasks, durationSeconds, ... }',
+      'write the run report as JSON: { steps: { <step>: { succeeded, failed, attempts, ... } }, tasks, durationSeconds, runs: { <runId>: { status, steps } }, ... }',
     )
     .option(
       '--timeout <duration>',
@@ -92,7 +95,7 @@ function program(io: LocalCliIo): Command {
     )
     .option(
       '--fail-rate <fraction>',
-      'share of attempts the example workers fail with 503, to watch retries',
+      'share of attempts in which the example worker fails (500, retried by the queue), to watch retries',
       fraction,
       0,
     )
@@ -109,7 +112,7 @@ function program(io: LocalCliIo): Command {
       },
       0,
     )
-    .option('--work-ms <ms>', 'simulated work per task in the example workers', wholeMs, 20)
+    .option('--work-ms <ms>', 'simulated work per task in the example worker', wholeMs, 20)
     .addOption(
       new Option(
         '--log-level <level>',
@@ -123,6 +126,10 @@ function program(io: LocalCliIo): Command {
       'append every dispatch event as a JSON line (ts, queue, task, event, status, attempt, latencyMs, nextAttemptAt)',
     )
     .option('--keep-outdir', 'keep the synthesized stack under .local-run/ (printed) for inspection')
+    .option(
+      '--keep-runs',
+      "keep the stack's earlier runs in the Firestore emulator (FIRESTORE_EMULATOR_HOST): the seeder then starts only seeds without a run, as a re-deploy does",
+    )
     .option(
       '--port <port>',
       'gRPC port of the emulator (CLOUD_TASKS_EMULATOR_HOST for local.url workers); 0 picks a free one',
@@ -148,7 +155,7 @@ function program(io: LocalCliIo): Command {
     .option('--for <duration>', 'with --schedules: how long to run the schedules, e.g. 3m (default 10m)', duration)
     .addHelpText(
       'after',
-      '\nExit codes: 0 every task succeeded, 1 a task failed / timeout / seeding failed, 2 invalid command line or spec.',
+      `\nThe run ledger: Google's Firestore emulator at ${FIRESTORE_EMULATOR_HOST_ENV}, else one started for the run (install: google-cloud-cli-firestore-emulator, Java 17+).\nExit codes: 0 every task and every run succeeded, 1 a task or run failed / timeout / seeding failed / no Firestore emulator, 2 invalid command line or spec.`,
     )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
@@ -184,6 +191,7 @@ export async function main(
   const { SpecError } = await import('../../spec/errors');
   const { PolicyError } = await import('../../policy/errors');
   const { ScheduleNotFoundError, describeFiring } = await import('./schedules');
+  const { FirestoreEmulatorError } = await import('../../ledger/firestore-emulator');
   // Ctrl-C ends the run like a timeout: workers and the emulator stop, .local-run/ is cleaned, the summary prints.
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
@@ -200,6 +208,8 @@ export async function main(
       logLevel: opts.logLevel,
       eventLog: opts.eventLog,
       keepOutdir: opts.keepOutdir,
+      keepRuns: opts.keepRuns,
+      env: io.env,
       port: opts.port,
       oidcPort: opts.oidcPort,
       fire: opts.fire,
@@ -219,6 +229,10 @@ export async function main(
       io.stderr.write(`${err.message}\nNothing ran. Fix the spec and run again.\n`);
       return 2;
     }
+    if (err instanceof FirestoreEmulatorError) {
+      io.stderr.write(`${err.message}\n`);
+      return 1;
+    }
     io.stderr.write(
       `local run failed: ${terminalSafe(err instanceof Error ? (err.stack ?? err.message) : String(err), { keepNewlines: true })}\n`,
     );
@@ -235,8 +249,17 @@ export async function main(
   if (result.seederOutput.trim()) out.write(`${result.seederOutput.trim()}\n`);
   for (const f of r.firings ?? []) out.write(`${describeFiring(f)}\n`);
   out.write(
-    `\n${formatStepTable(r.steps)}\n\nTimeline (seconds since seeding started):\n${formatTimeline(r.runs)}\n\n`,
+    `\n${formatStepTable(r.steps)}\n\nTimeline (seconds since seeding started):\n${formatTimeline(r.timeline)}\n\n`,
   );
+  const { formatRunOutcomes } = await import('./ledger');
+  out.write(`Runs (the run ledger):\n${formatRunOutcomes(r.runs)}\n\n`);
+  const firstRun = Object.keys(r.runs)[0];
+  if (firstRun !== undefined)
+    out.write(
+      io.env[FIRESTORE_EMULATOR_HOST_ENV]
+        ? `The runs stay in the Firestore emulator at ${io.env[FIRESTORE_EMULATOR_HOST_ENV]}: npm run runs -- show ${firstRun} tells a run's story.\n`
+        : `The run ledger was in a Firestore emulator started for this run, and is gone with it. To look at runs afterwards (npm run runs -- show ${firstRun}), start one and point both commands at it: gcloud emulators firestore start --host-port=127.0.0.1:8090, then export ${FIRESTORE_EMULATOR_HOST_ENV}=127.0.0.1:8090.\n`,
+    );
   if (opts.keepOutdir) out.write(`Synthesized stack kept in ${result.stackDir}\n`);
   if (opts.report) {
     writeFileSync(opts.report, `${JSON.stringify(r, null, 2)}\n`);

@@ -3,12 +3,14 @@
  *
  *   1. synthesize the spec (in process: about half the time of a child `tsx main.ts`) into `.local-run/run-*`;
  *   2. start the emulator in process, dispatching, with its OIDC issuer;
- *   3. serve each step: the built-in example worker on a loopback port, or the step's `local.url`;
+ *   3. serve each step: the example worker on the worker SDK (one loopback port, the run ledger in Google's
+ *      Firestore emulator: ./ledger.ts), or the step's `local.url`;
  *   4. create the queues from the synthesized Terraform JSON (`google_cloud_tasks_queue`: name, rate_limits,
  *      retry_config, http_target) with each queue's target rewritten to the local worker (the routing rule below);
  *   5. run the stack's seeding as Terraform would: the `terraform_data` local-exec, `node <seeder.cjs> <manifest>`, in
  *      the stack folder, with CLOUD_TASKS_EMULATOR_HOST pointing at the emulator;
- *   6. wait until no task is waiting or in flight in any queue (or the timeout), then report.
+ *   6. wait until no task is waiting or in flight in any queue (at once when the ledger says every run finished), or
+ *      the timeout; then report, each run's outcome from the ledger included.
  *
  * Routing rule: the seeded tasks (and the tasks workers enqueue) carry production URLs. Every queue gets a queue-level
  * http_target whose uri_override (enforced ALWAYS) sends its tasks to the step's local worker: scheme, host and port
@@ -23,13 +25,17 @@ import type { CloudTasksClient } from '@google-cloud/tasks';
 import { EventLogWriter, logListener, type DispatchEventListener, type LogLevel } from '../../emulator/dispatch/events';
 import type { QueueHttpTarget } from '../../emulator/model';
 import { startEmulator, type RunningEmulator } from '../../emulator/server';
-import { EMULATOR_HOST_ENV, EMULATOR_ISSUER_ENV } from '../../core/env';
+import { EMULATOR_HOST_ENV } from '../../core/env';
 import { loadSpecs } from '../../spec/load';
 import { type PipelineSpec } from '../../spec/types';
-import { startExampleWorker, type RunningWorker } from '../../worker/example-worker';
 import { createTasksClient } from '../../worker/index';
 import { RunRecorder, type LocalReport } from './summary';
-import { createStackQueues, readLocalStack, type SynthesizedQueue } from './terraform';
+import { createStackQueues, localStackOf, type SynthesizedQueue } from './terraform';
+import { FIRESTORE_EMULATOR_HOST_ENV } from '../../core/env';
+import { readSynthesizedStack, routesOf } from '../../core/synthesized-stack';
+import type { LedgerTasksClient } from '../../ledger/index';
+import { openLocalLedger, startLocalFirestore, type LocalLedger } from './ledger';
+import { terminalSafe } from '../../core/text';
 import { queueIdFor, stackNameFor } from '../../core/naming';
 import { fireSchedule, runSchedules, scheduleJobsToRun, systemClock, type Firing } from './schedules';
 
@@ -81,6 +87,17 @@ export interface LocalRunOptions {
    * @default - no schedules run
    */
   readonly schedules?: { readonly forMs: number };
+  /**
+   * Keep the stack's earlier runs in the Firestore emulator: the seeder then starts only seeds without a run.
+   * @default false - they are deleted first, so every seed runs again
+   */
+  readonly keepRuns?: boolean;
+  /** Where FIRESTORE_EMULATOR_HOST is read (unset: an emulator is started for the run). @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The example workers' failures are drawn from this (tests make them deterministic). @default Math.random */
+  readonly random?: () => number;
+  /** Called before seeding with what a `local.url` worker needs in its environment. @default - none */
+  readonly onWorkerEnv?: (env: Readonly<Record<string, string>>) => void;
 }
 
 export interface RunProgress {
@@ -131,6 +148,10 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     const now = new Date();
     // The spec is read for what the Terraform JSON does not say: step names, `next`, `local.url`.
     const [{ spec, file }] = loadSpecs({ specPath: o.specPath, now });
+    // The run ledger's Firestore emulator boots (a JVM, seconds) while the spec is synthesized; stopped last.
+    const firestoreStarting = startLocalFirestore(o.env ?? process.env);
+    firestoreStarting.catch(() => undefined);
+    cleanups.push(async () => (await firestoreStarting.catch(() => undefined))?.stop());
     const stepOfQueue = new Map(spec.pipeline.steps.map((s) => [queueNameOf(spec, s.name), s.name]));
     recorder = new RunRecorder(stepOfQueue);
     const listeners: DispatchEventListener[] = [recorder.listener, logListener(o.logLevel ?? 'warn', log)];
@@ -170,26 +191,50 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     if (synthError !== undefined) throw synthError;
     if (!emulator) throw new Error(`cannot start the emulator: ${emulatorError?.message}`);
     stackDir = path.resolve(stacks[0].path);
-    const stack = readLocalStack(stackDir);
+    const synthesized = readSynthesizedStack(stackDir);
+    const stack = localStackOf(synthesized);
+    const pipelineRoutes = routesOf(synthesized);
+    if (!pipelineRoutes) throw new Error(`${synthesized.file} has no routes output: synthesize it with this version`);
     // --fire / --schedules: the jobs' requests start the runs instead of the seeding (seed tasks run at deploy).
     const firing = o.fire !== undefined || o.schedules !== undefined;
     const jobs = firing ? scheduleJobsToRun(stackDir, o.fire) : [];
     let firings: Firing[] = [];
+    const firestore = await firestoreStarting;
 
     progress('starting');
-    if (spec.pipeline.steps.some((s) => s.local))
-      // Workers at local.url enqueue with the emulator and verify its tokens: tell them where both are.
-      log(
-        `for local.url workers: ${EMULATOR_HOST_ENV}=${emulator.address} ${EMULATOR_ISSUER_ENV}=${emulator.tokens!.issuer}`,
-      );
     const client: CloudTasksClient = createTasksClient({ [EMULATOR_HOST_ENV]: emulator.address });
     cleanups.push(() => client.close());
-    const routes = await startWorkers(spec, stack.queues, emulator, client, o, log, cleanups);
+    const local = await openLocalLedger({
+      firestore,
+      routes: pipelineRoutes,
+      workDir: root,
+      cloudTasks: { address: emulator.address, issuer: emulator.tokens!.issuer },
+      tasks: client as unknown as LedgerTasksClient,
+      exampleSteps: spec.pipeline.steps.filter((s) => !s.local).map((s) => s.name),
+      failureRate: o.failureRate,
+      workMs: o.workMs,
+      random: o.random,
+      keepRuns: o.keepRuns,
+      showSeverities: new Set(
+        o.logLevel === 'debug' ? ['DEBUG', 'INFO', 'WARNING'] : o.logLevel === 'info' ? ['INFO', 'WARNING'] : [],
+      ),
+      log,
+    });
+    cleanups.push(() => local.close());
+    if (spec.pipeline.steps.some((s) => s.local))
+      // Workers at local.url record in the same ledger, enqueue with the emulator and verify its tokens.
+      log(
+        `for local.url workers: ${Object.entries(local.workerEnv)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
+    o.onWorkerEnv?.(local.workerEnv);
+    const routes = startWorkers(spec, stack.queues, local.worker?.url);
     createStackQueues(emulator.state, stack.queues, (q) => localHttpTarget(q, routes.get(q.queueName)!));
     let dashboard: import('../dashboard/index').RunningDashboard | undefined;
     if (o.ui) {
       const { startLocalDashboard } = require('../dashboard/index') as typeof import('../dashboard/index');
-      dashboard = await startLocalDashboard({ emulator, client, stackDir, spec, ui: o.ui });
+      dashboard = await startLocalDashboard({ emulator, client, stackDir, spec, ledger: local.ledger, ui: o.ui });
       cleanups.push(() => dashboard!.close());
       log(`Dashboard: ${dashboard.url}`);
     }
@@ -198,12 +243,14 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     runStart = Date.now();
     recorder.start(runStart);
     let seeded = false;
-    const ticker = setInterval(() => progress(seeded ? 'running' : 'seeding'), TICK_MS);
+    let stopping = false;
+    const ticker = setInterval(() => progress(stopping ? 'stopping' : seeded ? 'running' : 'seeding'), TICK_MS);
     cleanups.push(() => clearInterval(ticker));
     for (const command of firing ? [] : stack.seedCommands) {
       const r = await runSeedCommand(command.argv, command.cwd, {
         ...command.environment,
         [EMULATOR_HOST_ENV]: emulator.address,
+        [FIRESTORE_EMULATOR_HOST_ENV]: firestore.host,
       });
       seederOutput += r.stdout;
       if (r.code !== 0) {
@@ -222,7 +269,13 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     seeded = true;
     if (stack.seedCommands.length === 0 && !firing) log(`${file}: the pipeline has no seedTasks: nothing to run`);
 
-    const outcome = await waitForIdle(emulator, o.timeoutMs ?? 600_000, firing ? Date.now() : runStart, o.signal);
+    const outcome = await waitForIdle(
+      emulator,
+      o.timeoutMs ?? 600_000,
+      firing ? Date.now() : runStart,
+      o.signal,
+      local.allFinished,
+    );
     if (outcome === 'timeout')
       problems.push(
         `timed out after ${((o.timeoutMs ?? 600_000) / 1000).toFixed(0)} s with ${emulator.dispatcher!.pendingTasks} task(s) still pending`,
@@ -235,12 +288,15 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       const { untilAborted } = require('../dashboard/index') as typeof import('../dashboard/index');
       await untilAborted(o.signal);
     }
+    stopping = true;
     progress('stopping');
     const end = Date.now();
 
     const steps = recorder.stepStats();
     const failed = Object.values(steps).reduce((n, s) => n + s.failed, 0);
     if (failed > 0) problems.push(`${failed} task(s) failed: their queues gave up after the retry policy was spent`);
+    const runs = await local.outcomes();
+    problems.push(...runProblems(runs, outcome === 'idle'));
     const report: LocalReport = {
       steps,
       tasks: recorder.tasks,
@@ -249,7 +305,8 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       spec: file,
       stack: stackNameFor(spec),
       pending: emulator.dispatcher!.pendingTasks,
-      runs: recorder.timeline(),
+      runs,
+      timeline: recorder.timeline(),
       problems,
       ...(firing ? { firings } : {}),
     };
@@ -284,56 +341,47 @@ interface Route {
   readonly own: boolean;
 }
 
-async function startWorkers(
+/**
+ * Where each queue's tasks go: the step's `local.url`, or the example worker (one SDK handler for every other step;
+ * it checks each token as in production, against the emulator's keys, audience and invoker from the routes).
+ */
+function startWorkers(
   spec: PipelineSpec,
   queues: readonly SynthesizedQueue[],
-  emulator: RunningEmulator,
-  client: CloudTasksClient,
-  o: LocalRunOptions,
-  log: (line: string) => void,
-  cleanups: Array<() => Promise<unknown> | unknown>,
-): Promise<Map<string, Route>> {
+  exampleWorkerUrl: string | undefined,
+): Map<string, Route> {
   const byName = new Map(queues.map((q) => [q.queueName, q]));
   const routes = new Map<string, Route>();
   for (const step of spec.pipeline.steps) {
     const queueName = queueNameOf(spec, step.name);
-    const queue = byName.get(queueName);
-    if (!queue) throw new Error(`the synthesized stack has no queue ${queueName} for step "${step.name}"`);
-    if (step.local) {
-      routes.set(queueName, { url: step.local.url, own: true });
-      continue;
-    }
-    const oidc = queue.httpTarget?.oidcToken;
-    const worker: RunningWorker = await startExampleWorker({
-      step: step.name,
-      // The worker checks the token as in production, against the emulator's keys: audience and invoker from the
-      // synthesized queue.
-      verify: oidc
-        ? {
-            audience: oidc.audience ?? step.target.url,
-            serviceAccountEmail: oidc.serviceAccountEmail,
-            issuer: emulator.tokens!.issuer,
-            jwksUri: emulator.tokens!.jwksUri,
-          }
-        : undefined,
-      next: step.next.map((n) => ({
-        step: n,
-        queue: queueNameOf(spec, n),
-        url: spec.pipeline.steps.find((s) => s.name === n)!.target.url,
-      })),
-      client,
-      workMs: o.workMs,
-      failureRate: o.failureRate,
-      log: (line) => {
-        if (line.includes('refused') || line.includes('failed:')) log(line);
-      },
-    });
-    cleanups.push(() => worker.close());
-    routes.set(queueName, { url: worker.url, own: false });
+    if (!byName.has(queueName))
+      throw new Error(`the synthesized stack has no queue ${queueName} for step "${step.name}"`);
+    routes.set(queueName, step.local ? { url: step.local.url, own: true } : { url: exampleWorkerUrl!, own: false });
   }
   for (const q of queues)
     if (!routes.has(q.queueName)) throw new Error(`${q.address} (${q.queueName}) belongs to no step of the spec`);
   return routes;
+}
+
+/**
+ * What the ledger says went wrong: a run that failed (its step and reason), was cancelled, or still runs although no
+ * task of it is left in the queues (its task reached a worker that does not record in the ledger, e.g. a `local.url`
+ * worker not built on the SDK).
+ */
+function runProblems(runs: Awaited<ReturnType<LocalLedger['outcomes']>>, idle: boolean): string[] {
+  return Object.entries(runs).flatMap(([runId, r]) => {
+    const id = terminalSafe(runId);
+    if (r.status === 'failed' && r.failure)
+      return [
+        `run ${id} failed at ${terminalSafe(r.failure.step)} (${r.failure.kind}): ${terminalSafe(r.failure.reason)}`,
+      ];
+    if (r.status === 'cancelled') return [`run ${id} was cancelled`];
+    if (r.status === 'running' && idle)
+      return [
+        `run ${id} is still running, but none of its tasks is left in the queues: a task reached a worker that did not record it in the run ledger (a local.url worker not built on the worker SDK?); npm run runs -- show ${id} tells where it stopped`,
+      ];
+    return [];
+  });
 }
 
 /** The routing rule (see the file comment), as a queue-level http_target. */
@@ -387,22 +435,42 @@ function runSeedCommand(
   });
 }
 
-/** Resolves 'idle' once nothing is pending or in flight for QUIET_MS; 'timeout' or 'aborted' otherwise. */
+/**
+ * Resolves 'idle' once nothing is pending or in flight for QUIET_MS, or at once when nothing is and `finished` (the
+ * ledger: every run finished) says so; 'timeout' or 'aborted' otherwise.
+ */
 function waitForIdle(
   emulator: RunningEmulator,
   timeoutMs: number,
   since: number,
   signal?: AbortSignal,
+  finished?: () => Promise<boolean>,
 ): Promise<'idle' | 'timeout' | 'aborted'> {
   const d = emulator.dispatcher!;
   return new Promise((resolve) => {
     let quietSince: number | undefined;
+    let asking = false;
+    let askedAt = 0;
+    let done = false;
     const check = () => {
+      if (done) return;
       const now = Date.now();
       if (signal?.aborted) return finish('aborted');
       if (d.pendingTasks === 0 && d.inFlight === 0) {
         quietSince ??= now;
         if (now - quietSince >= QUIET_MS) return finish('idle');
+        // The ledger, at most every TICK_MS: a read of the stack's runs.
+        if (finished && !asking && now - askedAt >= TICK_MS) {
+          asking = true;
+          askedAt = now;
+          finished().then(
+            (yes) => {
+              asking = false;
+              if (yes && d.pendingTasks === 0 && d.inFlight === 0) finish('idle');
+            },
+            () => (asking = false),
+          );
+        }
       } else quietSince = undefined;
       if (now - since >= timeoutMs) return finish('timeout');
     };
@@ -411,6 +479,8 @@ function waitForIdle(
     const onAbort = () => check();
     signal?.addEventListener('abort', onAbort);
     const finish = (outcome: 'idle' | 'timeout' | 'aborted') => {
+      if (done) return;
+      done = true;
       clearInterval(timer);
       signal?.removeEventListener('abort', onAbort);
       resolve(outcome);

@@ -7,6 +7,8 @@ import type { DispatchEvent } from '../../emulator/dispatch/events';
 import type { Task } from '../../emulator/model';
 import { readPipelineMessage } from '../../worker/index';
 import { terminalSafe } from '../../core/text';
+import { isTaskEnvelope } from '../../core/ledger-layout';
+import type { LocalRunOutcome } from './ledger';
 
 export interface StepStats {
   /** Tasks the worker answered with 2xx. */
@@ -33,7 +35,10 @@ export interface RunStep {
   readonly endSeconds: number | null;
 }
 
-/** The `--report` file: `steps`, `tasks` and `durationSeconds` are the contract; the rest is extra detail. */
+/**
+ * The `--report` file: `steps`, `tasks`, `durationSeconds` and `runs` are the contract; the rest is extra detail.
+ * `steps` counts what Cloud Tasks saw (tasks, dispatches), `runs` what the run ledger recorded.
+ */
 export interface LocalReport {
   readonly steps: Record<string, StepStats>;
   readonly tasks: number;
@@ -43,7 +48,10 @@ export interface LocalReport {
   readonly stack: string;
   /** Tasks still waiting when the run stopped (a timeout). */
   readonly pending: number;
-  readonly runs: Record<string, RunStep[]>;
+  /** Per run id: its status and, per step, the tasks (shards) that succeeded and failed, from the run ledger. */
+  readonly runs: Record<string, LocalRunOutcome>;
+  /** Per run id: when each step's tasks were first dispatched and last finished (from the dispatch events). */
+  readonly timeline: Record<string, RunStep[]>;
   readonly problems: readonly string[];
   /** `--fire` / `--schedules`: each firing of a schedule and the task it created (docs/schedules.md). */
   readonly firings?: ReadonlyArray<{
@@ -203,8 +211,14 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   return Math.round(sorted[rank - 1] * 10) / 10;
 }
 
-/** The run a task belongs to: its body's runId (enqueueNext), else the seed id in its task id. */
+/** The run a task belongs to: its envelope's runId (the run ledger), its body's (enqueueNext), else the seed id. */
 function runIdOf(task: Task): string {
+  try {
+    const body = JSON.parse(Buffer.from(task.httpRequest.body ?? '').toString()) as { runId?: unknown };
+    if (isTaskEnvelope(body) && typeof body.runId === 'string') return body.runId;
+  } catch {
+    // Not JSON: the task id decides, below.
+  }
   try {
     return readPipelineMessage(task.httpRequest.body, { taskName: task.taskId }).runId;
   } catch {

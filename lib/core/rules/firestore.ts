@@ -30,6 +30,12 @@ export const FIRESTORE_LIMITS = {
   databaseIdPattern: /^[a-z][a-z0-9-]{2,61}[a-z0-9]$/,
   databaseIdUuidLike: /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/,
   defaultDatabaseId: '(default)',
+  /**
+   * "Locations" (https://cloud.google.com/firestore/docs/locations): a regional location is a region name
+   * (`us-central1`), a multi-region one of `nam5`, `eur3`. The list changes; the shape is checked here, the name by the
+   * API at deploy.
+   */
+  locationIdPattern: /^[a-z]+(-[a-z]+)*[0-9]+$/,
 } as const;
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
@@ -62,6 +68,17 @@ export function databaseIdProblems(id: string, at: FieldPath = ['database']): Pr
       path: at,
       value: id,
       message: `"${id}" is not a Firestore database id: use "(default)", or 4-63 lower-case letters, digits and hyphens, starting with a letter and ending with a letter or digit (not UUID-like)`,
+    },
+  ];
+}
+
+export function locationIdProblems(id: string, at: FieldPath = ['location']): Problem[] {
+  if (FIRESTORE_LIMITS.locationIdPattern.test(id)) return [];
+  return [
+    {
+      path: at,
+      value: id,
+      message: `"${id}" is not a Firestore location: use a region such as us-central1, or a multi-region (nam5, eur3)`,
     },
   ];
 }

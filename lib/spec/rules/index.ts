@@ -13,6 +13,7 @@ import { schedulesProblems } from './schedules';
 import { seedTasksProblems } from './seed-tasks';
 import { stepsProblems } from './steps';
 import { topLevelProblems } from './top-level';
+import { runsProblems } from './runs';
 
 export type { ValidateOptions } from './context';
 
@@ -26,5 +27,6 @@ export function specRuleProblems(spec: PipelineSpec, opts: ValidateOptions): Pro
     ...seedTasksProblems(ctx),
     ...literalTextProblems(ctx),
     ...schedulesProblems(ctx),
+    ...runsProblems(ctx),
   ];
 }
