@@ -320,6 +320,36 @@ export function envelopeProblems(v: Record<string, unknown>): string[] {
   return out;
 }
 
+/** What an envelope is made of: its fields, and the payload as the JSON text the ledger stores. */
+export interface EnvelopeParts {
+  readonly runId?: string;
+  readonly step: string;
+  readonly shard: string;
+  readonly generation: number;
+  /** The payload as JSON text. */
+  readonly payloadJson: string;
+  readonly from?: TaskEnvelope['from'];
+  readonly source?: RunSource;
+}
+
+/**
+ * The envelope text: built by hand around the stored payload text, so a large payload is not parsed again. The one
+ * writer of the envelope: the ledger's tasks, and the seed manifest's job requests (PIPELINE_MESSAGE).
+ */
+export function envelopeJson(t: EnvelopeParts): string {
+  const head: Omit<TaskEnvelope, 'payload'> = {
+    envelope: ENVELOPE_FORMAT,
+    ...(t.runId !== undefined ? { runId: t.runId } : {}),
+    step: t.step,
+    shard: t.shard,
+    generation: t.generation,
+    ...(t.from ? { from: t.from } : {}),
+    ...(t.source ? { source: t.source } : {}),
+  };
+  const text = JSON.stringify(head);
+  return `${text.slice(0, -1)},"payload":${t.payloadJson}}`;
+}
+
 function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }

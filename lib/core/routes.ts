@@ -20,6 +20,7 @@ import {
 import { formatPath, formatProblem, ProblemError, type PathSegment, type Problem } from './problem';
 import { databaseIdProblems } from './rules/firestore';
 import { ledgerDatabaseIdFor } from './ledger-layout';
+import { JOB_KINDS, jobRouteFor, jobRouteShapeProblems, type JobTargetInput, type StepJobRoute } from './job-route';
 import {
   DEFAULT_OAUTH_SCOPE,
   invokerEmailFor,
@@ -35,8 +36,11 @@ export const ROUTES_ENV = 'CLOUD_TASKS_PIPELINE_ROUTES';
 export const ROUTES_FILE_ENV = 'CLOUD_TASKS_PIPELINE_ROUTES_FILE';
 export const ROUTES_VERSION = 1;
 
-/** What runs a step: an HTTP service today; Cloud Run jobs and Vertex AI custom jobs arrive with issue 12. */
-export const STEP_KINDS = ['service'] as const;
+/**
+ * What runs a step: an HTTP service (its worker answers each task), or a job the step's queue starts through a Google
+ * API, a Cloud Run job or a Vertex AI custom job (lib/core/job-route.ts; docs/jobs.md).
+ */
+export const STEP_KINDS = ['service', ...JOB_KINDS] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
 /**
@@ -77,6 +81,8 @@ export interface StepRoute {
   readonly task: { readonly dispatchDeadlineSeconds: number };
   /** The queue's retry budget: how long Cloud Tasks may keep retrying a task of this step. */
   readonly retry: RetryBudget;
+  /** A job step's job (kind `cloudRunJob` or `vertexAI`): absent for a service. */
+  readonly job?: StepJobRoute;
 }
 
 export interface PipelineRoutes {
@@ -110,7 +116,7 @@ export interface RoutesStepInput {
     readonly auth: 'oidc' | 'oauth' | 'none';
     readonly audience?: string;
     readonly scope?: string;
-  };
+  } & JobTargetInput;
 }
 
 /** What `buildRoutes` reads from a pipeline: a structural subset of the normalized PipelineSpec. */
@@ -140,16 +146,18 @@ export function buildRoutes(input: RoutesInput): PipelineRoutes {
         : s.target.auth === 'oauth'
           ? { kind: 'oauth', serviceAccountEmail: invoker, scope: s.target.scope ?? DEFAULT_OAUTH_SCOPE }
           : { kind: 'none' };
+    const job = jobRouteFor(input.project, s.target);
     steps[s.name] = {
       queue: queueNameFor(input.project, input.region, queueIdFor(identity, s.name)),
       url: s.target.url,
-      kind: 'service',
+      kind: job?.kind ?? 'service',
       next: [...s.next],
       parents: stepParents,
       join: s.join ?? defaultJoin(stepParents.length),
       auth,
       task: { dispatchDeadlineSeconds: s.dispatchDeadlineSeconds },
       retry: resolveRetry(s.retry),
+      ...(job ? { job } : {}),
     };
   }
   const routes: PipelineRoutes = {
@@ -332,6 +340,7 @@ function stepProblems(
       step.kind,
       `${JSON.stringify(step.kind)} is not a step kind this SDK runs (${STEP_KINDS.join(', ')})`,
     );
+  for (const p of jobRouteShapeProblems(step.kind, step.job)) add(`${at}.${p.field}`, p.value, p.message);
   if (!(JOIN_MODES as readonly unknown[]).includes(step.join))
     add(
       `${at}.join`,

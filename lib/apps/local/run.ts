@@ -256,7 +256,7 @@ async function startWorkers(
     const queueName = queueNameOf(spec, step.name);
     const queue = byName.get(queueName);
     if (!queue) throw new Error(`the synthesized stack has no queue ${queueName} for step "${step.name}"`);
-    if (step.local) {
+    if (step.local?.url !== undefined) {
       routes.set(queueName, { url: step.local.url, own: true });
       continue;
     }

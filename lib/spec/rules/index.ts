@@ -8,6 +8,7 @@ import type { Problem } from '../../core/problem';
 import type { PipelineSpec } from '../types';
 import { ruleContext, type ValidateOptions } from './context';
 import { deployerProblems } from './deployer';
+import { jobSeedProblems } from './job-target';
 import { seedTasksProblems } from './seed-tasks';
 import { stepsProblems } from './steps';
 import { topLevelProblems } from './top-level';
@@ -17,5 +18,11 @@ export type { ValidateOptions } from './context';
 /** Every rule broken by a normalized spec, with the inputs each rule read (for the loader's follow-on filter). */
 export function specRuleProblems(spec: PipelineSpec, opts: ValidateOptions): Problem[] {
   const ctx = ruleContext(spec, opts);
-  return [...topLevelProblems(ctx), ...deployerProblems(ctx), ...stepsProblems(ctx), ...seedTasksProblems(ctx)];
+  return [
+    ...topLevelProblems(ctx),
+    ...deployerProblems(ctx),
+    ...stepsProblems(ctx),
+    ...seedTasksProblems(ctx),
+    ...jobSeedProblems(ctx),
+  ];
 }
