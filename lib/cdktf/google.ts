@@ -12,3 +12,7 @@ export type { CloudTasksQueueConfig } from '@cdktf/provider-google/lib/cloud-tas
 export { CloudTasksQueueIamMember } from '@cdktf/provider-google/lib/cloud-tasks-queue-iam-member';
 export { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
 export { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
+// Job steps (lib/constructs/job-step-access.ts): the invoker's grants to start Cloud Run jobs and Vertex AI custom jobs.
+export { CloudRunV2JobIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-job-iam-member';
+export { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role';
+export { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';

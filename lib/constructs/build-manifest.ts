@@ -20,10 +20,14 @@ import {
 import { SECRET_RULES } from '../core/secrets';
 import { type PipelineSpec } from '../spec/types';
 import { MANIFEST_VERSION, type ManifestHttpRequest, type ManifestTask, type SeedManifest } from '../core/manifest';
+import { envelopeJson, START_SHARD } from '../core/ledger-layout';
+import { jobRequest } from '../core/job-requests';
+import { buildRoutes, type PipelineRoutes } from '../core/routes';
 
 export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
   const invokerEmail = invokerEmailFor(spec);
   const problems: Problem[] = [];
+  let routes: PipelineRoutes | undefined;
   const tasks: ManifestTask[] = [];
   spec.pipeline.seedTasks.forEach((seed, i) => {
     const at = ['pipeline', 'seedTasks', i];
@@ -39,7 +43,26 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
     const t = step.target;
     const headers: Record<string, string> = { ...t.headers };
     let body: string | undefined;
-    if (seed.payload !== undefined) {
+    if (t.cloudRunJob || t.vertexAI) {
+      // A job step's task is the API request that starts its job, the run's first message in PIPELINE_MESSAGE
+      // (lib/core/job-requests.ts): the run id is the seed id, as for a service step's seed.
+      routes ??= buildRoutes(spec);
+      const request = jobRequest(routes, step.name, {
+        runId: seed.id,
+        shard: START_SHARD,
+        envelopeJson: envelopeJson({
+          runId: seed.id,
+          step: step.name,
+          shard: START_SHARD,
+          generation: 0,
+          payloadJson: JSON.stringify(seed.payload === undefined ? null : seed.payload),
+          source: { kind: 'seed', name: seed.id },
+        }),
+      });
+      problems.push(...request.problems.map((p) => ({ ...p, path: [...at, 'payload'] })));
+      body = request.body;
+      headers['Content-Type'] = 'application/json';
+    } else if (seed.payload !== undefined) {
       if (!METHODS_WITH_BODY.includes(t.method)) {
         problems.push({
           path: [...at, 'payload'],

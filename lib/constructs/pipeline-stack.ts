@@ -20,6 +20,8 @@ import { MANAGED_BY, serviceAccountMember, queueIdFor, queueNameFor, stackNameFo
 import { PipelineInvoker } from './pipeline-invoker';
 import { type SeederBundle, SeedTasks } from './seed-tasks';
 import { TaskQueue } from './task-queue';
+import { JobAlerts } from './job-alerts';
+import { JobStepAccess } from './job-step-access';
 
 export interface PipelineStackProps {
   /** The normalized pipeline (lib/spec/types.ts), e.g. from loadSpecs() or written in TypeScript. */
@@ -53,6 +55,7 @@ export const API_SERVICES = {
   cloudTasks: 'cloudtasks.googleapis.com',
   iam: 'iam.googleapis.com',
   run: 'run.googleapis.com',
+  aiplatform: 'aiplatform.googleapis.com',
 } as const;
 
 export class PipelineStack extends TerraformStack {
@@ -60,11 +63,15 @@ export class PipelineStack extends TerraformStack {
   /** `<pipeline>-<environment>`. */
   public readonly stackName: string;
   public readonly provider: GoogleProvider;
-  /** The `google_project_service` resources, by API (run only when a step names `target.cloudRun`). */
+  /**
+   * The `google_project_service` resources, by API (run only when a step names `target.cloudRun` or
+   * `target.cloudRunJob`, aiplatform only when a step is a `vertexAI` job).
+   */
   public readonly apiServices: {
     readonly cloudTasks: ProjectService;
     readonly iam: ProjectService;
     readonly run?: ProjectService;
+    readonly aiplatform?: ProjectService;
   };
   /** One queue per step, by step name. */
   public readonly queues: Readonly<Record<string, TaskQueue>>;
@@ -80,6 +87,10 @@ export class PipelineStack extends TerraformStack {
   public readonly policy: PolicyPack;
   /** Alert policies (docs/monitoring.md); present only when the spec has a `monitoring` block. */
   public readonly monitoring?: QueueAlerts;
+  /** The invoker's grants to start the jobs of job steps (docs/jobs.md); present only when the spec has one. */
+  public readonly jobAccess?: JobStepAccess;
+  /** A failed-job alert per job step; present only with `monitoring` and a job step. */
+  public readonly jobAlerts?: JobAlerts;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id);
@@ -118,11 +129,16 @@ export class PipelineStack extends TerraformStack {
         disableOnDestroy: false,
         disableDependentServices: false,
       });
-    const usesCloudRun = spec.pipeline.steps.some((s) => s.target.cloudRun !== undefined);
+    const usesCloudRun = spec.pipeline.steps.some(
+      (s) => s.target.cloudRun !== undefined || s.target.cloudRunJob !== undefined,
+    );
+    const jobSteps = spec.pipeline.steps.filter((s) => s.target.cloudRunJob || s.target.vertexAI);
+    const usesVertex = jobSteps.some((s) => s.target.vertexAI);
     this.apiServices = {
       cloudTasks: api('api-cloudtasks', API_SERVICES.cloudTasks),
       iam: api('api-iam', API_SERVICES.iam),
       run: usesCloudRun ? api('api-run', API_SERVICES.run) : undefined,
+      ...(usesVertex ? { aiplatform: api('api-aiplatform', API_SERVICES.aiplatform) } : {}),
     };
 
     // The identity on every task's token.
@@ -184,6 +200,16 @@ export class PipelineStack extends TerraformStack {
         );
     }
 
+    // Job steps: the invoker may start their jobs (one job, or custom jobs), and nothing else (job-step-access.ts).
+    if (jobSteps.length > 0)
+      this.jobAccess = new JobStepAccess(this, 'job-access', {
+        project: spec.project,
+        stackName: this.stackName,
+        invoker: this.invoker,
+        steps: jobSteps.map((s) => ({ name: s.name, cloudRunJob: s.target.cloudRunJob, vertexAI: s.target.vertexAI })),
+        dependsOn: [this.apiServices.run, this.apiServices.aiplatform].filter((a): a is ProjectService => !!a),
+      });
+
     // Seeding: one resource for all seed tasks, after everything a task needs to be created and dispatched.
     if (spec.pipeline.seedTasks.length > 0) {
       const allQueues = Object.values(queues);
@@ -197,6 +223,7 @@ export class PipelineStack extends TerraformStack {
           ...allQueues.flatMap((q) => q.iamBindings),
           this.invoker.resource,
           ...this.invoker.iamBindings,
+          ...(this.jobAccess?.iamBindings ?? []),
         ],
       });
     }
@@ -234,6 +261,25 @@ export class PipelineStack extends TerraformStack {
         },
         dependsOn: Object.values(queues).map((q) => q.resource),
       });
+      if (jobSteps.length > 0)
+        this.jobAlerts = new JobAlerts(this, 'job-alerts', {
+          project: spec.project,
+          pipeline: spec.pipeline.name,
+          steps: jobSteps.map((s) => ({
+            step: s.name,
+            kind: s.target.cloudRunJob ? 'cloudRunJob' : 'vertexAI',
+            job: s.target.cloudRunJob?.job,
+            region: s.target.cloudRunJob?.region,
+          })),
+          notificationChannels: spec.monitoring.notificationChannels,
+          labels: {
+            ...spec.labels,
+            'managed-by': MANAGED_BY,
+            pipeline: spec.pipeline.name,
+            environment: spec.environment,
+          },
+          monitoringApi: this.monitoring.apiService,
+        });
     }
 
     this.addOutputs();
@@ -264,9 +310,28 @@ export class PipelineStack extends TerraformStack {
       {
         pipeline: spec.pipeline.name,
         environment: spec.environment,
-        steps: steps.map((s) => ({ name: s.name, queueId: queueIdFor(spec, s.name), next: [...s.next] })),
+        steps: steps.map((s) => ({
+          name: s.name,
+          queueId: queueIdFor(spec, s.name),
+          next: [...s.next],
+          // Job steps only, so a stack of services synthesizes as before (the graph reads a missing kind as service).
+          ...jobGraphFields(s),
+        })),
       },
       'Steps, their queues and the steps each one enqueues into (drawn by the review tool)',
     );
   }
+}
+
+/** What the review's graph shows of a job step: its kind and job. */
+function jobGraphFields(s: PipelineSpec['pipeline']['steps'][number]): Record<string, unknown> {
+  const t = s.target;
+  if (t.cloudRunJob) return { kind: 'cloudRunJob', job: t.cloudRunJob.job, tasks: t.cloudRunJob.taskCount };
+  if (t.vertexAI)
+    return {
+      kind: 'vertexAI',
+      job: t.vertexAI.customJob.machineType,
+      tasks: t.vertexAI.customJob.replicaCount,
+    };
+  return {};
 }

@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { jobShardId, type StepJobRoute } from './job-route';
 import { PIPELINE_MESSAGE_ENV } from './job-env';
+import { isTaskEnvelope } from './ledger-layout';
 import { MANAGED_BY } from './naming';
 import type { Problem } from './problem';
 import { ROUTES_ENV, type PipelineRoutes } from './routes';
@@ -207,4 +208,30 @@ export function readJobRequest(kind: StepJobRoute['kind'], bodyText: string): Jo
 /** The ledger shards one job request makes: `<shard>#0` ... `<shard>#<count - 1>`. */
 export function jobShardsOf(messageShard: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => jobShardId(messageShard, i));
+}
+
+/**
+ * The run id a task body carries, when it is a ledger envelope or a job request with one in PIPELINE_MESSAGE (for
+ * readers of task bodies that know neither format, e.g. `npm run local`'s timeline); undefined otherwise.
+ */
+export function runIdOfTaskBody(body: string): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (isTaskEnvelope(v)) {
+    const runId = (v as { runId?: unknown }).runId;
+    return typeof runId === 'string' ? runId : undefined;
+  }
+  for (const kind of ['cloudRunJob', 'vertexAI'] as const) {
+    try {
+      const message = readJobRequest(kind, body).env[PIPELINE_MESSAGE_ENV];
+      if (message !== undefined) return runIdOfTaskBody(message);
+    } catch {
+      // not this kind's body
+    }
+  }
+  return undefined;
 }

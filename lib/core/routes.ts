@@ -20,7 +20,14 @@ import {
 import { formatPath, formatProblem, ProblemError, type PathSegment, type Problem } from './problem';
 import { databaseIdProblems } from './rules/firestore';
 import { ledgerDatabaseIdFor } from './ledger-layout';
-import { JOB_KINDS, jobRouteFor, jobRouteShapeProblems, type JobTargetInput, type StepJobRoute } from './job-route';
+import {
+  JOB_KINDS,
+  jobRouteFor,
+  jobRouteShapeProblems,
+  shardsPerMessage,
+  type JobTargetInput,
+  type StepJobRoute,
+} from './job-route';
 import {
   DEFAULT_OAUTH_SCOPE,
   invokerEmailFor,
@@ -54,6 +61,15 @@ export type JoinMode = (typeof JOIN_MODES)[number];
 /** The default join: a step with two or more parents runs once per run (`all`); with one parent, once per message. */
 export function defaultJoin(parentCount: number): JoinMode {
   return parentCount >= 2 ? 'all' : 'each';
+}
+
+/**
+ * The default join of a step whose parents are known: as defaultJoin, and also `all` after a job step that runs more
+ * than one task per message (its shards are a fan-out: the step after it runs once, after the last shard, with every
+ * shard's message; docs/jobs.md).
+ */
+export function defaultJoinAfter(parents: ReadonlyArray<{ readonly job?: StepJobRoute }>): JoinMode {
+  return parents.some((p) => shardsPerMessage(p) > 1) ? 'all' : defaultJoin(parents.length);
 }
 
 /** How the queue authenticates its tasks to the step's target; the worker SDK verifies OIDC tokens with it. */
@@ -138,6 +154,7 @@ export function buildRoutes(input: RoutesInput): PipelineRoutes {
   const parents = parentsOf(input.pipeline.steps);
   const invoker = invokerEmailFor(identity);
   const steps: Record<string, StepRoute> = {};
+  const jobs = new Map(input.pipeline.steps.map((s) => [s.name, jobRouteFor(input.project, s.target)]));
   for (const s of input.pipeline.steps) {
     const stepParents = parents.get(s.name) ?? [];
     const auth: StepAuthRoute =
@@ -146,14 +163,14 @@ export function buildRoutes(input: RoutesInput): PipelineRoutes {
         : s.target.auth === 'oauth'
           ? { kind: 'oauth', serviceAccountEmail: invoker, scope: s.target.scope ?? DEFAULT_OAUTH_SCOPE }
           : { kind: 'none' };
-    const job = jobRouteFor(input.project, s.target);
+    const job = jobs.get(s.name);
     steps[s.name] = {
       queue: queueNameFor(input.project, input.region, queueIdFor(identity, s.name)),
       url: s.target.url,
       kind: job?.kind ?? 'service',
       next: [...s.next],
       parents: stepParents,
-      join: s.join ?? defaultJoin(stepParents.length),
+      join: s.join ?? defaultJoinAfter(stepParents.map((p) => ({ job: jobs.get(p) }))),
       auth,
       task: { dispatchDeadlineSeconds: s.dispatchDeadlineSeconds },
       retry: resolveRetry(s.retry),

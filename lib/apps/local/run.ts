@@ -31,6 +31,7 @@ import { createTasksClient } from '../../worker/index';
 import { RunRecorder, type LocalReport } from './summary';
 import { createStackQueues, readLocalStack, type SynthesizedQueue } from './terraform';
 import { queueIdFor, stackNameFor } from '../../core/naming';
+import { startLocalJobs, type LocalJobs } from './jobs';
 
 export interface LocalRunOptions {
   /** The pipeline spec file. */
@@ -163,7 +164,10 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       );
     const client: CloudTasksClient = createTasksClient({ [EMULATOR_HOST_ENV]: emulator.address });
     cleanups.push(() => client.close());
-    const routes = await startWorkers(spec, stack.queues, emulator, client, o, log, cleanups);
+    // Job steps (docs/jobs.md): the ledger, the stand-in for the Run / Vertex APIs, the service steps on the SDK.
+    const jobs = await startLocalJobs(spec, emulator, { ...o, outdir, cwd: root, log });
+    if (jobs) cleanups.push(() => jobs.stop());
+    const routes = await startWorkers(spec, stack.queues, emulator, client, o, log, cleanups, jobs);
     createStackQueues(emulator.state, stack.queues, (q) => localHttpTarget(q, routes.get(q.queueName)!));
 
     progress('seeding');
@@ -186,7 +190,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     seeded = true;
     if (stack.seedCommands.length === 0) log(`${file}: the pipeline has no seedTasks: nothing to run`);
 
-    const outcome = await waitForIdle(emulator, o.timeoutMs ?? 600_000, runStart, o.signal);
+    const outcome = await waitForIdle(emulator, o.timeoutMs ?? 600_000, runStart, o.signal, () => !!jobs?.busy());
     if (outcome === 'timeout')
       problems.push(
         `timed out after ${((o.timeoutMs ?? 600_000) / 1000).toFixed(0)} s with ${emulator.dispatcher!.pendingTasks} task(s) still pending`,
@@ -249,6 +253,7 @@ async function startWorkers(
   o: LocalRunOptions,
   log: (line: string) => void,
   cleanups: Array<() => Promise<unknown> | unknown>,
+  jobs?: LocalJobs,
 ): Promise<Map<string, Route>> {
   const byName = new Map(queues.map((q) => [q.queueName, q]));
   const routes = new Map<string, Route>();
@@ -258,6 +263,12 @@ async function startWorkers(
     if (!queue) throw new Error(`the synthesized stack has no queue ${queueName} for step "${step.name}"`);
     if (step.local?.url !== undefined) {
       routes.set(queueName, { url: step.local.url, own: true });
+      continue;
+    }
+    // A job step's queue goes to the stand-in with the synthesized path (`/v2/.../jobs/<job>:run`).
+    const viaJobs = jobs?.routeOf(step.name);
+    if (viaJobs) {
+      routes.set(queueName, { url: viaJobs, own: false });
       continue;
     }
     const oidc = queue.httpTarget?.oidcToken;
@@ -344,12 +355,16 @@ function runSeedCommand(
   });
 }
 
-/** Resolves 'idle' once nothing is pending or in flight for QUIET_MS; 'timeout' or 'aborted' otherwise. */
+/**
+ * Resolves 'idle' once nothing is pending or in flight (and no job is running) for QUIET_MS; 'timeout' or 'aborted'
+ * otherwise.
+ */
 function waitForIdle(
   emulator: RunningEmulator,
   timeoutMs: number,
   since: number,
   signal?: AbortSignal,
+  busy: () => boolean = () => false,
 ): Promise<'idle' | 'timeout' | 'aborted'> {
   const d = emulator.dispatcher!;
   return new Promise((resolve) => {
@@ -357,7 +372,7 @@ function waitForIdle(
     const check = () => {
       const now = Date.now();
       if (signal?.aborted) return finish('aborted');
-      if (d.pendingTasks === 0 && d.inFlight === 0) {
+      if (d.pendingTasks === 0 && d.inFlight === 0 && !busy()) {
         quietSince ??= now;
         if (now - quietSince >= QUIET_MS) return finish('idle');
       } else quietSince = undefined;

@@ -6,6 +6,7 @@
 import type { DispatchEvent } from '../../emulator/dispatch/events';
 import type { Task } from '../../emulator/model';
 import { readPipelineMessage } from '../../worker/index';
+import { runIdOfTaskBody } from '../../core/job-requests';
 
 export interface StepStats {
   /** Tasks the worker answered with 2xx. */
@@ -194,8 +195,13 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   return Math.round(sorted[rank - 1] * 10) / 10;
 }
 
-/** The run a task belongs to: its body's runId (enqueueNext), else the seed id in its task id. */
+/**
+ * The run a task belongs to: its body's runId (enqueueNext, a ledger envelope, or a job request's PIPELINE_MESSAGE),
+ * else the seed id in its task id.
+ */
 function runIdOf(task: Task): string {
+  const fromLedger = runIdOfTaskBody(task.httpRequest.body.toString());
+  if (fromLedger !== undefined) return fromLedger;
   try {
     return readPipelineMessage(task.httpRequest.body, { taskName: task.taskId }).runId;
   } catch {
