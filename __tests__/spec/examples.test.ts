@@ -31,9 +31,25 @@ describe('example specs in pipelines/', () => {
         ['infer', 'infer', []],
       ]);
       for (const step of spec.pipeline.steps) {
-        expect(step.target.url).toMatch(/^https:\/\/[a-z]+-[a-z0-9]+-uc\.a\.run\.app\/tasks$/);
         expect(step.target.serviceAccount).toMatch(/@acme-ml-(dev|prod)\.iam\.gserviceaccount\.com$/);
+        if (step.name === 'train') continue; // a job step: below
+        expect(step.target.url).toMatch(/^https:\/\/[a-z]+-[a-z0-9]+-uc\.a\.run\.app\/tasks$/);
         expect(step.target.cloudRun?.service).toBe(step.name);
+      }
+      // train is a job (docs/jobs.md): its queue calls the Run API (dev, 3 tasks) or Vertex AI (prod).
+      const train = spec.pipeline.steps[1];
+      expect(train.target.auth).toBe('oauth');
+      expect(train.local?.command).toEqual(['node', '--require', 'tsx/cjs', 'lib/worker/example-job.ts']);
+      if (name === 'recsys-dev.yaml') {
+        expect(train.target.cloudRunJob).toMatchObject({ job: 'recsys-train', taskCount: 3 });
+        expect(train.target.url).toBe(
+          'https://run.googleapis.com/v2/projects/acme-ml-dev/locations/us-central1/jobs/recsys-train:run',
+        );
+      } else {
+        expect(train.target.vertexAI?.customJob).toMatchObject({ machineType: 'a2-highgpu-1g', replicaCount: 1 });
+        expect(train.target.url).toBe(
+          'https://us-central1-aiplatform.googleapis.com/v1/projects/acme-ml-prod/locations/us-central1/customJobs',
+        );
       }
       expect(spec.pipeline.seedTasks.length).toBeGreaterThanOrEqual(1);
       expect(spec.pipeline.seedTasks.every((t) => t.scheduleTime === undefined)).toBe(true);

@@ -41,10 +41,11 @@ export interface JobStepAccessProps {
     readonly vertexAI?: VertexAITarget;
   }>;
   /**
-   * Resources the grants wait for (the run.googleapis.com and aiplatform.googleapis.com services).
+   * The API services the grants wait for: run.googleapis.com (the job bindings), aiplatform.googleapis.com (the
+   * custom role).
    * @default - none
    */
-  readonly dependsOn?: ITerraformDependable[];
+  readonly apis?: { readonly run?: ITerraformDependable; readonly aiplatform?: ITerraformDependable };
 }
 
 export class JobStepAccess extends Construct {
@@ -76,7 +77,7 @@ export class JobStepAccess extends Construct {
           name: j.job,
           role: RUN_JOB_EXECUTOR_ROLE,
           member,
-          dependsOn: props.dependsOn,
+          dependsOn: props.apis?.run ? [props.apis.run] : undefined,
         });
       seenJobs.set(key, executors[s.name]);
     }
@@ -91,7 +92,7 @@ export class JobStepAccess extends Construct {
         title: `${props.stackName}: create Vertex AI custom jobs`.slice(0, 100),
         description: `Lets the task invoker of pipeline stack ${props.stackName} create Vertex AI custom jobs (one permission). Managed by cloud-tasks-pipelines.`,
         permissions: [VERTEX_AI_LIMITS.createPermission],
-        dependsOn: props.dependsOn,
+        dependsOn: props.apis?.aiplatform ? [props.apis.aiplatform] : undefined,
       });
       this.customJobCreator = new ProjectIamMember(this, 'custom-job-creator', {
         project: props.project,

@@ -207,7 +207,7 @@ export class PipelineStack extends TerraformStack {
         stackName: this.stackName,
         invoker: this.invoker,
         steps: jobSteps.map((s) => ({ name: s.name, cloudRunJob: s.target.cloudRunJob, vertexAI: s.target.vertexAI })),
-        dependsOn: [this.apiServices.run, this.apiServices.aiplatform].filter((a): a is ProjectService => !!a),
+        apis: { run: this.apiServices.run, aiplatform: this.apiServices.aiplatform },
       });
 
     // Seeding: one resource for all seed tasks, after everything a task needs to be created and dispatched.

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DispatchEvent } from '../../../lib/emulator/dispatch/events';
@@ -13,6 +13,10 @@ import type { Task } from '../../../lib/emulator/model';
 import { localHttpTarget, runLocal } from '../../../lib/apps/local/run';
 import { RunRecorder, formatStepTable, percentile, type LocalReport } from '../../../lib/apps/local/summary';
 import { parseTerraformDuration, readLocalStack } from '../../../lib/apps/local/terraform';
+import { buildRoutes } from '../../../lib/core/routes';
+import { createLedger } from '../../../lib/ledger/index';
+import { loadSpecs } from '../../../lib/spec/load';
+import { FIRESTORE_READY_MS, testFirestore } from '../../ledger/helpers';
 
 const ROOT = path.resolve(__dirname, '../../..');
 let dir: string;
@@ -21,53 +25,88 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-test('npm run local runs the example pipeline to the end without terraform on PATH and writes the report', async () => {
-  const report = path.join(dir, 'report.json');
-  const child = spawn(
-    process.execPath,
-    [
-      require.resolve('tsx/cli'),
-      'bin/local.ts',
-      '--spec',
-      'pipelines/recsys-dev.yaml',
-      '--report',
-      report,
-      '--timeout',
-      '60s',
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, PATH: '/usr/bin:/bin' },
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+test(
+  'npm run local runs the example pipeline to the end without terraform on PATH and writes the report',
+  async () => {
+    // train is a Cloud Run job of 3 tasks (docs/jobs.md): the run needs the run ledger on the suite's Firestore emulator.
+    const { firestore } = await testFirestore('local');
+    await firestore.terminate();
+    const report = path.join(dir, 'report.json');
+    const outputs = path.join(dir, 'outputs');
+    const child = spawn(
+      process.execPath,
+      [
+        require.resolve('tsx/cli'),
+        'bin/local.ts',
+        '--spec',
+        'pipelines/recsys-dev.yaml',
+        '--report',
+        report,
+        '--timeout',
+        '60s',
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, PATH: '/usr/bin:/bin', PIPELINE_OUTPUT_DIR: outputs },
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
 
-  const r = JSON.parse(readFileSync(report, 'utf8')) as LocalReport;
-  // 2 preprocess seeds -> 2 train -> 2 infer, plus the infer smoke-test seed: 7 tasks, each done on its first attempt.
-  expect(r).toMatchObject({
-    steps: {
-      preprocess: { succeeded: 2, failed: 0, attempts: 2 },
-      train: { succeeded: 2, failed: 0, attempts: 2 },
-      infer: { succeeded: 3, failed: 0, attempts: 3 },
-    },
-    tasks: 7,
-    ok: true,
-    pending: 0,
-  });
-  expect(r.durationSeconds).toBeGreaterThan(0);
-  expect(r.runs['sample-2026-11'].map((s) => s.step)).toEqual(['preprocess', 'train', 'infer']);
-  expect(r.runs['smoke-test'].map((s) => s.step)).toEqual(['infer']);
-  expect(stdout).toContain('Seeded 3 task(s)');
-  expect(stdout).toMatch(/^preprocess\s+2\s+2\s+0\s+2\s/m);
-  expect(stdout).toContain('Every task succeeded.');
-  // Not a TTY: plain progress lines.
-  expect(stderr).toMatch(/^running: \d+\/\d+ task\(s\) done/m);
-});
+    const r = JSON.parse(readFileSync(report, 'utf8')) as LocalReport;
+    // 2 preprocess seeds -> 2 train -> 2 infer, plus the infer smoke-test seed: 7 tasks, each done on its first attempt.
+    expect(r).toMatchObject({
+      steps: {
+        preprocess: { succeeded: 2, failed: 0, attempts: 2 },
+        train: { succeeded: 2, failed: 0, attempts: 2 },
+        infer: { succeeded: 3, failed: 0, attempts: 3 },
+      },
+      tasks: 7,
+      ok: true,
+      pending: 0,
+    });
+    expect(r.durationSeconds).toBeGreaterThan(0);
+    expect(r.runs['sample-2026-11'].map((s) => s.step)).toEqual(['preprocess', 'train', 'infer']);
+    expect(r.runs['smoke-test'].map((s) => s.step)).toEqual(['infer']);
+    // Each train task ran the example job once, as a child process, its output prefixed with step and shard.
+    for (const shard of [0, 1, 2]) expect(stderr).toContain(`[train 0.0#${shard}] INFO fitted 200 samples`);
+    expect(readdirSync(path.join(outputs, 'sample-2026-11')).sort()).toEqual([
+      'train-0-of-3.json',
+      'train-1-of-3.json',
+      'train-2-of-3.json',
+    ]);
+    // What `runs show` reads: the train shards of the run, each done once, and infer once after the last of them.
+    const [{ spec }] = loadSpecs({ specPath: path.join(ROOT, 'pipelines/recsys-dev.yaml') });
+    const ledger = createLedger({ routes: buildRoutes(spec), env: process.env });
+    try {
+      const run = (await ledger.getRun('sample-2026-11'))!;
+      expect(run.status).toBe('succeeded');
+      const train = run.steps.find((s) => s.step === 'train')!;
+      expect(train.shards.map((s) => [s.shard, s.state, s.attempts])).toEqual([
+        ['0.0#0', 'done', 1],
+        ['0.0#1', 'done', 1],
+        ['0.0#2', 'done', 1],
+      ]);
+      expect(train.outputs.map((o) => o.uri)).toEqual(
+        [0, 1, 2].map((i) => path.join(outputs, 'sample-2026-11', `train-${i}-of-3.json`)),
+      );
+      expect(run.steps.find((s) => s.step === 'infer')).toMatchObject({ join: 'all', expected: 1, succeeded: 1 });
+    } finally {
+      await ledger.close();
+    }
+    expect(stdout).toContain('Seeded 3 task(s)');
+    expect(stdout).toMatch(/^preprocess\s+2\s+2\s+0\s+2\s/m);
+    expect(stdout).toContain('Every task succeeded.');
+    // Not a TTY: plain progress lines.
+    expect(stderr).toMatch(/^running: \d+\/\d+ task\(s\) done/m);
+    // The Firestore emulator's JVM and six job processes on a shared 2-core machine: generous.
+  },
+  180_000 + FIRESTORE_READY_MS,
+);
 
 test('a fan-in DAG with one step at its local.url: one task per parent delivery, routed with the synthesized path', async () => {
   const received: Array<{ url: string; headers: IncomingHttpHeaders; body: string }> = [];
