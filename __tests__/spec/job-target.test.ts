@@ -47,8 +47,6 @@ describe('GIVEN a train step that is a Cloud Run job', () => {
     });
     // The train preset's 30m is for a worker that trains in the request; the API call answers at once.
     expect(train.dispatchDeadlineSeconds).toBe(60);
-    // The step after it: one parent, so join each by default (a 1-task job is no fan-out).
-    expect(spec.pipeline.steps[2].join ?? 'unset').toBe('unset');
   });
 
   test('THEN auth: oidc is refused with why, and url, headers, method and cloudRun do not belong', () => {

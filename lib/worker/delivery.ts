@@ -279,7 +279,7 @@ async function failed(
     return { kind: 'failed', final: true, permanent, reason };
   }
   await engine.releaseShard(key, claim.token, message, claim.attempt);
-  log.warn(`failed: ${message}; Cloud Tasks retries it`, {
+  log.warn(`failed: ${message}; ${d.job ? 'Cloud Run retries the task' : 'Cloud Tasks retries it'}`, {
     event: 'work-failed',
     final: false,
     ...(stack ? { stack } : {}),
