@@ -20,7 +20,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { jobShardId, STEP_KIND_LABELS, type StepJobRoute } from '../../core/job-route';
 import { readJobRequest, type JobLaunch } from '../../core/job-requests';
-import { jobTaskEnv } from '../../core/job-env';
+import { jobTaskEnv, PIPELINE_MESSAGE_ENV } from '../../core/job-env';
 import { DEFAULT_OAUTH_SCOPE } from '../../core/naming';
 import { ROUTES_ENV, ROUTES_FILE_ENV, type PipelineRoutes } from '../../core/routes';
 import { emulatorOAuthToken } from '../../emulator/dispatch/oidc';
@@ -85,8 +85,9 @@ export interface ExecutionRecord {
   readonly step: string;
   readonly kind: StepJobRoute['kind'];
   readonly count: number;
-  /** The message shard (the envelope's), or undefined when PIPELINE_MESSAGE is not an envelope. */
+  /** The message shard and run (the envelope's), or undefined when PIPELINE_MESSAGE is not an envelope. */
   readonly shard?: string;
+  readonly runId?: string;
   readonly receivedAt: number;
   /** When the first task's process started. */
   firstTaskStartedAt?: number;
@@ -141,7 +142,7 @@ export async function startJobStandIn(o: JobStandInOptions): Promise<RunningJobS
   const start = (step: string, launch: JobLaunch, name: string, id: string): ExecutionRecord => {
     const route = o.routes.steps[step];
     const job = route.job!;
-    const messageShard = messageShardOf(launch.env);
+    const { shard: messageShard, runId } = envelopeOf(launch.env);
     const exec: ExecutionRecord = {
       name,
       id,
@@ -149,6 +150,7 @@ export async function startJobStandIn(o: JobStandInOptions): Promise<RunningJobS
       kind: job.kind,
       count: launch.count,
       ...(messageShard !== undefined ? { shard: messageShard } : {}),
+      ...(runId !== undefined ? { runId } : {}),
       receivedAt: Date.now(),
       state: 'running',
       tasks: Array.from({ length: launch.count }, (_, index) => ({ index, exitCodes: [] })),
@@ -357,13 +359,16 @@ function find(executions: readonly ExecutionRecord[], name: string): ExecutionRe
   return e;
 }
 
-/** The envelope's shard, when PIPELINE_MESSAGE is one (for output prefixes and the executions list). */
-function messageShardOf(env: Readonly<Record<string, string>>): string | undefined {
+/** The envelope's shard and run, when PIPELINE_MESSAGE is one (for output prefixes and the executions list). */
+function envelopeOf(env: Readonly<Record<string, string>>): { shard?: string; runId?: string } {
   try {
-    const v = JSON.parse(env.PIPELINE_MESSAGE ?? '') as { shard?: unknown };
-    return typeof v?.shard === 'string' ? v.shard : undefined;
+    const v = JSON.parse(env[PIPELINE_MESSAGE_ENV] ?? '') as { shard?: unknown; runId?: unknown };
+    return {
+      ...(typeof v?.shard === 'string' ? { shard: v.shard } : {}),
+      ...(typeof v?.runId === 'string' ? { runId: v.runId } : {}),
+    };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
