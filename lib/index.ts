@@ -21,6 +21,8 @@ export {
   type QueueAlertTarget,
   type QueueAlertPolicies,
 } from './constructs/queue-alerts';
+export { JobStepAccess, RUN_JOB_EXECUTOR_ROLE, type JobStepAccessProps } from './constructs/job-step-access';
+export { JobAlerts, type JobAlertsProps, type JobAlertTarget } from './constructs/job-alerts';
 export { buildSeedManifest, serializeSeedManifest } from './constructs/build-manifest';
 export { prebuiltSeederBundle, type SeederBundle } from './core/seeder-bundle';
 
@@ -46,6 +48,9 @@ export type {
   StepPreset,
   TargetAuth,
   CloudRunService,
+  CloudRunJobTarget,
+  VertexAITarget,
+  VertexCustomJobSpec,
   SeedTaskSpec,
   GcsBackend,
   PolicySuppression,
