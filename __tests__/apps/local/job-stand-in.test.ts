@@ -28,7 +28,7 @@ import type { StepFunction } from '../../../lib/worker/delivery';
 import { runJobStep } from '../../../lib/worker/job-step';
 import { createStepHandler, type StepHandler } from '../../../lib/worker/step-handler';
 import { FIRESTORE_READY_MS, eventually, routesFor, step, testFirestore } from '../../ledger/helpers';
-import { cloudRunJobStep } from '../../worker/job-helpers';
+import { cloudRunJobStep, vertexStep } from '../../worker/job-helpers';
 
 /** Google's REST error body. */
 type ApiErrorBody = { error: { code: number; message: string; status: string } };
@@ -271,5 +271,36 @@ describe('GIVEN a 10-task job, 4 at a time, followed by a join', () => {
     expect(most).toBe(4);
     expect(l.merged).toEqual([{ train: Array.from({ length: 10 }, (_, i) => ({ part: i })) }]);
     expect(run.steps.find((s) => s.step === 'merge')).toMatchObject({ join: 'all', expected: 1, succeeded: 1 });
+  }, 60_000);
+});
+
+describe('GIVEN a Vertex AI step of 2 replicas', () => {
+  let l: Local;
+  const replicas: unknown[] = [];
+  beforeAll(async () => {
+    l = await local('standin-vertex', vertexStep('train', ['merge'], 2), {
+      runTask: inProcess(((_p: unknown, ctx) => {
+        replicas.push(ctx.job);
+        return { replica: ctx.job!.index };
+      }) as StepFunction),
+    });
+  }, FIRESTORE_READY_MS);
+
+  test('THEN customJobs.create starts both replicas, each a shard, and the custom job reads back succeeded', async () => {
+    await l.ledger.startRun({ step: 'train', runId: 'v1', payload: { lr: 0.01 } });
+    const run = await l.waitForRun('v1');
+    expect(run.status).toBe('succeeded');
+    expect(replicas).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ platform: 'vertexAI', index: 0, count: 2, attempt: 0 }),
+        expect.objectContaining({ platform: 'vertexAI', index: 1, count: 2, attempt: 0 }),
+      ]),
+    );
+    await eventually(() => !l.standIn.busy(), 'the custom job to finish');
+    const job = l.standIn.executions[0];
+    expect(job.name).toMatch(/^projects\/acme-ml-dev\/locations\/us-central1\/customJobs\/\d+$/);
+    const read = (await (await fetch(`${l.standIn.url}/v1/${job.name}`)).json()) as { state: string; labels: object };
+    expect(read).toMatchObject({ state: 'JOB_STATE_SUCCEEDED', labels: { step: 'train', 'run-id': 'v1' } });
+    expect(l.merged).toEqual([{ train: [{ replica: 0 }, { replica: 1 }] }]);
   }, 60_000);
 });

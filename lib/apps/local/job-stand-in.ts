@@ -88,6 +88,9 @@ export interface ExecutionRecord {
   /** The message shard and run (the envelope's), or undefined when PIPELINE_MESSAGE is not an envelope. */
   readonly shard?: string;
   readonly runId?: string;
+  /** Vertex: the custom job's display name and labels, as created. */
+  readonly displayName?: string;
+  readonly labels?: Readonly<Record<string, string>>;
   readonly receivedAt: number;
   /** When the first task's process started. */
   firstTaskStartedAt?: number;
@@ -151,6 +154,8 @@ export async function startJobStandIn(o: JobStandInOptions): Promise<RunningJobS
       count: launch.count,
       ...(messageShard !== undefined ? { shard: messageShard } : {}),
       ...(runId !== undefined ? { runId } : {}),
+      ...(launch.displayName !== undefined ? { displayName: launch.displayName } : {}),
+      ...(launch.labels !== undefined ? { labels: launch.labels } : {}),
       receivedAt: Date.now(),
       state: 'running',
       tasks: Array.from({ length: launch.count }, (_, index) => ({ index, exitCodes: [] })),
@@ -288,7 +293,7 @@ export async function startJobStandIn(o: JobStandInOptions): Promise<RunningJobS
         throw new ApiError('NOT_FOUND', `no vertexAI step of ${o.routes.pipeline} creates custom jobs in ${create[1]}`);
       const id = String(BigInt(`0x${randomBytes(7).toString('hex')}`));
       const exec = start(step, launch, `${create[1]}/customJobs/${id}`, id);
-      return reply(res, 200, customJobJson(exec, launch));
+      return reply(res, 200, customJobJson(exec));
     }
     throw new ApiError(
       'NOT_FOUND',
@@ -419,11 +424,11 @@ const VERTEX_STATES: Record<ExecutionState, string> = {
   stopped: 'JOB_STATE_CANCELLED',
 };
 
-function customJobJson(e: ExecutionRecord, launch?: JobLaunch): Record<string, unknown> {
+function customJobJson(e: ExecutionRecord): Record<string, unknown> {
   return {
     name: e.name,
-    ...(launch?.displayName ? { displayName: launch.displayName } : {}),
-    ...(launch?.labels ? { labels: launch.labels } : {}),
+    ...(e.displayName ? { displayName: e.displayName } : {}),
+    ...(e.labels ? { labels: e.labels } : {}),
     state: e.firstTaskStartedAt === undefined && e.state === 'running' ? 'JOB_STATE_PENDING' : VERTEX_STATES[e.state],
     createTime: iso(e.receivedAt),
     ...(e.firstTaskStartedAt !== undefined ? { startTime: iso(e.firstTaskStartedAt) } : {}),
