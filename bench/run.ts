@@ -1,11 +1,11 @@
 /**
- * `npm run bench [-- --quick] [--only synth,scale,tests,seed,dispatch,emulator,ledger] [--no-profile]`
+ * `npm run bench [-- --quick] [--only synth,scale,tests,seed,dispatch,emulator,ledger,jobs] [--no-profile]`
  *
  * Measures on this machine and writes docs/BENCHMARKS.md (the part between the bench markers), docs/benchmarks.svg
  * and bench/results.json (the raw numbers; a run with --only keeps the other sections from the previous file).
  * Sections: synth (examples vs the cdktf-init-style baseline), scale (1 .. 1,000 queues), tests (npm test), seed
  * (seeding throughput), dispatch (emulator dispatch rate, 10 x 500/s ceiling), emulator (CreateTask throughput over gRPC
- * and REST, in memory and durable), ledger (run-ledger hand-off overhead and a 1,000-shard fan-in). Exits 1 when a section fails or a budget is missed.
+ * and REST, in memory and durable), ledger (run-ledger hand-off overhead and a 1,000-shard fan-in), jobs (the local overhead of a job step: dispatch to first shard start). Exits 1 when a section fails or a budget is missed.
  * Not part of `npm test`: numbers depend on the machine and its load.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import {
 } from './lib/report';
 import { dispatchBench } from './sections/dispatch';
 import { emulatorBench } from './sections/emulator';
+import { jobsBench } from './sections/jobs';
 import { ledgerBench } from './sections/ledger';
 import { scaleBench } from './sections/scale';
 import { seedBench } from './sections/seed';
@@ -83,7 +84,8 @@ async function main(): Promise<void> {
         else if (section === 'seed') results.seed = await seedBench(ctx);
         else if (section === 'dispatch') results.dispatch = await dispatchBench(ctx);
         else if (section === 'emulator') results.emulator = await emulatorBench(ctx);
-        else results.ledger = await ledgerBench(ctx);
+        else if (section === 'ledger') results.ledger = await ledgerBench(ctx);
+        else results.jobs = await jobsBench(ctx);
         ctx.log(`== ${section} done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       } catch (err) {
         failures.push(`${section}: ${(err as Error).message}`);

@@ -26,6 +26,8 @@ export {
   type PipelineSchedulesProps,
   type PipelineScheduleProps,
 } from './constructs/pipeline-schedules';
+export { JobStepAccess, RUN_JOB_EXECUTOR_ROLE, type JobStepAccessProps } from './constructs/job-step-access';
+export { JobAlerts, type JobAlertsProps, type JobAlertTarget } from './constructs/job-alerts';
 export { buildSeedManifest, serializeSeedManifest } from './constructs/build-manifest';
 export { prebuiltSeederBundle, type SeederBundle } from './core/seeder-bundle';
 
@@ -51,6 +53,9 @@ export type {
   StepPreset,
   TargetAuth,
   CloudRunService,
+  CloudRunJobTarget,
+  VertexAITarget,
+  VertexCustomJobSpec,
   SeedTaskSpec,
   GcsBackend,
   PolicySuppression,

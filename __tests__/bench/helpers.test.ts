@@ -64,7 +64,7 @@ describe('jest timing, sections, files', () => {
   test('parseSections keeps run order and refuses unknown names', () => {
     expect(parseSections('seed, synth')).toEqual(['synth', 'seed']);
     expect(() => parseSections('synth,speed')).toThrow(
-      /comma-separated list of: synth, scale, tests, seed, dispatch, emulator, ledger \(got "synth,speed"\)/,
+      /comma-separated list of: synth, scale, tests, seed, dispatch, emulator, ledger, jobs \(got "synth,speed"\)/,
     );
     expect(() => parseSections('')).toThrow(/comma-separated list/);
   });

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 import { findSpecFiles, loadSpecFile, loadSpecs } from '../../lib/spec/load';
+import { JOB_STEP_DISPATCH_DEADLINE_SECONDS } from '../../lib/core/job-route';
 import { buildRoutes } from '../../lib/core/routes';
 import { STEP_PRESETS } from '../../lib/spec/presets';
 import * as schema from '../../lib/spec/schema';
@@ -39,14 +40,31 @@ describe('example specs in pipelines/', () => {
         'user-features': 'each',
         'item-features': 'each',
         train: 'all',
-        evaluate: 'each',
+        // After a job of several tasks (dev: 3) the next step joins its shards: evaluate runs once per run.
+        evaluate: name === 'recsys-dev.yaml' ? 'all' : 'each',
       });
-      // Every task a worker enqueues for train carries the train preset's 30 minutes (routes `task`).
-      expect(routes.steps.train.task.dispatchDeadlineSeconds).toBe(1800);
+      // train is a job step: the queue's call only starts the job, with a short deadline (not the preset's 30 minutes).
+      expect(routes.steps.train.task.dispatchDeadlineSeconds).toBe(JOB_STEP_DISPATCH_DEADLINE_SECONDS);
       for (const step of spec.pipeline.steps) {
-        expect(step.target.url).toMatch(/^https:\/\/[a-z-]+-[a-z0-9]+-uc\.a\.run\.app\/tasks$/);
         expect(step.target.serviceAccount).toMatch(/@acme-ml-(dev|prod)\.iam\.gserviceaccount\.com$/);
+        if (step.name === 'train') continue; // a job step: below
+        expect(step.target.url).toMatch(/^https:\/\/[a-z-]+-[a-z0-9]+-uc\.a\.run\.app\/tasks$/);
         expect(step.target.cloudRun?.service).toBe(step.name);
+      }
+      // train is a job (docs/jobs.md): its queue calls the Run API (dev, 3 tasks) or Vertex AI (prod).
+      const train = spec.pipeline.steps.find((s) => s.name === 'train')!;
+      expect(train.target.auth).toBe('oauth');
+      expect(train.local?.command).toEqual(['node', '--require', 'tsx/cjs', 'lib/worker/example-job.ts']);
+      if (name === 'recsys-dev.yaml') {
+        expect(train.target.cloudRunJob).toMatchObject({ job: 'recsys-train', taskCount: 3 });
+        expect(train.target.url).toBe(
+          'https://run.googleapis.com/v2/projects/acme-ml-dev/locations/us-central1/jobs/recsys-train:run',
+        );
+      } else {
+        expect(train.target.vertexAI?.customJob).toMatchObject({ machineType: 'a2-highgpu-1g', replicaCount: 1 });
+        expect(train.target.url).toBe(
+          'https://us-central1-aiplatform.googleapis.com/v1/projects/acme-ml-prod/locations/us-central1/customJobs',
+        );
       }
       expect(spec.pipeline.seedTasks.length).toBeGreaterThanOrEqual(1);
       expect(spec.pipeline.seedTasks.every((t) => t.scheduleTime === undefined)).toBe(true);

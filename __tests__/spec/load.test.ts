@@ -218,7 +218,7 @@ describe('parsePipelineSpec: schema problems', () => {
       {
         path: 'pipeline.steps[0].target.heders',
         message:
-          'unknown key "heders" (did you mean "headers"?); allowed here: url, auth, audience, headers, method, serviceAccount, cloudRun, scope',
+          'unknown key "heders" (did you mean "headers"?); allowed here: url, auth, audience, headers, method, serviceAccount, cloudRun, scope, cloudRunJob, vertexAI',
       },
     ]);
   });
@@ -268,9 +268,11 @@ describe('parsePipelineSpec: schema problems', () => {
     delete raw.pipeline.steps[1].target.url;
     expect(problemsOrEmpty(raw)).toEqual([
       { path: 'project', message: 'is required: Google Cloud project id.' },
+      // A target is a url or a job (cloudRunJob, vertexAI): the rule names both ways out.
       {
         path: 'pipeline.steps[1].target.url',
-        message: "is required: https URL of the step's worker endpoint (at most 2083 characters).",
+        message:
+          "is required: the https URL of the step's worker (or make the step a job: cloudRunJob or vertexAI, docs/jobs.md)",
       },
     ]);
   });
@@ -463,8 +465,8 @@ pipeline:
     const e = specError(() => loadSpecFile(file, { now: NOW }));
     expect(e.problems.map(({ line, column, path: p }) => `${line}:${column} ${p}`)).toEqual([
       '13:9 pipeline.steps[0].retry.maxAttemps', // the unknown key itself
-      '15:7 pipeline.steps[1].target.url', // missing: its parent `target:`
       '11:45 pipeline.steps[0].rateLimits.maxDispatchesPerSecond', // the value 900
+      '15:7 pipeline.steps[1].target.url', // missing (a rule: url or a job target): its parent `target:`
     ]);
     expect(e.problems[0].file).toBe(displayFile(file));
     expect(e.problems[0].message).toBe(

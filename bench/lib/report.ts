@@ -5,6 +5,7 @@
 import type { DispatchResult } from '../sections/dispatch';
 import type { EmulatorResult } from '../sections/emulator';
 import type { LedgerResult } from '../sections/ledger';
+import type { JobsResult } from '../sections/jobs';
 import type { ScaleResult } from '../sections/scale';
 import type { SeedResult } from '../sections/seed';
 import type { SynthResult } from '../sections/synth';
@@ -25,9 +26,10 @@ export interface BenchResults {
   readonly dispatch?: DispatchResult;
   readonly emulator?: EmulatorResult;
   readonly ledger?: LedgerResult;
+  readonly jobs?: JobsResult;
 }
 
-export const SECTIONS = ['synth', 'scale', 'tests', 'seed', 'dispatch', 'emulator', 'ledger'] as const;
+export const SECTIONS = ['synth', 'scale', 'tests', 'seed', 'dispatch', 'emulator', 'ledger', 'jobs'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BudgetCheck {
@@ -401,6 +403,7 @@ export function renderReport(r: BenchResults): string {
     );
   }
   if (r.ledger) parts.push(...ledgerSection(r.ledger));
+  if (r.jobs) parts.push(...jobsSection(r.jobs));
   return parts.join('\n\n');
 }
 
@@ -436,6 +439,30 @@ function ledgerSection(x: LedgerResult): string[] {
       ],
     ),
     `${int(f.writes.total)} ledger writes in all: completion is counted over the shard documents (an aggregation query), so no document is written more than ${f.writes.maxPerDocument} times in the run, far below Firestore's sustained 1 write per second per document.`,
+  ];
+}
+
+function jobsSection(x: JobsResult): string[] {
+  const ms = (v: number) => `${Math.round(v)} ms`;
+  const row = (what: string, l: JobsResult['dispatchToFirstShard']) => [
+    what,
+    String(l.samples),
+    ms(l.p50Ms),
+    ms(l.p95Ms),
+    ms(l.maxMs),
+  ];
+  return [
+    `## Job steps, locally (the stand-in, the example job, Firestore emulator)\n\nA Cloud Run job step of ${x.taskCount} tasks (${x.taskCount} at a time) followed by a service step, under \`npm run local\`'s routing: the emulator dispatches the \`:run\` task to the stand-in, which runs the example job (\`node --require tsx/cjs lib/worker/example-job.ts\`) as one child process per task. ${x.runs} runs one at a time, after a warm-up run (${loadText(x.load)}; measured ${x.measuredAt.slice(0, 16)}).`,
+    table(
+      ['from -> to', 'samples', 'p50', 'p95', 'max'],
+      [
+        row(':run dispatched -> the execution started (stand-in)', x.dispatchToExecution),
+        row(':run dispatched -> first task process started', x.dispatchToFirstProcess),
+        row(':run dispatched -> first shard claimed (its step function starts)', x.dispatchToFirstShard),
+        row('last shard done -> next step dispatched', x.lastShardToNext),
+      ],
+    ),
+    "The third row is the local overhead of a job step: almost all of it is a new Node process loading tsx and the worker SDK's clients (Firestore, Cloud Tasks) before it can claim its shard. On Cloud Run the same start is a container start, typically seconds.",
   ];
 }
 

@@ -16,4 +16,7 @@ export { CloudSchedulerJob } from '@cdktf/provider-google/lib/cloud-scheduler-jo
 export type { CloudSchedulerJobConfig } from '@cdktf/provider-google/lib/cloud-scheduler-job';
 export { FirestoreDatabase } from '@cdktf/provider-google/lib/firestore-database';
 export { FirestoreIndex } from '@cdktf/provider-google/lib/firestore-index';
+// Job steps (lib/constructs/job-step-access.ts): the invoker's grants to start Cloud Run jobs and Vertex AI custom jobs.
+export { CloudRunV2JobIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-job-iam-member';
+export { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role';
 export { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';

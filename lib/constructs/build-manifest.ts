@@ -21,10 +21,15 @@ import { SECRET_RULES } from '../core/secrets';
 import { ledgerLocationFor } from '../core/ledger-layout';
 import { type PipelineSpec } from '../spec/types';
 import { MANIFEST_VERSION, type ManifestHttpRequest, type ManifestTask, type SeedManifest } from '../core/manifest';
+import { envelopeJson, START_SHARD } from '../core/ledger-layout';
+import { jobRequest } from '../core/job-requests';
+import { shardsPerMessage } from '../core/job-route';
+import { buildRoutes, type PipelineRoutes } from '../core/routes';
 
 export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
   const invokerEmail = invokerEmailFor(spec);
   const problems: Problem[] = [];
+  let routes: PipelineRoutes | undefined;
   const tasks: ManifestTask[] = [];
   spec.pipeline.seedTasks.forEach((seed, i) => {
     const at = ['pipeline', 'seedTasks', i];
@@ -40,7 +45,26 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
     const t = step.target;
     const headers: Record<string, string> = { ...t.headers };
     let body: string | undefined;
-    if (seed.payload !== undefined) {
+    if (t.cloudRunJob || t.vertexAI) {
+      // A job step's task is the API request that starts its job, the run's first message in PIPELINE_MESSAGE
+      // (lib/core/job-requests.ts): the run id is the seed id, as for a service step's seed.
+      routes ??= buildRoutes(spec);
+      const request = jobRequest(routes, step.name, {
+        runId: seed.id,
+        shard: START_SHARD,
+        envelopeJson: envelopeJson({
+          runId: seed.id,
+          step: step.name,
+          shard: START_SHARD,
+          generation: 0,
+          payloadJson: JSON.stringify(seed.payload === undefined ? null : seed.payload),
+          source: { kind: 'seed', name: seed.id },
+        }),
+      });
+      problems.push(...request.problems.map((p) => ({ ...p, path: [...at, 'payload'] })));
+      body = request.body;
+      headers['Content-Type'] = 'application/json';
+    } else if (seed.payload !== undefined) {
       if (!METHODS_WITH_BODY.includes(t.method)) {
         problems.push({
           path: [...at, 'payload'],
@@ -83,6 +107,10 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
       (p) => `  - ${formatProblem(p)}`,
     );
   }
+  const startShards: Record<string, number> = {};
+  for (const [step, route] of Object.entries(routes?.steps ?? {}))
+    if (spec.pipeline.seedTasks.some((s) => s.step === step) && shardsPerMessage(route) > 1)
+      startShards[step] = shardsPerMessage(route);
   // The seeder re-runs the secret rules at deploy time; a suppression written in the spec holds there too.
   const secretRules: readonly string[] = Object.values(SECRET_RULES);
   const secretsAllowed = (spec.policy?.suppress ?? [])
@@ -91,7 +119,12 @@ export function buildSeedManifest(spec: PipelineSpec): SeedManifest {
   return {
     version: MANIFEST_VERSION,
     stack: stackNameFor(spec),
-    ledger: { pipeline: spec.pipeline.name, ...ledgerLocationFor(spec) },
+    ledger: {
+      pipeline: spec.pipeline.name,
+      ...ledgerLocationFor(spec),
+      // Seeds on job steps: their start step expects the job's shards (written only when some seed has more than one).
+      ...(Object.keys(startShards).length > 0 ? { startShards } : {}),
+    },
     project: spec.project,
     location: spec.region,
     tasks,

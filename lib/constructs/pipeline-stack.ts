@@ -36,6 +36,8 @@ import { TaskQueue } from './task-queue';
 import { RunLedger } from './run-ledger';
 import { buildRoutes } from '../core/routes';
 import { ledgerLocationFor } from '../core/ledger-layout';
+import { JobAlerts } from './job-alerts';
+import { JobStepAccess } from './job-step-access';
 
 export interface PipelineStackProps {
   /** The normalized pipeline (lib/spec/types.ts), e.g. from loadSpecs() or written in TypeScript. */
@@ -71,6 +73,7 @@ export const API_SERVICES = {
   run: 'run.googleapis.com',
   scheduler: SCHEDULER_API,
   firestore: 'firestore.googleapis.com',
+  aiplatform: 'aiplatform.googleapis.com',
 } as const;
 
 export class PipelineStack extends TerraformStack {
@@ -78,7 +81,10 @@ export class PipelineStack extends TerraformStack {
   /** `<pipeline>-<environment>`. */
   public readonly stackName: string;
   public readonly provider: GoogleProvider;
-  /** The `google_project_service` resources, by API (run only when a step names `target.cloudRun`). */
+  /**
+   * The `google_project_service` resources, by API (run only when a step names `target.cloudRun` or
+   * `target.cloudRunJob`, aiplatform only when a step is a `vertexAI` job).
+   */
   public readonly apiServices: {
     readonly cloudTasks: ProjectService;
     readonly iam: ProjectService;
@@ -87,6 +93,7 @@ export class PipelineStack extends TerraformStack {
     readonly scheduler?: ProjectService;
     /** Present when the run ledger is in the pipeline's project. */
     readonly firestore?: ProjectService;
+    readonly aiplatform?: ProjectService;
   };
   /** One queue per step, by step name. */
   public readonly queues: Readonly<Record<string, TaskQueue>>;
@@ -106,6 +113,10 @@ export class PipelineStack extends TerraformStack {
   public readonly monitoring?: QueueAlerts;
   /** The Cloud Scheduler jobs and their identity (docs/schedules.md); present only when the spec has schedules. */
   public readonly schedules?: PipelineSchedules;
+  /** The invoker's grants to start the jobs of job steps (docs/jobs.md); present only when the spec has one. */
+  public readonly jobAccess?: JobStepAccess;
+  /** A failed-job alert per job step; present only with `monitoring` and a job step. */
+  public readonly jobAlerts?: JobAlerts;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id);
@@ -152,7 +163,11 @@ export class PipelineStack extends TerraformStack {
         disableOnDestroy: false,
         disableDependentServices: false,
       });
-    const usesCloudRun = spec.pipeline.steps.some((s) => s.target.cloudRun !== undefined);
+    const usesCloudRun = spec.pipeline.steps.some(
+      (s) => s.target.cloudRun !== undefined || s.target.cloudRunJob !== undefined,
+    );
+    const jobSteps = spec.pipeline.steps.filter((s) => s.target.cloudRunJob || s.target.vertexAI);
+    const usesVertex = jobSteps.some((s) => s.target.vertexAI);
     const ledgerAt = ledgerLocationFor(spec);
     this.apiServices = {
       cloudTasks: api('api-cloudtasks', API_SERVICES.cloudTasks),
@@ -161,6 +176,7 @@ export class PipelineStack extends TerraformStack {
       scheduler: spec.pipeline.schedules?.length ? api('api-cloudscheduler', API_SERVICES.scheduler) : undefined,
       // A database in another project is that project's: its API is on already.
       firestore: ledgerAt.project === spec.project ? api('api-firestore', API_SERVICES.firestore) : undefined,
+      ...(usesVertex ? { aiplatform: api('api-aiplatform', API_SERVICES.aiplatform) } : {}),
     };
 
     // The identity on every task's token.
@@ -238,6 +254,15 @@ export class PipelineStack extends TerraformStack {
       ...(spec.deployer ?? []),
     ]))
       this.ledger.grantReadWrite(member);
+    // Job steps: the invoker may start their jobs (one job, or custom jobs), and nothing else (job-step-access.ts).
+    if (jobSteps.length > 0)
+      this.jobAccess = new JobStepAccess(this, 'job-access', {
+        project: spec.project,
+        stackName: this.stackName,
+        invoker: this.invoker,
+        steps: jobSteps.map((s) => ({ name: s.name, cloudRunJob: s.target.cloudRunJob, vertexAI: s.target.vertexAI })),
+        apis: { run: this.apiServices.run, aiplatform: this.apiServices.aiplatform },
+      });
 
     // Seeding: one resource for all seed tasks, after everything a task needs to be created and dispatched.
     if (spec.pipeline.seedTasks.length > 0) {
@@ -254,6 +279,7 @@ export class PipelineStack extends TerraformStack {
           ...this.invoker.iamBindings,
           // The seeder records each seed's run in the ledger before its task.
           ...this.ledger.dependables,
+          ...(this.jobAccess?.iamBindings ?? []),
         ],
       });
     }
@@ -291,6 +317,25 @@ export class PipelineStack extends TerraformStack {
         },
         dependsOn: Object.values(queues).map((q) => q.resource),
       });
+      if (jobSteps.length > 0)
+        this.jobAlerts = new JobAlerts(this, 'job-alerts', {
+          project: spec.project,
+          pipeline: spec.pipeline.name,
+          steps: jobSteps.map((s) => ({
+            step: s.name,
+            kind: s.target.cloudRunJob ? 'cloudRunJob' : 'vertexAI',
+            job: s.target.cloudRunJob?.job,
+            region: s.target.cloudRunJob?.region,
+          })),
+          notificationChannels: spec.monitoring.notificationChannels,
+          labels: {
+            ...spec.labels,
+            'managed-by': MANAGED_BY,
+            pipeline: spec.pipeline.name,
+            environment: spec.environment,
+          },
+          monitoringApi: this.monitoring.apiService,
+        });
     }
 
     // delivery: recurring runs through Cloud Scheduler, only when the spec has schedules (docs/schedules.md).
@@ -367,7 +412,13 @@ export class PipelineStack extends TerraformStack {
       {
         pipeline: spec.pipeline.name,
         environment: spec.environment,
-        steps: steps.map((s) => ({ name: s.name, queueId: queueIdFor(spec, s.name), next: [...s.next] })),
+        steps: steps.map((s) => ({
+          name: s.name,
+          queueId: queueIdFor(spec, s.name),
+          next: [...s.next],
+          // Job steps only, so a stack of services synthesizes as before (the graph reads a missing kind as service).
+          ...jobGraphFields(s),
+        })),
       },
       'Steps, their queues and the steps each one enqueues into (drawn by the review tool)',
     );
@@ -406,4 +457,17 @@ export class PipelineStack extends TerraformStack {
       'The pipeline routes a worker reads from CLOUD_TASKS_PIPELINE_ROUTES: `terraform output -json routes` (docs/worker.md)',
     );
   }
+}
+
+/** What the review's graph shows of a job step: its kind and job. */
+function jobGraphFields(s: PipelineSpec['pipeline']['steps'][number]): Record<string, unknown> {
+  const t = s.target;
+  if (t.cloudRunJob) return { kind: 'cloudRunJob', job: t.cloudRunJob.job, tasks: t.cloudRunJob.taskCount };
+  if (t.vertexAI)
+    return {
+      kind: 'vertexAI',
+      job: t.vertexAI.customJob.machineType,
+      tasks: t.vertexAI.customJob.replicaCount,
+    };
+  return {};
 }

@@ -240,8 +240,9 @@ export function newRunDocument(r: NewRunDocument, now: Date): RunDocument<Date> 
 }
 
 /** The start step's document, created right after the run document: open, one task expected. */
-export function startStepDocument(step: string, now: Date): StepDocument<Date> {
-  return { step, state: 'open', expected: 1, openedAt: now };
+/** The start step of a new run: `expected` is its shards (a job step's task or replica count, else 1). */
+export function startStepDocument(step: string, now: Date, expected = 1): StepDocument<Date> {
+  return { step, state: 'open', expected, openedAt: now };
 }
 
 export const STEP_STATES = ['open', 'complete', 'skipped', 'failed'] as const;
@@ -391,6 +392,36 @@ export function envelopeProblems(v: Record<string, unknown>): string[] {
   )
     out.push('from: must be { step, shard, index }');
   return out;
+}
+
+/** What an envelope is made of: its fields, and the payload as the JSON text the ledger stores. */
+export interface EnvelopeParts {
+  readonly runId?: string;
+  readonly step: string;
+  readonly shard: string;
+  readonly generation: number;
+  /** The payload as JSON text. */
+  readonly payloadJson: string;
+  readonly from?: TaskEnvelope['from'];
+  readonly source?: RunSource;
+}
+
+/**
+ * The envelope text: built by hand around the stored payload text, so a large payload is not parsed again. The one
+ * writer of the envelope: the ledger's tasks, and the seed manifest's job requests (PIPELINE_MESSAGE).
+ */
+export function envelopeJson(t: EnvelopeParts): string {
+  const head: Omit<TaskEnvelope, 'payload'> = {
+    envelope: ENVELOPE_FORMAT,
+    ...(t.runId !== undefined ? { runId: t.runId } : {}),
+    step: t.step,
+    shard: t.shard,
+    generation: t.generation,
+    ...(t.from ? { from: t.from } : {}),
+    ...(t.source ? { source: t.source } : {}),
+  };
+  const text = JSON.stringify(head);
+  return `${text.slice(0, -1)},"payload":${t.payloadJson}}`;
 }
 
 function sha256Hex(s: string): string {

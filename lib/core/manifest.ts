@@ -54,6 +54,11 @@ export interface ManifestLedger {
   readonly project: string;
   /** `(default)` or the database id. */
   readonly database: string;
+  /**
+   * Shards a run started at these steps expects there (a job step's task or replica count), for the start step's
+   * document. @default - 1 for every step
+   */
+  readonly startShards?: Readonly<Record<string, number>>;
 }
 
 export interface SeedManifest {

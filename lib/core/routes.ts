@@ -21,6 +21,14 @@ import { formatPath, formatProblem, ProblemError, type PathSegment, type Problem
 import { databaseIdProblems } from './rules/firestore';
 import { ledgerLocationFor } from './ledger-layout';
 import {
+  JOB_KINDS,
+  jobRouteFor,
+  jobRouteShapeProblems,
+  shardsPerMessage,
+  type JobTargetInput,
+  type StepJobRoute,
+} from './job-route';
+import {
   DEFAULT_OAUTH_SCOPE,
   invokerEmailFor,
   oidcAudienceFor,
@@ -35,8 +43,11 @@ export const ROUTES_ENV = 'CLOUD_TASKS_PIPELINE_ROUTES';
 export const ROUTES_FILE_ENV = 'CLOUD_TASKS_PIPELINE_ROUTES_FILE';
 export const ROUTES_VERSION = 1;
 
-/** What runs a step: an HTTP service today; Cloud Run jobs and Vertex AI custom jobs arrive with issue 12. */
-export const STEP_KINDS = ['service'] as const;
+/**
+ * What runs a step: an HTTP service (its worker answers each task), or a job the step's queue starts through a Google
+ * API, a Cloud Run job or a Vertex AI custom job (lib/core/job-route.ts; docs/jobs.md).
+ */
+export const STEP_KINDS = ['service', ...JOB_KINDS] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
 /**
@@ -50,6 +61,15 @@ export type JoinMode = (typeof JOIN_MODES)[number];
 /** The default join: a step with two or more parents runs once per run (`all`); with one parent, once per message. */
 export function defaultJoin(parentCount: number): JoinMode {
   return parentCount >= 2 ? 'all' : 'each';
+}
+
+/**
+ * The default join of a step whose parents are known: as defaultJoin, and also `all` after a job step that runs more
+ * than one task per message (its shards are a fan-out: the step after it runs once, after the last shard, with every
+ * shard's message; docs/jobs.md).
+ */
+export function defaultJoinAfter(parents: ReadonlyArray<{ readonly job?: StepJobRoute }>): JoinMode {
+  return parents.some((p) => shardsPerMessage(p) > 1) ? 'all' : defaultJoin(parents.length);
 }
 
 /** How the queue authenticates its tasks to the step's target; the worker SDK verifies OIDC tokens with it. */
@@ -77,6 +97,8 @@ export interface StepRoute {
   readonly task: { readonly dispatchDeadlineSeconds: number };
   /** The queue's retry budget: how long Cloud Tasks may keep retrying a task of this step. */
   readonly retry: RetryBudget;
+  /** A job step's job (kind `cloudRunJob` or `vertexAI`): absent for a service. */
+  readonly job?: StepJobRoute;
 }
 
 export interface PipelineRoutes {
@@ -110,7 +132,7 @@ export interface RoutesStepInput {
     readonly auth: 'oidc' | 'oauth' | 'none';
     readonly audience?: string;
     readonly scope?: string;
-  };
+  } & JobTargetInput;
 }
 
 /** What `buildRoutes` reads from a pipeline: a structural subset of the normalized PipelineSpec. */
@@ -132,6 +154,7 @@ export function buildRoutes(input: RoutesInput): PipelineRoutes {
   const parents = parentsOf(input.pipeline.steps);
   const invoker = invokerEmailFor(identity);
   const steps: Record<string, StepRoute> = {};
+  const jobs = new Map(input.pipeline.steps.map((s) => [s.name, jobRouteFor(input.project, s.target)]));
   for (const s of input.pipeline.steps) {
     const stepParents = parents.get(s.name) ?? [];
     const auth: StepAuthRoute =
@@ -140,16 +163,18 @@ export function buildRoutes(input: RoutesInput): PipelineRoutes {
         : s.target.auth === 'oauth'
           ? { kind: 'oauth', serviceAccountEmail: invoker, scope: s.target.scope ?? DEFAULT_OAUTH_SCOPE }
           : { kind: 'none' };
+    const job = jobs.get(s.name);
     steps[s.name] = {
       queue: queueNameFor(input.project, input.region, queueIdFor(identity, s.name)),
       url: s.target.url,
-      kind: 'service',
+      kind: job?.kind ?? 'service',
       next: [...s.next],
       parents: stepParents,
-      join: s.join ?? defaultJoin(stepParents.length),
+      join: s.join ?? defaultJoinAfter(stepParents.map((p) => ({ job: jobs.get(p) }))),
       auth,
       task: { dispatchDeadlineSeconds: s.dispatchDeadlineSeconds },
       retry: resolveRetry(s.retry),
+      ...(job ? { job } : {}),
     };
   }
   const routes: PipelineRoutes = {
@@ -329,6 +354,7 @@ function stepProblems(
       step.kind,
       `${JSON.stringify(step.kind)} is not a step kind this SDK runs (${STEP_KINDS.join(', ')})`,
     );
+  for (const p of jobRouteShapeProblems(step.kind, step.job)) add(`${at}.${p.field}`, p.value, p.message);
   if (!(JOIN_MODES as readonly unknown[]).includes(step.join))
     add(
       `${at}.join`,

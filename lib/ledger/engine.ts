@@ -33,7 +33,8 @@ import type { LedgerClock } from './clock';
 import { PermanentError } from './errors';
 import type { LedgerEvent, LedgerEventListener } from './events';
 import type { LedgerStore, RunRecord, ShardRecord, StepRecord } from './store';
-import { checkTaskSize, createStepTask, envelopeJson, mapLimit, type LedgerTasksClient } from './tasks';
+import { createStepTask, mapLimit, stepTaskBody, type LedgerTasksClient } from './tasks';
+import { jobShardId, shardLeaseSeconds, shardsPerMessage } from '../core/job-route';
 import type { Timestamp } from '@google-cloud/firestore';
 
 /** How many CreateTask calls one delivery has in flight at most (a fan-out of 1,000 is sent 32 at a time). */
@@ -54,6 +55,11 @@ export interface DeliveryInput extends ShardKey {
   readonly from?: { readonly step: string; readonly shard: string; readonly index: number };
   /** Who holds the lease: `<task id>/<retry count>`. */
   readonly leaseOwner: string;
+  /**
+   * A job task's retry takes over the lease of its own earlier attempt (`<leaseHolder>/<n>`): the platform stopped
+   * that attempt before it retried. @default - a live lease is never taken over
+   */
+  readonly leaseHolder?: string;
 }
 
 export type ClaimResult =
@@ -150,7 +156,9 @@ export class RunEngine {
     const created = await this.store.create(this.store.runRef(r.runId), { ...doc });
     const run = (await this.store.getRun(r.runId))!;
     if (created) {
-      await this.store.create(this.store.stepRef(r.runId, r.startStep), { ...startStepDocument(r.startStep, now) });
+      await this.store.create(this.store.stepRef(r.runId, r.startStep), {
+        ...startStepDocument(r.startStep, now, shardsPerMessage(this.routes.steps[r.startStep])),
+      });
       this.emit({
         type: 'run-created',
         severity: 'INFO',
@@ -224,7 +232,7 @@ export class RunEngine {
       return { kind: 'skipped', reason: `run ${d.runId} is ${run.status}` };
     }
     const now = this.clock.now();
-    const leaseUntil = now + this.routes.steps[d.step].task.dispatchDeadlineSeconds * 1000;
+    const leaseUntil = now + shardLeaseSeconds(this.routes.steps[d.step]) * 1000;
     const message = this.messageFields(ref.path, d.messageJson);
     const { result, writeTime } = await this.store.compareAndSet<ShardRecord, ClaimResult>(
       ref,
@@ -250,7 +258,8 @@ export class RunEngine {
           return {
             result: { kind: 'skipped', reason: `shard ${d.shard} of ${d.step} failed: ${s.error?.message ?? ''}` },
           };
-        if (s.state === 'running' && (s.leaseUntil ?? 0) > now)
+        const ownLease = d.leaseHolder !== undefined && s.leaseOwner?.startsWith(`${d.leaseHolder}/`);
+        if (s.state === 'running' && (s.leaseUntil ?? 0) > now && !ownLease)
           return { result: { kind: 'busy', leaseUntil: s.leaseUntil!, leaseOwner: s.leaseOwner } };
         // pending (re-driven), an expired lease, or a failed shard re-enqueued by a newer generation.
         const newGeneration = d.generation > s.generation || s.state === 'pending';
@@ -437,7 +446,8 @@ export class RunEngine {
     if (!parentDocs.every((p) => p && COMPLETE_STATES.includes(p.state))) return false;
     const route = this.routes.steps[step];
     const incoming = parentDocs.reduce((n, p) => n + (p!.emitted?.[step] ?? 0), 0);
-    const expected = step === run.startStep ? 1 : route.join === 'all' ? (incoming > 0 ? 1 : 0) : incoming;
+    const messages = step === run.startStep ? 1 : route.join === 'all' ? (incoming > 0 ? 1 : 0) : incoming;
+    const expected = messages * shardsPerMessage(route);
     const nexts = route.next.filter((n) => inRun.includes(n));
     // A shard still running (the usual case in a fan-out) means not yet: one index lookup instead of a count.
     if (expected > 1 && (await this.store.anyUnfinished(run.runId, step))) return false;
@@ -483,7 +493,12 @@ export class RunEngine {
       const docs = await this.parentSteps(runId, parents);
       if (!docs.every((p) => p && COMPLETE_STATES.includes(p.state))) continue;
       const incoming = docs.reduce((n, p) => n + (p!.emitted?.[next] ?? 0), 0);
-      if (incoming > 0) await this.openStep(runId, next, this.routes.steps[next].join === 'all' ? 1 : incoming);
+      if (incoming > 0)
+        await this.openStep(
+          runId,
+          next,
+          (this.routes.steps[next].join === 'all' ? 1 : incoming) * shardsPerMessage(this.routes.steps[next]),
+        );
       if (this.routes.steps[next].join === 'all' && incoming > 0) {
         if (await this.claimOnce(runId, claimIdFor.join(next), actor))
           await this.startJoin(run, next, parents, incoming, actor);
@@ -586,8 +601,23 @@ export class RunEngine {
     return result;
   }
 
-  /** The step's shards the run expects, with the message each carries (for cancel and re-drive). */
+  /**
+   * The step's shards the run expects, with the message each carries (for cancel and re-drive): one per message, or
+   * for a job step one per task of each message's execution (`<message shard>#<index>`).
+   */
   async expectedShards(
+    run: RunRecord,
+    step: string,
+  ): Promise<Array<{ shard: string; payloadJson?: string; from?: { step: string; shard: string; index: number } }>> {
+    const messages = await this.expectedMessages(run, step);
+    const route = this.routes.steps[step];
+    if (!route.job) return messages;
+    return messages.flatMap((m) =>
+      Array.from({ length: shardsPerMessage(route) }, (_, i) => ({ ...m, shard: jobShardId(m.shard, i) })),
+    );
+  }
+
+  private async expectedMessages(
     run: RunRecord,
     step: string,
   ): Promise<Array<{ shard: string; payloadJson?: string; from?: { step: string; shard: string; index: number } }>> {
@@ -615,14 +645,14 @@ export class RunEngine {
 
   /** Size check of a message as a task for `step` (PermanentError when too large). */
   checkMessage(step: string, payloadJson: string, what: string): void {
-    checkTaskSize(this.routes, step, envelopeJson({ step, shard: 'x', generation: 0, payloadJson }), what);
+    stepTaskBody(this.routes, { step, shard: 'x', generation: 0, payloadJson }, what);
   }
 }
 
 /** Shard ids in natural order: 0.2 before 0.10, segment by segment. */
 export function compareShardIds(a: string, b: string): number {
-  const pa = a.split(/([.:])/);
-  const pb = b.split(/([.:])/);
+  const pa = a.split(/([.:#])/);
+  const pb = b.split(/([.:#])/);
   for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
     const na = /^\d+$/.test(pa[i]) ? Number(pa[i]) : NaN;
     const nb = /^\d+$/.test(pb[i]) ? Number(pb[i]) : NaN;

@@ -7,10 +7,15 @@
  */
 import { maxTaskLifetimeSeconds } from '../core/rules/cloud-tasks';
 import type { StepRoute } from '../core/routes';
+import { jobRunBudgetSeconds } from '../core/job-route';
 
-/** How long a step may show no progress before its run is stalled, in seconds. */
+/**
+ * How long a step may show no progress before its run is stalled, in seconds. A job step's task only starts the job:
+ * its budget adds the longest the job can run before its shards report (jobRunBudgetSeconds).
+ */
 export function stallBudgetSeconds(route: StepRoute): number {
-  return maxTaskLifetimeSeconds(route.retry, route.task.dispatchDeadlineSeconds);
+  const call = maxTaskLifetimeSeconds(route.retry, route.task.dispatchDeadlineSeconds);
+  return route.job ? call + jobRunBudgetSeconds(route.job) : call;
 }
 
 export interface StallInput {
@@ -35,10 +40,14 @@ export function detectStall(i: StallInput): StallVerdict | undefined {
   const silentSeconds = (i.now - i.lastProgressAt) / 1000;
   if (silentSeconds <= budgetSeconds) return undefined;
   const steps = i.openSteps.map((s) => s.step);
+  const jobs = i.openSteps.some((s) => s.route.job);
+  const waited = jobs
+    ? `longer than ${steps.length === 1 ? 'this step' : 'these steps'} can take (${Math.round(budgetSeconds).toLocaleString('en-US')} s: the API call's retry budget, the job's longest run and a start margin); its job never reported. Look at the job's executions, then re-drive it with retryRun / \`runs retry\``
+    : `longer than Cloud Tasks keeps retrying a task of ${steps.length === 1 ? 'this step' : 'these steps'} (${Math.round(budgetSeconds).toLocaleString('en-US')} s: retry budget plus dispatch deadline); its tasks are gone. Re-drive it with retryRun / \`runs retry\``;
   return {
     steps,
     lastProgressAt: i.lastProgressAt,
     budgetSeconds,
-    reason: `stalled at ${steps.join(', ')}: no progress since ${new Date(i.lastProgressAt).toISOString()} (${Math.round(silentSeconds).toLocaleString('en-US')} s), longer than Cloud Tasks keeps retrying a task of ${steps.length === 1 ? 'this step' : 'these steps'} (${Math.round(budgetSeconds).toLocaleString('en-US')} s: retry budget plus dispatch deadline); its tasks are gone. Re-drive it with retryRun / \`runs retry\``,
+    reason: `stalled at ${steps.join(', ')}: no progress since ${new Date(i.lastProgressAt).toISOString()} (${Math.round(silentSeconds).toLocaleString('en-US')} s), ${waited}`,
   };
 }

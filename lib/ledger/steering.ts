@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { START_SHARD, ledgerTaskIdFor, runIdProblem, type RunSource, type RunStatus } from '../core/ledger-layout';
 import { rootSteps, runSteps } from '../core/routes';
+import { jobShardId } from '../core/job-route';
 import type { RunEngine } from './engine';
 import { createStepTask, deleteTaskIfPresent, ledgerTaskName, mapLimit } from './tasks';
 import type { RunRecord, ShardRecord } from './store';
@@ -80,7 +81,9 @@ export async function startRun(engine: RunEngine, o: StartRunOptions = {}): Prom
     );
   if (!created && run.status !== 'running') return { runId, created, status: run.status, task };
   // A start interrupted between the run document and its task is completed here (the task name is the same).
-  if (created || !(await engine.store.getShard(runId, step, START_SHARD))) {
+  // A job step's first shard is its execution's task 0.
+  const firstShard = routes.steps[step].job ? jobShardId(START_SHARD, 0) : START_SHARD;
+  if (created || !(await engine.store.getShard(runId, step, firstShard))) {
     await createStepTask(engine.tasks, routes, {
       runId,
       step,

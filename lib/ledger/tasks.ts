@@ -4,10 +4,14 @@
  * subset of CloudTasksClient used, so tests pass a fake and the SDK passes the official client (ADC, or the
  * emulator through CLOUD_TASKS_EMULATOR_HOST).
  */
-import { ENVELOPE_FORMAT, ledgerTaskIdFor, type RunSource, type TaskEnvelope } from '../core/ledger-layout';
+import { envelopeJson, ledgerTaskIdFor, type RunSource, type TaskEnvelope } from '../core/ledger-layout';
 import type { PipelineRoutes } from '../core/routes';
 import { httpRequestSizeBytes, LIMITS } from '../core/rules/cloud-tasks';
+import { messageShardOf } from '../core/job-route';
+import { jobRequest } from '../core/job-requests';
 import { PermanentError } from './errors';
+
+export { envelopeJson };
 
 /** What the ledger needs of a Cloud Tasks client; `CloudTasksClient` from @google-cloud/tasks satisfies it. */
 export interface LedgerTasksClient {
@@ -39,7 +43,10 @@ export interface StepTaskInput {
   readonly taskId?: string;
 }
 
-/** The full task name of a ledger task. */
+/**
+ * The full task name of a ledger task. A job step has one task per message (its job runs every shard of it), so a job
+ * shard (`0#2`) names the task of its message (`0`).
+ */
 export function ledgerTaskName(
   routes: PipelineRoutes,
   runId: string,
@@ -47,22 +54,32 @@ export function ledgerTaskName(
   shard: string,
   generation: number,
 ): string {
-  return `${routes.steps[step].queue}/tasks/${ledgerTaskIdFor(runId, step, shard, generation)}`;
+  return `${routes.steps[step].queue}/tasks/${ledgerTaskIdFor(runId, step, taskShardOf(routes, step, shard), generation)}`;
 }
 
-/** The envelope text: built by hand around the stored payload text, so a large payload is not parsed again. */
-export function envelopeJson(t: StepTaskInput): string {
-  const head: Omit<TaskEnvelope, 'payload'> = {
-    envelope: ENVELOPE_FORMAT,
-    ...(t.runId !== undefined ? { runId: t.runId } : {}),
-    step: t.step,
-    shard: t.shard,
-    generation: t.generation,
-    ...(t.from ? { from: t.from } : {}),
-    ...(t.source ? { source: t.source } : {}),
-  };
-  const text = JSON.stringify(head);
-  return `${text.slice(0, -1)},"payload":${t.payloadJson}}`;
+/** The shard a task of `step` is named after and carries: the message's, for a job step. */
+function taskShardOf(routes: PipelineRoutes, step: string, shard: string): string {
+  return routes.steps[step].job ? messageShardOf(shard) : shard;
+}
+
+/**
+ * The body of a task of `step`: the envelope (a service's worker reads it), or for a job step the API request that
+ * starts the job with the envelope as PIPELINE_MESSAGE (lib/core/job-requests.ts). Throws PermanentError when the
+ * message cannot travel (a task over 1 MB, or an environment variable over the job's limit): a retry would build the
+ * same body.
+ */
+export function stepTaskBody(routes: PipelineRoutes, t: StepTaskInput, what: string): string {
+  const shard = taskShardOf(routes, t.step, t.shard);
+  const envelope = envelopeJson({ ...t, shard });
+  let body = envelope;
+  if (routes.steps[t.step].job) {
+    const request = jobRequest(routes, t.step, { runId: t.runId, shard, envelopeJson: envelope });
+    const [tooLarge] = request.problems;
+    if (tooLarge) throw new PermanentError(`${what} ${tooLarge.message}`);
+    body = request.body;
+  }
+  checkTaskSize(routes, t.step, body, what);
+  return body;
 }
 
 /**
@@ -88,9 +105,8 @@ export async function createStepTask(
   t: StepTaskInput,
 ): Promise<{ name: string; created: boolean }> {
   const route = routes.steps[t.step];
-  const body = envelopeJson(t);
-  checkTaskSize(routes, t.step, body, `the message${t.from ? ` from ${t.from.step}` : ''}`);
-  const taskId = t.taskId ?? ledgerTaskIdFor(t.runId ?? '', t.step, t.shard, t.generation);
+  const body = stepTaskBody(routes, t, `the message${t.from ? ` from ${t.from.step}` : ''}`);
+  const taskId = t.taskId ?? ledgerTaskIdFor(t.runId ?? '', t.step, taskShardOf(routes, t.step, t.shard), t.generation);
   const name = `${route.queue}/tasks/${taskId}`;
   const task: Record<string, unknown> = {
     name,

@@ -133,7 +133,7 @@ export function createRunLedgerWriter(o: RunLedgerWriterOptions): RunLedgerWrite
         at,
       );
       if (await create(runPath, { ...doc })) {
-        await create(stepPath, { ...startStepDocument(task.step, at) });
+        await create(stepPath, { ...startStepDocument(task.step, at, o.ledger.startShards?.[task.step]) });
         return 'create-task';
       }
       const run = await get(runPath);
@@ -141,7 +141,7 @@ export function createRunLedgerWriter(o: RunLedgerWriterOptions): RunLedgerWrite
       const status = stringOf(run.status) as RunStatus | undefined;
       if (status !== 'running' || stringOf(run.startStep) !== task.step) return 'run-exists';
       if (await get(ledgerPaths.shard(o.stack, task.seedId, task.step, START_SHARD))) return 'run-exists';
-      await create(stepPath, { ...startStepDocument(task.step, at) });
+      await create(stepPath, { ...startStepDocument(task.step, at, o.ledger.startShards?.[task.step]) });
       return 'create-task';
     },
   };

@@ -13,7 +13,10 @@ import { SCHEDULER_DEFAULTS } from '../core/rules/scheduler';
 import { DEFAULT_LOG_SAMPLING_RATIO, STEP_PRESETS } from './presets';
 import { JOIN_MODES, type JoinMode } from '../core/routes';
 import type { PathSegment, Problem } from '../core/problem';
+import { CLOUD_RUN_JOB_LIMITS } from '../core/rules/cloud-run';
+import { DEFAULT_VERTEX_TIMEOUT_SECONDS, JOB_STEP_DISPATCH_DEADLINE_SECONDS, jobApiUrl } from '../core/job-route';
 import type {
+  CloudRunJobTarget,
   MonitoringSpec,
   PipelineSpec,
   PolicySuppression,
@@ -25,6 +28,7 @@ import type {
   StepSpec,
   StepTarget,
   TargetAuth,
+  VertexAITarget,
 } from './types';
 
 type Raw = Record<string, unknown>;
@@ -76,7 +80,10 @@ export function normalizeSpec(raw: unknown): NormalizeResult {
     return seconds;
   };
 
-  const steps = arr(rawPipeline.steps).map((s, i) => normalizeStep(obj(s), ['pipeline', 'steps', i], region, duration));
+  const project = str(root.project) ?? '';
+  const steps = arr(rawPipeline.steps).map((s, i) =>
+    normalizeStep(obj(s), ['pipeline', 'steps', i], region, duration, project),
+  );
   const seedTasks = arr(rawPipeline.seedTasks).map((t) => normalizeSeedTask(obj(t)));
   // Left out when not written, so specs without schedules normalize as before.
   const schedules = Array.isArray(rawPipeline.schedules)
@@ -84,7 +91,7 @@ export function normalizeSpec(raw: unknown): NormalizeResult {
     : undefined;
 
   const spec: PipelineSpec = defined({
-    project: str(root.project) ?? '',
+    project,
     region,
     environment: str(root.environment) ?? '',
     labels: stringMap(root.labels),
@@ -112,6 +119,7 @@ function normalizeStep(
   path: PathSegment[],
   region: string,
   duration: (v: unknown, path: PathSegment[]) => number | undefined,
+  project: string,
 ): StepSpec {
   const preset = oneOf<StepPreset>(raw.preset, Object.keys(STEP_PRESETS) as StepPreset[]);
   const base = preset ? STEP_PRESETS[preset] : undefined;
@@ -134,39 +142,98 @@ function normalizeStep(
   });
 
   const rawLocal = isObject(raw.local) ? raw.local : undefined;
+  const target = normalizeTarget(obj(raw.target), region, project, (v, at) => duration(v, [...path, 'target', ...at]));
+  const isJob = target.cloudRunJob !== undefined || target.vertexAI !== undefined;
   return defined({
     name: str(raw.name) ?? '',
     preset,
-    target: normalizeTarget(obj(raw.target), region),
+    target,
     rateLimits,
     retry,
     dispatchDeadlineSeconds:
       duration(raw.dispatchDeadline, [...path, 'dispatchDeadline']) ??
+      // A job step's call only starts the job: a short default, not the preset's (lib/core/job-route.ts).
+      (isJob ? JOB_STEP_DISPATCH_DEADLINE_SECONDS : undefined) ??
       base?.dispatchDeadlineSeconds ??
       SERVICE_DEFAULTS.dispatchDeadlineSeconds,
     logSamplingRatio: num(raw.logSamplingRatio) ?? base?.logSamplingRatio ?? DEFAULT_LOG_SAMPLING_RATIO,
     // Placeholders keep positions: next[2] in a problem is next[2] in the file.
     next: arr(raw.next).map((n) => str(n) ?? ''),
-    local: rawLocal ? { url: str(rawLocal.url) ?? '' } : undefined,
+    local: rawLocal
+      ? defined({
+          url: str(rawLocal.url),
+          command: Array.isArray(rawLocal.command) ? arr(rawLocal.command).map((a) => str(a) ?? '') : undefined,
+        })
+      : undefined,
     // Left unset when not written: the default depends on the graph (lib/core/routes.ts defaultJoin).
     join: oneOf<JoinMode>(raw.join, JOIN_MODES),
   });
 }
 
-function normalizeTarget(raw: Raw, region: string): StepTarget {
+function normalizeTarget(
+  raw: Raw,
+  region: string,
+  project: string,
+  duration: (v: unknown, path: PathSegment[]) => number | undefined,
+): StepTarget {
   const cloudRun = isObject(raw.cloudRun) ? raw.cloudRun : undefined;
+  const cloudRunJob = isObject(raw.cloudRunJob) ? normalizeCloudRunJob(raw.cloudRunJob, region, duration) : undefined;
+  const vertexAI = isObject(raw.vertexAI) ? normalizeVertexAI(raw.vertexAI, region, duration) : undefined;
+  const vertexAccount = vertexAI?.customJob.serviceAccount;
   return defined({
-    url: str(raw.url) ?? '',
-    auth: oneOf<TargetAuth>(raw.auth, ['oidc', 'oauth', 'none']) ?? 'oidc',
+    // A job step's URL is the API its queue calls; a url written as well is reported by the job target rules.
+    url: str(raw.url) ?? jobApiUrl(project, { cloudRunJob, vertexAI }) ?? '',
+    // Google APIs take OAuth tokens: implied for job steps (an explicit `auth: oidc` is reported, with why).
+    auth: oneOf<TargetAuth>(raw.auth, ['oidc', 'oauth', 'none']) ?? (cloudRunJob || vertexAI ? 'oauth' : 'oidc'),
     // Left unset when not written: the constructs derive the default (lib/core/naming.ts oidcAudienceFor,
     // oauthScopeFor), so the default lives in one place.
     audience: str(raw.audience),
     scope: str(raw.scope),
     headers: stringMap(raw.headers),
     method: oneOf<HttpMethod>(raw.method, HTTP_METHODS) ?? 'POST',
-    serviceAccount: str(raw.serviceAccount),
+    // A Vertex job's identity is its customJob.serviceAccount: the account that records progress and enqueues.
+    serviceAccount: str(raw.serviceAccount) ?? vertexAccount,
     cloudRun: cloudRun ? { service: str(cloudRun.service) ?? '', region: str(cloudRun.region) ?? region } : undefined,
+    cloudRunJob,
+    vertexAI,
   });
+}
+
+function normalizeCloudRunJob(
+  raw: Raw,
+  region: string,
+  duration: (v: unknown, path: PathSegment[]) => number | undefined,
+): CloudRunJobTarget {
+  return defined({
+    job: str(raw.job) ?? '',
+    region: str(raw.region) ?? region,
+    taskCount: int(raw.taskCount) ?? CLOUD_RUN_JOB_LIMITS.defaultTaskCount,
+    parallelism: int(raw.parallelism),
+    timeoutSeconds: duration(raw.timeout, ['cloudRunJob', 'timeout']) ?? CLOUD_RUN_JOB_LIMITS.defaultTaskTimeoutSeconds,
+    maxRetries: int(raw.maxRetries) ?? CLOUD_RUN_JOB_LIMITS.defaultMaxRetries,
+    gpu: typeof raw.gpu === 'boolean' ? raw.gpu : undefined,
+  });
+}
+
+function normalizeVertexAI(
+  raw: Raw,
+  region: string,
+  duration: (v: unknown, path: PathSegment[]) => number | undefined,
+): VertexAITarget {
+  const c = obj(raw.customJob);
+  return {
+    region: str(raw.region) ?? region,
+    customJob: defined({
+      machineType: str(c.machineType) ?? '',
+      acceleratorType: str(c.acceleratorType),
+      acceleratorCount: int(c.acceleratorCount),
+      replicaCount: int(c.replicaCount) ?? 1,
+      imageUri: str(c.imageUri) ?? '',
+      args: arr(c.args).map((a) => str(a) ?? ''),
+      serviceAccount: str(c.serviceAccount),
+      timeoutSeconds: duration(c.timeout, ['vertexAI', 'customJob', 'timeout']) ?? DEFAULT_VERTEX_TIMEOUT_SECONDS,
+    }),
+  };
 }
 
 function normalizeSeedTask(raw: Raw): SeedTaskSpec {

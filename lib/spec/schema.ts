@@ -14,6 +14,8 @@
 import { createHash } from 'node:crypto';
 import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import { HTTP_METHODS, LIMITS } from '../core/rules/cloud-tasks';
+import { CLOUD_RUN_JOB_LIMITS } from '../core/rules/cloud-run';
+import { VERTEX_AI_LIMITS } from '../core/rules/vertex-ai';
 import { DURATION_FORMAT_HINT, DURATION_PATTERN } from '../core/duration';
 import { IAM_MEMBER_FORMAT_HINT, IAM_MEMBER_PATTERN } from '../core/rules/iam';
 import { PROJECT_ID_PATTERN } from '../core/rules/resource-manager';
@@ -87,7 +89,9 @@ const https = (description: string): Schema =>
 const target = object(
   "Where Cloud Tasks sends this step's tasks (an HTTP target).",
   {
-    url: https(`https URL of the step's worker endpoint (at most ${LIMITS.maxUrlLength} characters).`),
+    url: https(
+      `https URL of the step's worker endpoint (at most ${LIMITS.maxUrlLength} characters). Required unless the step is a cloudRunJob or vertexAI.`,
+    ),
     auth: {
       type: 'string',
       enum: ['oidc', 'oauth', 'none'],
@@ -121,8 +125,80 @@ const target = object(
       ['service'],
     ),
     scope: https('OAuth scope (auth: oauth only). Default: https://www.googleapis.com/auth/cloud-platform.'),
+    // delivery: job steps (docs/jobs.md): exactly one of url, cloudRunJob, vertexAI (checked by the job target rules).
+    cloudRunJob: object(
+      'Instead of url: start an execution of this existing Cloud Run job per message (jobs/{job}:run); each task is one shard (docs/jobs.md).',
+      {
+        job: text('Name of the existing Cloud Run job.', { pattern: CLOUD_RUN_JOB_LIMITS.jobNamePattern.source }),
+        region: text("The job's region. Default: the spec region.", { pattern: LIMITS.locationPattern.source }),
+        taskCount: {
+          type: 'integer',
+          minimum: 1,
+          maximum: CLOUD_RUN_JOB_LIMITS.maxTaskCount,
+          default: CLOUD_RUN_JOB_LIMITS.defaultTaskCount,
+          description: `Tasks per execution (overrides.taskCount), 1 to ${CLOUD_RUN_JOB_LIMITS.maxTaskCount}: the step's shards per message.`,
+        },
+        parallelism: {
+          type: 'integer',
+          minimum: 1,
+          description:
+            "The job's own parallelism (not overridable per execution); npm run local runs this many tasks at once. Default: as many as Cloud Run allows.",
+        },
+        timeout: duration(
+          'Task timeout of every execution (overrides.timeout), at most 168h (1h with gpu). Default: 10m.',
+        ),
+        maxRetries: {
+          type: 'integer',
+          minimum: 0,
+          maximum: CLOUD_RUN_JOB_LIMITS.maxMaxRetries,
+          default: CLOUD_RUN_JOB_LIMITS.defaultMaxRetries,
+          description: "The job's own retries per task (not overridable per execution), 0 to 10. Default: 3.",
+        },
+        gpu: {
+          type: 'boolean',
+          default: false,
+          description: 'The job uses GPUs: Cloud Run caps its task timeout at 1h.',
+        },
+      },
+      ['job'],
+    ),
+    vertexAI: object(
+      'Instead of url: create a Vertex AI custom training job per message (customJobs.create); each replica is one shard (docs/jobs.md).',
+      {
+        region: text('Where the jobs run. Default: the spec region.', { pattern: LIMITS.locationPattern.source }),
+        customJob: object(
+          'The CustomJob: one worker pool of identical replicas (replica 0 is the primary).',
+          {
+            machineType: text('Machine type, e.g. n1-standard-8, a2-highgpu-1g.', {
+              pattern: VERTEX_AI_LIMITS.machineTypePattern.source,
+            }),
+            acceleratorType: text('Accelerator, e.g. NVIDIA_TESLA_T4, NVIDIA_L4, NVIDIA_TESLA_A100.', {
+              pattern: VERTEX_AI_LIMITS.acceleratorTypePattern.source,
+            }),
+            acceleratorCount: { type: 'integer', minimum: 1, description: 'Accelerators per replica.' },
+            replicaCount: {
+              type: 'integer',
+              minimum: 1,
+              default: 1,
+              description: 'Replicas (1 primary, the rest workers).',
+            },
+            imageUri: text('Training container image, e.g. us-docker.pkg.dev/p/repo/train:1.0.'),
+            args: {
+              type: 'array',
+              items: { type: 'string' },
+              default: [],
+              description: 'Arguments to the entrypoint.',
+            },
+            serviceAccount: text('E-mail of the service account the job runs as.'),
+            timeout: duration('Longest the job may run (scheduling.timeout). Default: 168h (7 days).'),
+          },
+          ['machineType', 'imageUri'],
+        ),
+      },
+      ['customJob'],
+    ),
   },
-  ['url'],
+  [],
 );
 
 const step = object(
@@ -183,9 +259,17 @@ const step = object(
       description: "Steps this step's worker enqueues into; the steps must form a DAG.",
     },
     local: object(
-      '`npm run local`: serve this step from this URL instead of the built-in example worker.',
-      { url: text('http(s) URL on 127.0.0.1, ::1 or localhost.', { pattern: '^https?://' }) },
-      ['url'],
+      '`npm run local`: serve this step from url (a service step) or run its tasks as command (a job step), instead of the built-in example worker or job.',
+      {
+        url: text('http(s) URL on 127.0.0.1, ::1 or localhost (service steps).', { pattern: '^https?://' }),
+        command: {
+          type: 'array',
+          items: { type: 'string' },
+          minItems: 1,
+          description:
+            'argv of one task of a job step, run without a shell, e.g. ["node", "--require", "tsx/cjs", "jobs/train.ts"].',
+        },
+      },
     ),
     join: {
       type: 'string',

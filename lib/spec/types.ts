@@ -16,8 +16,61 @@ export interface CloudRunService {
   readonly region: string;
 }
 
+/**
+ * `target.cloudRunJob`: the step's queue starts an execution of an existing Cloud Run job (`jobs/{job}:run`, with the
+ * message in PIPELINE_MESSAGE); each of its tasks is one shard of the step (docs/jobs.md).
+ */
+export interface CloudRunJobTarget {
+  /** Name of the existing Cloud Run job (the stack does not build images or jobs). */
+  readonly job: string;
+  /** The job's region. @default - the pipeline's region */
+  readonly region: string;
+  /** Tasks per execution, sent as `overrides.taskCount` (1 to 10,000). @default 1 */
+  readonly taskCount: number;
+  /**
+   * The job's own parallelism (an execution cannot override it): used by `npm run local` and stall detection.
+   * @default - as many tasks at once as Cloud Run allows
+   */
+  readonly parallelism?: number;
+  /** Task timeout, seconds, sent as `overrides.timeout` (at most 168 h; 1 h with `gpu`). @default 600 */
+  readonly timeoutSeconds: number;
+  /** The job's own retries per task (0 to 10; an execution cannot override them). @default 3 */
+  readonly maxRetries: number;
+  /** The job's containers use GPUs: Cloud Run caps their task timeout at 1 h. @default false */
+  readonly gpu?: boolean;
+}
+
+/** `target.vertexAI.customJob`: one Vertex AI CustomJob per message (`customJobs.create`). */
+export interface VertexCustomJobSpec {
+  /** Compute Engine machine type of every replica, e.g. `a2-highgpu-1g`. */
+  readonly machineType: string;
+  /** e.g. `NVIDIA_TESLA_A100`. @default - no accelerator */
+  readonly acceleratorType?: string;
+  /** Accelerators per replica. @default - none (required with acceleratorType) */
+  readonly acceleratorCount?: number;
+  /** Replicas: 1 primary, the rest workers; each is one shard of the step. @default 1 */
+  readonly replicaCount: number;
+  /** The training container image. */
+  readonly imageUri: string;
+  /** Arguments to the image's entrypoint. @default [] */
+  readonly args: readonly string[];
+  /** The identity the job runs as (it records into the ledger and enqueues next steps). @default - Vertex AI's custom code service agent */
+  readonly serviceAccount?: string;
+  /** `scheduling.timeout`, seconds. @default 604800 (7 days) */
+  readonly timeoutSeconds: number;
+}
+
+export interface VertexAITarget {
+  /** Where the custom jobs run (`{region}-aiplatform.googleapis.com`). @default - the pipeline's region */
+  readonly region: string;
+  readonly customJob: VertexCustomJobSpec;
+}
+
 export interface StepTarget {
-  /** https URL of the worker endpoint. */
+  /**
+   * https URL of the worker endpoint; for a job step, the API URL its queue calls (normalize derives it from
+   * `cloudRunJob` or `vertexAI`, lib/core/job-route.ts jobApiUrl).
+   */
   readonly url: string;
   readonly auth: TargetAuth;
   /** OIDC audience; defaults to the URL without query string (Cloud Tasks' own default is the full URL). */
@@ -30,6 +83,10 @@ export interface StepTarget {
   readonly serviceAccount?: string;
   /** When set, the invoker gets roles/run.invoker on this Cloud Run service. */
   readonly cloudRun?: CloudRunService;
+  /** The step is a Cloud Run job (exactly one of url, cloudRunJob, vertexAI). @default - an HTTP service at `url` */
+  readonly cloudRunJob?: CloudRunJobTarget;
+  /** The step is a Vertex AI custom job. @default - an HTTP service at `url` */
+  readonly vertexAI?: VertexAITarget;
 }
 
 export interface StepRateLimits {
@@ -59,8 +116,12 @@ export interface StepSpec {
   readonly logSamplingRatio: number;
   /** Steps whose queues this step's worker enqueues into. */
   readonly next: readonly string[];
-  /** `npm run local`: serve this step from this URL instead of the built-in example worker. */
-  readonly local?: { readonly url: string };
+  /**
+   * `npm run local`: serve a service step from `url` instead of the built-in example worker; run a job step's tasks
+   * as `command` (an argv array, no shell) instead of the built-in example job.
+   * @default - the built-in example worker or example job
+   */
+  readonly local?: { readonly url?: string; readonly command?: readonly string[] };
   /**
    * How the step receives its parents' messages in a run (docs/runs.md, "Joins"): `all`, ONE task per run once every
    * parent completed, carrying all their messages (fan-in); `each`, one task per message a parent sends.

@@ -10,7 +10,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { isPermanentError, PermanentError, type Ledger, type ShardRecord } from '../ledger/index';
 import type { RunSource } from '../core/ledger-layout';
 import { shouldRetry } from '../core/rules/cloud-tasks';
-import { createStepLogger, type LogSink, type StepLogger, type TraceContext } from './log';
+import type { JobTaskIdentity } from '../core/job-env';
+import type { LedgerEventListener } from '../ledger/events';
+import type { PipelineRoutes } from '../core/routes';
+import { createStepLogger, logLine, type LogSink, type StepLogger, type TraceContext } from './log';
 
 /** What a step function gets besides its payload. */
 export interface StepContext {
@@ -42,6 +45,12 @@ export interface StepContext {
   skipNext(): void;
   /** Structured logs with this delivery's run, step, shard and attempt as labels. */
   readonly log: StepLogger;
+  /**
+   * In a job step (runJobStep): which task of which execution this is. Split the work by `index` of `count` (the
+   * shard's part of the data), as Cloud Run's CLOUD_RUN_TASK_INDEX / CLOUD_RUN_TASK_COUNT say.
+   * @default - absent for a service step
+   */
+  readonly job?: JobTaskIdentity;
 }
 
 /** A step's work. Throw PermanentError for failures retrying cannot fix; any other error is retried by the queue. */
@@ -63,6 +72,12 @@ export interface Delivery {
   /** 0 on the first attempt. */
   readonly retryCount: number;
   readonly trace?: TraceContext;
+  /**
+   * Set by a job entry point (job-step.ts): the platform, not the queue, retries this attempt. `lastAttempt` says
+   * whether a failure is final (Cloud Run: the job's maxRetries spent; Vertex: always), `describe` names the
+   * execution and task for the failure reason; a retry of the same task takes over its own lease.
+   */
+  readonly job?: { readonly lastAttempt: boolean; readonly describe: string; readonly task: JobTaskIdentity };
 }
 
 export type DeliveryOutcome =
@@ -77,6 +92,23 @@ export type DeliveryOutcome =
 export const currentDelivery = new AsyncLocalStorage<{ readonly trace?: TraceContext; readonly attempt?: number }>();
 
 const MAX_ERROR_CHARS = 2000;
+
+/** The ledger's decisions as log lines, labelled with the delivery in progress (its trace and attempt). */
+export function ledgerEventLogger(sink: LogSink, routes: PipelineRoutes, now: () => number): LedgerEventListener {
+  return (e) => {
+    const delivery = currentDelivery.getStore();
+    sink(
+      logLine(
+        e.severity,
+        e.message,
+        { pipeline: routes.pipeline, runId: e.runId, step: e.step, shard: e.shard, attempt: delivery?.attempt },
+        delivery?.trace,
+        { event: e.type, ...e.fields },
+        new Date(now()),
+      ),
+    );
+  };
+}
 
 export async function runDelivery(
   ledger: Ledger,
@@ -109,6 +141,7 @@ async function deliver(ledger: Ledger, d: Delivery, fn: StepFunction, sink: LogS
     messageJson: d.payloadJson,
     ...(d.from ? { from: d.from } : {}),
     leaseOwner: `${d.taskName}/${d.retryCount}`,
+    ...(d.job ? { leaseHolder: d.taskName } : {}),
   });
   if (claim.kind === 'skipped') {
     log.info(`skipped: ${claim.reason}; no work done`, { event: 'delivery-skipped' });
@@ -155,6 +188,7 @@ async function deliver(ledger: Ledger, d: Delivery, fn: StepFunction, sink: LogS
     retryCount: d.retryCount,
     deadline: new Date(claim.leaseUntil),
     log,
+    ...(d.job ? { job: d.job.task } : {}),
     emit(step, payload) {
       messagesTo(step, 'emit').push(toMessage(step, payload));
     },
@@ -227,10 +261,15 @@ async function failed(
   const permanent = isPermanentError(err);
   const attemptsMade = d.retryCount + 1;
   const sinceFirst = (engine.clock.now() - claim.firstAttemptAt) / 1000;
-  const final = permanent || !shouldRetry(routes.steps[d.step].retry, attemptsMade, sinceFirst);
+  const final =
+    permanent || (d.job ? d.job.lastAttempt : !shouldRetry(routes.steps[d.step].retry, attemptsMade, sinceFirst));
   const stack = err instanceof Error ? err.stack : undefined;
   if (final) {
-    const reason = permanent ? message : `${message} (attempt ${attemptsMade}: the queue's retry budget is spent)`;
+    const reason = d.job
+      ? `${message} (${d.job.describe})`
+      : permanent
+        ? message
+        : `${message} (attempt ${attemptsMade}: the queue's retry budget is spent)`;
     await engine.failShard(key, claim.token, reason, claim.attempt, permanent ? 'permanent' : 'attempts-exhausted');
     log.error(`failed${permanent ? ' permanently' : ' on its last attempt'}: ${message}`, {
       event: 'work-failed',
@@ -240,7 +279,7 @@ async function failed(
     return { kind: 'failed', final: true, permanent, reason };
   }
   await engine.releaseShard(key, claim.token, message, claim.attempt);
-  log.warn(`failed: ${message}; Cloud Tasks retries it`, {
+  log.warn(`failed: ${message}; ${d.job ? 'Cloud Run retries the task' : 'Cloud Tasks retries it'}`, {
     event: 'work-failed',
     final: false,
     ...(stack ? { stack } : {}),

@@ -15,6 +15,8 @@
 export * from './index';
 export { createStepHandler, statusOf, type StepHandler, type StepHandlerOptions } from './step-handler';
 export { runDelivery, type Delivery, type DeliveryOutcome, type StepContext, type StepFunction } from './delivery';
+export { runJobStep, type JobStepOptions, type JobStepResult } from './job-step';
+export type { JobTaskIdentity } from '../core/job-env';
 export {
   createStepLogger,
   logLine,

@@ -26,7 +26,7 @@ import {
   type TaskEnvelope,
 } from '../core/ledger-layout';
 import { readRoutesFromEnv, stepOfQueue, type PipelineRoutes } from '../core/routes';
-import { currentDelivery, runDelivery, type Delivery, type DeliveryOutcome, type StepFunction } from './delivery';
+import { ledgerEventLogger, runDelivery, type Delivery, type DeliveryOutcome, type StepFunction } from './delivery';
 import { TaskRequestError, readPipelineMessage, readTaskHeaders, verifyTaskRequest } from './index';
 import { logLine, stdoutSink, traceContextOf, type LogSink } from './log';
 
@@ -76,7 +76,7 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
       );
   const sink = options.log ?? stdoutSink;
   const ownLedger = !options.ledger;
-  const ledger =
+  const ledger: Ledger =
     options.ledger ??
     createLedger({
       routes,
@@ -84,19 +84,7 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
       ...(options.tasks ? { tasks: options.tasks } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       env,
-      onEvent: (e) => {
-        const delivery = currentDelivery.getStore();
-        sink(
-          logLine(
-            e.severity,
-            e.message,
-            { pipeline: routes.pipeline, runId: e.runId, step: e.step, shard: e.shard, attempt: delivery?.attempt },
-            delivery?.trace,
-            { event: e.type, ...e.fields },
-            new Date(ledger.engine.clock.now()),
-          ),
-        );
-      },
+      onEvent: ledgerEventLogger(sink, routes, () => ledger.engine.clock.now()),
     });
   const verify = options.verifyTokens ?? true;
 

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Firestore } from '@google-cloud/firestore';
@@ -18,7 +18,7 @@ import { formatRunOutcomes } from '../../../lib/apps/local/ledger';
 import { RunRecorder, formatStepTable, percentile, type LocalReport } from '../../../lib/apps/local/summary';
 import { parseTerraformDuration, readLocalStack } from '../../../lib/apps/local/terraform';
 import { createStepHandler, type StepHandler } from '../../../lib/worker/step-handler';
-import { testFirestore } from '../../ledger/helpers';
+import { FIRESTORE_READY_MS, testFirestore } from '../../ledger/helpers';
 
 const ROOT = path.resolve(__dirname, '../../..');
 let dir: string;
@@ -61,89 +61,110 @@ async function shardsOf(project: string, database: string, stack: string, runId:
   }
 }
 
-test('npm run local runs the example fan-in pipeline to the end without terraform on PATH: train and evaluate once per run', async () => {
-  const report = path.join(dir, 'report.json');
-  const child = spawn(
-    process.execPath,
-    [
-      require.resolve('tsx/cli'),
-      'bin/local.ts',
-      '--spec',
-      'pipelines/recsys-dev.yaml',
-      '--report',
-      report,
-      '--timeout',
-      '90s',
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, PATH: '/usr/bin:/bin' },
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+test(
+  'npm run local runs the example fan-in pipeline to the end without terraform on PATH: train (a Cloud Run job of 3 tasks) and evaluate once per run',
+  async () => {
+    const report = path.join(dir, 'report.json');
+    const outputs = path.join(dir, 'outputs');
+    const child = spawn(
+      process.execPath,
+      [
+        require.resolve('tsx/cli'),
+        'bin/local.ts',
+        '--spec',
+        'pipelines/recsys-dev.yaml',
+        '--report',
+        report,
+        '--timeout',
+        '150s',
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, PATH: '/usr/bin:/bin', PIPELINE_OUTPUT_DIR: outputs },
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
 
-  const r = JSON.parse(readFileSync(report, 'utf8')) as LocalReport;
-  // 2 ingest seeds, each split into 4 shards for user-features and item-features, then ONE train and ONE evaluate per
-  // run; plus the evaluate smoke-test seed: 23 tasks, each done on its first attempt.
-  expect(r).toMatchObject({
-    steps: {
-      ingest: { succeeded: 2, failed: 0, attempts: 2 },
-      'user-features': { succeeded: 8, failed: 0, attempts: 8 },
-      'item-features': { succeeded: 8, failed: 0, attempts: 8 },
-      train: { succeeded: 2, failed: 0, attempts: 2, tasks: 2 },
-      evaluate: { succeeded: 3, failed: 0, attempts: 3, tasks: 3 },
-    },
-    tasks: 23,
-    ok: true,
-    pending: 0,
-  });
-  const sample = {
-    status: 'succeeded',
-    steps: {
-      ingest: { succeeded: 1, failed: 0 },
-      'user-features': { succeeded: 4, failed: 0 },
-      'item-features': { succeeded: 4, failed: 0 },
-      train: { succeeded: 1, failed: 0 },
-      evaluate: { succeeded: 1, failed: 0 },
-    },
-  };
-  expect(r.runs).toEqual({
-    'sample-2026-11': expect.objectContaining(sample),
-    'sample-2026-12': expect.objectContaining(sample),
-    'smoke-test': expect.objectContaining({ status: 'succeeded', steps: { evaluate: { succeeded: 1, failed: 0 } } }),
-  });
-  expect(Object.keys(r.runs['sample-2026-11'].steps)).toEqual([
-    'ingest',
-    'user-features',
-    'item-features',
-    'train',
-    'evaluate',
-  ]);
-  expect(r.durationSeconds).toBeGreaterThan(0);
-  expect(r.timeline['sample-2026-11'].map((s) => s.step)).toEqual(
-    expect.arrayContaining(['ingest', 'user-features', 'item-features', 'train', 'evaluate']),
-  );
-  expect(r.timeline['smoke-test'].map((s) => s.step)).toEqual(['evaluate']);
-  expect(await shardsOf('acme-ml-dev', 'recsys-dev-runs', 'recsys-dev', 'sample-2026-11', 'train')).toEqual([
-    { shard: 'all', state: 'done' },
-  ]);
-  expect(stdout).toContain('Seeded 3 task(s)');
-  expect(stdout).toContain('Run ledger: 3 run(s) started, 0 already there (not started again).');
-  expect(stdout).toMatch(/^ingest\s+2\s+2\s+0\s+2\s/m);
-  expect(stdout).toMatch(
-    /^sample-2026-11\s+succeeded\s+[\d.]+s\s+ingest 1, user-features 4, item-features 4, train 1, evaluate 1$/m,
-  );
-  expect(stdout).toContain('npm run runs -- show sample-2026-11');
-  expect(stdout).toContain('Every task succeeded.');
-  // Not a TTY: plain progress lines.
-  expect(stderr).toMatch(/^running: \d+\/\d+ task\(s\) done/m);
-  // A child process on a busy 2-core machine: tsx, synth, the SDK and 23 tasks through both emulators.
-}, 120_000);
+    const r = JSON.parse(readFileSync(report, 'utf8')) as LocalReport;
+    // 2 ingest seeds, each split into 4 shards for user-features and item-features, then ONE train and ONE evaluate per
+    // run; plus the evaluate smoke-test seed: 23 tasks, each done on its first attempt.
+    expect(r).toMatchObject({
+      steps: {
+        ingest: { succeeded: 2, failed: 0, attempts: 2 },
+        'user-features': { succeeded: 8, failed: 0, attempts: 8 },
+        'item-features': { succeeded: 8, failed: 0, attempts: 8 },
+        train: { succeeded: 2, failed: 0, attempts: 2, tasks: 2 },
+        evaluate: { succeeded: 3, failed: 0, tasks: 3 },
+      },
+      tasks: 23,
+      ok: true,
+      pending: 0,
+    });
+    // evaluate once saw a retried attempt in a full, loaded jest run (cause not pinned down; never alone, in 10 runs):
+    // Cloud Tasks is at-least-once, and what must hold is that it ran once per run, which the ledger's counts below say.
+    expect(r.steps.evaluate.attempts).toBeGreaterThanOrEqual(3);
+    const sample = {
+      status: 'succeeded',
+      steps: {
+        ingest: { succeeded: 1, failed: 0 },
+        'user-features': { succeeded: 4, failed: 0 },
+        'item-features': { succeeded: 4, failed: 0 },
+        // The ledger counts shards: train's one message per run ran as the job's 3 tasks.
+        train: { succeeded: 3, failed: 0 },
+        evaluate: { succeeded: 1, failed: 0 },
+      },
+    };
+    expect(r.runs).toEqual({
+      'sample-2026-11': expect.objectContaining(sample),
+      'sample-2026-12': expect.objectContaining(sample),
+      'smoke-test': expect.objectContaining({ status: 'succeeded', steps: { evaluate: { succeeded: 1, failed: 0 } } }),
+    });
+    expect(Object.keys(r.runs['sample-2026-11'].steps)).toEqual([
+      'ingest',
+      'user-features',
+      'item-features',
+      'train',
+      'evaluate',
+    ]);
+    expect(r.durationSeconds).toBeGreaterThan(0);
+    expect(r.timeline['sample-2026-11'].map((s) => s.step)).toEqual(
+      expect.arrayContaining(['ingest', 'user-features', 'item-features', 'train', 'evaluate']),
+    );
+    expect(r.timeline['smoke-test'].map((s) => s.step)).toEqual(['evaluate']);
+    // train is a job (docs/jobs.md): its one message per run ('all', the join) ran as 3 tasks, each the example job
+    // once, as a child process with its output prefixed with step and shard, each writing its part of the model.
+    expect(await shardsOf('acme-ml-dev', 'recsys-dev-runs', 'recsys-dev', 'sample-2026-11', 'train')).toEqual([
+      { shard: 'all#0', state: 'done' },
+      { shard: 'all#1', state: 'done' },
+      { shard: 'all#2', state: 'done' },
+    ]);
+    for (const shard of [0, 1, 2])
+      expect(stderr).toMatch(new RegExp(`\\[train all#${shard}\\] INFO fitted \\d+ samples`));
+    expect(readdirSync(path.join(outputs, 'sample-2026-11')).sort()).toEqual([
+      'train-0-of-3.json',
+      'train-1-of-3.json',
+      'train-2-of-3.json',
+    ]);
+    expect(stdout).toContain('Seeded 3 task(s)');
+    expect(stdout).toContain('Run ledger: 3 run(s) started, 0 already there (not started again).');
+    expect(stdout).toMatch(/^ingest\s+2\s+2\s+0\s+2\s/m);
+    expect(stdout).toMatch(
+      /^sample-2026-11\s+succeeded\s+[\d.]+s\s+ingest 1, user-features 4, item-features 4, train 3, evaluate 1$/m,
+    );
+    expect(stdout).toContain('npm run runs -- show sample-2026-11');
+    expect(stdout).toContain('Every task succeeded.');
+    // Not a TTY: plain progress lines.
+    expect(stderr).toMatch(/^running: \d+\/\d+ task\(s\) done/m);
+    // A child process on a busy 2-core machine: tsx, synth, the SDK, six job processes and 23 tasks through both
+    // emulators.
+  },
+  180_000 + FIRESTORE_READY_MS,
+);
 
 /** A fan-in spec with quick retries: a split -> [left, right] -> merge -> report DAG. */
 function fanInSpec(

@@ -38,6 +38,7 @@ import { openLocalLedger, startLocalFirestore, type LocalLedger } from './ledger
 import { terminalSafe } from '../../core/text';
 import { queueIdFor, stackNameFor } from '../../core/naming';
 import { fireSchedule, runSchedules, scheduleJobsToRun, systemClock, type Firing } from './schedules';
+import { jobStepsOf, startLocalJobs } from './jobs';
 
 export interface LocalRunOptions {
   /** The pipeline spec file. */
@@ -197,7 +198,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     if (!pipelineRoutes) throw new Error(`${synthesized.file} has no routes output: synthesize it with this version`);
     // --fire / --schedules: the jobs' requests start the runs instead of the seeding (seed tasks run at deploy).
     const firing = o.fire !== undefined || o.schedules !== undefined;
-    const jobs = firing ? scheduleJobsToRun(stackDir, o.fire) : [];
+    const scheduleJobs = firing ? scheduleJobsToRun(stackDir, o.fire) : [];
     let firings: Firing[] = [];
     const firestore = await firestoreStarting;
 
@@ -210,7 +211,10 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       workDir: root,
       cloudTasks: { address: emulator.address, issuer: emulator.tokens!.issuer },
       tasks: client as unknown as LedgerTasksClient,
-      exampleSteps: spec.pipeline.steps.filter((s) => !s.local).map((s) => s.name),
+      // Job steps run in the stand-in, local.url steps in the user's worker: the example worker serves the rest.
+      exampleSteps: spec.pipeline.steps
+        .filter((s) => s.local?.url === undefined && !jobStepsOf(spec).includes(s))
+        .map((s) => s.name),
       failureRate: o.failureRate,
       workMs: o.workMs,
       random: o.random,
@@ -221,7 +225,7 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
       log,
     });
     cleanups.push(() => local.close());
-    if (spec.pipeline.steps.some((s) => s.local))
+    if (spec.pipeline.steps.some((s) => s.local?.url !== undefined))
       // Workers at local.url record in the same ledger, enqueue with the emulator and verify its tokens.
       log(
         `for local.url workers: ${Object.entries(local.workerEnv)
@@ -229,7 +233,10 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
           .join(' ')}`,
       );
     o.onWorkerEnv?.(local.workerEnv);
-    const routes = startWorkers(spec, stack.queues, local.worker?.url);
+    // Job steps (docs/jobs.md): the stand-in for the Run / Vertex APIs runs their tasks as processes on this ledger.
+    const jobs = await startLocalJobs(spec, { routes: pipelineRoutes, workerEnv: local.workerEnv, cwd: root, log });
+    if (jobs) cleanups.push(() => jobs.stop());
+    const routes = startWorkers(spec, stack.queues, local.worker?.url, (step) => jobs?.routeOf(step));
     createStackQueues(emulator.state, stack.queues, (q) => localHttpTarget(q, routes.get(q.queueName)!));
     let dashboard: import('../dashboard/index').RunningDashboard | undefined;
     if (o.ui) {
@@ -260,22 +267,19 @@ export async function runLocal(o: LocalRunOptions): Promise<LocalRunResult> {
     }
     if (firing) {
       seeded = true; // progress says `running` while the schedules fire
-      const fire = (job: (typeof jobs)[number], at: Date) => fireSchedule(job, emulator!.restUrl!, at);
+      const fire = (job: (typeof scheduleJobs)[number], at: Date) => fireSchedule(job, emulator!.restUrl!, at);
       firings = o.schedules
-        ? await runSchedules(jobs, { forMs: o.schedules.forMs, fire, signal: o.signal, log })
-        : [await fire(jobs[0], new Date(systemClock.now()))];
+        ? await runSchedules(scheduleJobs, { forMs: o.schedules.forMs, fire, signal: o.signal, log })
+        : [await fire(scheduleJobs[0], new Date(systemClock.now()))];
       for (const f of firings) if (!f.task) problems.push(`firing ${f.schedule} failed: ${f.status} ${f.error}`);
     }
     seeded = true;
     if (stack.seedCommands.length === 0 && !firing) log(`${file}: the pipeline has no seedTasks: nothing to run`);
 
-    const outcome = await waitForIdle(
-      emulator,
-      o.timeoutMs ?? 600_000,
-      firing ? Date.now() : runStart,
-      o.signal,
-      local.allFinished,
-    );
+    const outcome = await waitForIdle(emulator, o.timeoutMs ?? 600_000, firing ? Date.now() : runStart, o.signal, {
+      finished: local.allFinished,
+      busy: () => !!jobs?.busy(),
+    });
     if (outcome === 'timeout')
       problems.push(
         `timed out after ${((o.timeoutMs ?? 600_000) / 1000).toFixed(0)} s with ${emulator.dispatcher!.pendingTasks} task(s) still pending`,
@@ -349,6 +353,7 @@ function startWorkers(
   spec: PipelineSpec,
   queues: readonly SynthesizedQueue[],
   exampleWorkerUrl: string | undefined,
+  jobRoute: (step: string) => string | undefined,
 ): Map<string, Route> {
   const byName = new Map(queues.map((q) => [q.queueName, q]));
   const routes = new Map<string, Route>();
@@ -356,7 +361,14 @@ function startWorkers(
     const queueName = queueNameOf(spec, step.name);
     if (!byName.has(queueName))
       throw new Error(`the synthesized stack has no queue ${queueName} for step "${step.name}"`);
-    routes.set(queueName, step.local ? { url: step.local.url, own: true } : { url: exampleWorkerUrl!, own: false });
+    // A job step's queue goes to the stand-in with the synthesized path (`/v2/.../jobs/<job>:run`).
+    const viaJobs = jobRoute(step.name);
+    routes.set(
+      queueName,
+      step.local?.url !== undefined
+        ? { url: step.local.url, own: true }
+        : { url: viaJobs ?? exampleWorkerUrl!, own: false },
+    );
   }
   for (const q of queues)
     if (!routes.has(q.queueName)) throw new Error(`${q.address} (${q.queueName}) belongs to no step of the spec`);
@@ -436,17 +448,18 @@ function runSeedCommand(
 }
 
 /**
- * Resolves 'idle' once nothing is pending or in flight for QUIET_MS, or at once when nothing is and `finished` (the
- * ledger: every run finished) says so; 'timeout' or 'aborted' otherwise.
+ * Resolves 'idle' once nothing is pending or in flight and no job is running, for QUIET_MS or at once when
+ * `finished` (the ledger: every run finished) says so; 'timeout' or 'aborted' otherwise.
  */
 function waitForIdle(
   emulator: RunningEmulator,
   timeoutMs: number,
   since: number,
   signal?: AbortSignal,
-  finished?: () => Promise<boolean>,
+  until: { finished?: () => Promise<boolean>; busy?: () => boolean } = {},
 ): Promise<'idle' | 'timeout' | 'aborted'> {
   const d = emulator.dispatcher!;
+  const { finished, busy = () => false } = until;
   return new Promise((resolve) => {
     let quietSince: number | undefined;
     let asking = false;
@@ -456,7 +469,7 @@ function waitForIdle(
       if (done) return;
       const now = Date.now();
       if (signal?.aborted) return finish('aborted');
-      if (d.pendingTasks === 0 && d.inFlight === 0) {
+      if (d.pendingTasks === 0 && d.inFlight === 0 && !busy()) {
         quietSince ??= now;
         if (now - quietSince >= QUIET_MS) return finish('idle');
         // The ledger, at most every TICK_MS: a read of the stack's runs.
@@ -466,7 +479,7 @@ function waitForIdle(
           finished().then(
             (yes) => {
               asking = false;
-              if (yes && d.pendingTasks === 0 && d.inFlight === 0) finish('idle');
+              if (yes && d.pendingTasks === 0 && d.inFlight === 0 && !busy()) finish('idle');
             },
             () => (asking = false),
           );

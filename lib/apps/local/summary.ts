@@ -7,8 +7,8 @@ import type { DispatchEvent } from '../../emulator/dispatch/events';
 import type { Task } from '../../emulator/model';
 import { readPipelineMessage } from '../../worker/index';
 import { terminalSafe } from '../../core/text';
-import { isTaskEnvelope } from '../../core/ledger-layout';
 import type { LocalRunOutcome } from './ledger';
+import { runIdOfTaskBody } from '../../core/job-requests';
 
 export interface StepStats {
   /** Tasks the worker answered with 2xx. */
@@ -211,14 +211,13 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   return Math.round(sorted[rank - 1] * 10) / 10;
 }
 
-/** The run a task belongs to: its envelope's runId (the run ledger), its body's (enqueueNext), else the seed id. */
+/**
+ * The run a task belongs to: its body's runId (enqueueNext, a ledger envelope, or a job request's PIPELINE_MESSAGE),
+ * else the seed id in its task id.
+ */
 function runIdOf(task: Task): string {
-  try {
-    const body = JSON.parse(Buffer.from(task.httpRequest.body ?? '').toString()) as { runId?: unknown };
-    if (isTaskEnvelope(body) && typeof body.runId === 'string') return body.runId;
-  } catch {
-    // Not JSON: the task id decides, below.
-  }
+  const fromLedger = runIdOfTaskBody(task.httpRequest.body.toString());
+  if (fromLedger !== undefined) return fromLedger;
   try {
     return readPipelineMessage(task.httpRequest.body, { taskName: task.taskId }).runId;
   } catch {

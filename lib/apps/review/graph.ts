@@ -4,11 +4,23 @@
  * drawn dashed, so the diagram itself shows the change.
  */
 import { terminalSafe } from '../../core/text';
+import { STEP_KIND_LABELS } from '../../core/job-route';
+import { STEP_KINDS, type StepKind } from '../../core/routes';
 
 export interface PipelineGraph {
   readonly pipeline: string;
   readonly environment: string;
-  readonly steps: ReadonlyArray<{ readonly name: string; readonly queueId?: string; readonly next: readonly string[] }>;
+  readonly steps: ReadonlyArray<{
+    readonly name: string;
+    readonly queueId?: string;
+    readonly next: readonly string[];
+    /** What runs the step; absent in the output of a service step (and of stacks from before job steps). */
+    readonly kind?: StepKind;
+    /** A job step's job: the Cloud Run job's name, or the Vertex machine type. */
+    readonly job?: string;
+    /** Tasks (Cloud Run) or replicas (Vertex) per message. */
+    readonly tasks?: number;
+  }>;
 }
 
 /** The `pipeline_graph` output of a synthesized stack, if it has a usable one. */
@@ -22,6 +34,9 @@ export function pipelineGraphOf(config: Record<string, unknown>): PipelineGraph 
       name: s.name,
       queueId: typeof s.queueId === 'string' ? s.queueId : undefined,
       next: Array.isArray(s.next) ? s.next.filter((n) => typeof n === 'string') : [],
+      ...((STEP_KINDS as readonly unknown[]).includes(s.kind) ? { kind: s.kind } : {}),
+      ...(typeof s.job === 'string' ? { job: s.job } : {}),
+      ...(Number.isInteger(s.tasks) ? { tasks: s.tasks } : {}),
     }));
   return { pipeline: String(v.pipeline ?? ''), environment: String(v.environment ?? ''), steps };
 }
@@ -34,6 +49,14 @@ function nodeId(step: string): string {
 /** Label text inside `["..."]`: on one line (control characters escaped), quotes and angle brackets as Mermaid entities. */
 function label(text: string): string {
   return terminalSafe(text).replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+}
+
+/** `Cloud Run job recsys-train, 3 tasks` / `Vertex AI custom job a2-highgpu-1g, 2 replicas`; nothing for a service. */
+function kindLine(s: PipelineGraph['steps'][number]): string | undefined {
+  if (!s.kind || s.kind === 'service') return undefined;
+  const n = s.tasks ?? 1;
+  const count = s.kind === 'cloudRunJob' ? `${n} task${n === 1 ? '' : 's'}` : `${n} replica${n === 1 ? '' : 's'}`;
+  return `${STEP_KIND_LABELS[s.kind]}${s.job ? ` ${s.job}` : ''}, ${count}`;
 }
 
 /** What the flowchart draws of a schedule (the stack's `schedules` output). */
@@ -62,7 +85,14 @@ export function mermaidFlowchart(
   const names = [...headSteps.keys(), ...[...baseSteps.keys()].filter((n) => !headSteps.has(n))];
   for (const name of names) {
     const s = headSteps.get(name) ?? baseSteps.get(name)!;
-    lines.push(`  ${nodeId(name)}["${label(name)}${s.queueId ? `<br/>${label(s.queueId)}` : ''}"]`);
+    const was = baseSteps.get(name);
+    const parts = [name, ...(s.queueId ? [s.queueId] : []), ...(kindLine(s) ? [kindLine(s)!] : [])];
+    // A step whose kind changed (a service turned into a job) says what it was.
+    if (compare && was && headSteps.has(name) && (was.kind ?? 'service') !== (s.kind ?? 'service'))
+      parts.push(`was a ${STEP_KIND_LABELS[was.kind ?? 'service']}`);
+    const text = parts.map(label).join('<br/>');
+    // Jobs are drawn as subroutines: the queue starts them, they run on their own.
+    lines.push(`  ${nodeId(name)}${s.kind && s.kind !== 'service' ? `[["${text}"]]` : `["${text}"]`}`);
     if (compare && !baseSteps.has(name)) classes.added.push(nodeId(name));
     if (compare && !headSteps.has(name)) classes.removed.push(nodeId(name));
   }

@@ -120,11 +120,7 @@ export class TokenIssuer {
 
   /** The `Authorization` header value for a dispatch carrying `token`. */
   async authorization(token: DispatchToken): Promise<string> {
-    if (token.kind === 'oauth') {
-      const account = Buffer.from(token.serviceAccountEmail).toString('base64url');
-      const scope = createHash('sha256').update(token.scope).digest('hex').slice(0, 12);
-      return `Bearer emulator-oauth-token.${account}.${scope}`;
-    }
+    if (token.kind === 'oauth') return `Bearer ${emulatorOAuthToken(token.serviceAccountEmail, token.scope)}`;
     const key = `${token.serviceAccountEmail}\n${token.audience}`;
     const now = this.clock.now();
     let cached = this.cache.get(key);
@@ -160,6 +156,16 @@ export class TokenIssuer {
       .sign(this.privateKey);
     return { value, expiresAtMs: exp * 1000 };
   }
+}
+
+/**
+ * The opaque OAuth access token the emulator sends for `serviceAccountEmail` and `scope` (see the file comment): what
+ * a local stand-in for a Google API (lib/apps/local/job-stand-in.ts) compares the Authorization header with.
+ */
+export function emulatorOAuthToken(serviceAccountEmail: string, scope: string): string {
+  const account = Buffer.from(serviceAccountEmail).toString('base64url');
+  const digest = createHash('sha256').update(scope).digest('hex').slice(0, 12);
+  return `emulator-oauth-token.${account}.${digest}`;
 }
 
 /**

@@ -10,6 +10,7 @@ import { ruleContext, type ValidateOptions } from './context';
 import { deployerProblems } from './deployer';
 import { literalTextProblems } from './literal-text';
 import { schedulesProblems } from './schedules';
+import { jobSeedProblems } from './job-target';
 import { seedTasksProblems } from './seed-tasks';
 import { stepsProblems } from './steps';
 import { topLevelProblems } from './top-level';
@@ -28,5 +29,6 @@ export function specRuleProblems(spec: PipelineSpec, opts: ValidateOptions): Pro
     ...literalTextProblems(ctx),
     ...schedulesProblems(ctx),
     ...runsProblems(ctx),
+    ...jobSeedProblems(ctx),
   ];
 }

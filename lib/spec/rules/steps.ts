@@ -19,6 +19,7 @@ import type { PipelineSpec, StepSpec } from '../types';
 import { problemAt, STEPS_PATH, stepPath, type RuleContext } from './context';
 import { cycleProblems, nextProblems } from './graph';
 import { targetProblems } from './target';
+import { jobTargetProblems } from './job-target';
 import { nameProblems } from './top-level';
 
 /** The model field names (seconds) -> the spec field names (durations) users write. */
@@ -70,7 +71,8 @@ function stepProblems(ctx: RuleContext, step: StepSpec, i: number): Problem[] {
     ...under(path, dispatchDeadlineProblems(step.dispatchDeadlineSeconds)),
     ...under(path, samplingRatioProblems(step.logSamplingRatio)),
     ...nextProblems(ctx, step, i),
-    ...(step.local ? localUrlProblems(step.local.url, [...path, 'local', 'url']) : []),
+    ...(step.local?.url !== undefined ? localUrlProblems(step.local.url, [...path, 'local', 'url']) : []),
+    ...jobTargetProblems(ctx, step, i),
   ];
 }
 

@@ -15,6 +15,14 @@ import { problemAt } from './context';
 export function targetProblems(step: StepSpec, path: FieldPath): Problem[] {
   const t = step.target;
   const out: Problem[] = [];
+  if (t.url === '' && !t.cloudRunJob && !t.vertexAI)
+    return [
+      {
+        path: [...path, 'url'],
+        message:
+          "is required: the https URL of the step's worker (or make the step a job: cloudRunJob or vertexAI, docs/jobs.md)",
+      },
+    ];
   const urlProblems = targetUrlProblems(t.url);
   out.push(...under(path, urlProblems));
 
