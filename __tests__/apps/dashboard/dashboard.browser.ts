@@ -147,12 +147,13 @@ test('a run started from the page is watched to succeeded as it happens (no relo
   }
   expect(seen).toEqual(['running', 'succeeded']);
   expect(await page.evaluate(() => (globalThis as unknown as Browser).marker)).toBe(1);
-  await page.locator('svg.timeline .timeline-row').nth(2).waitFor();
-  expect(await page.locator('svg.timeline .timeline-row').count()).toBe(3);
+  // The example worker splits the payload's 4 shards: one preprocess task, then 4 train and 4 infer tasks.
+  await page.locator('svg.timeline .timeline-row').nth(8).waitFor();
+  expect(await page.locator('svg.timeline .timeline-row').count()).toBe(9);
   const outcomes = await page
     .locator('tr[data-outcome]')
     .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-outcome')));
-  expect(outcomes).toEqual(['succeeded', 'succeeded', 'succeeded']);
+  expect(outcomes).toEqual(Array(9).fill('succeeded')); // one row per task
   expect(await page.locator('tr[data-step] .badge').allTextContents()).toEqual(['complete', 'complete', 'complete']);
   await page.screenshot({ path: path.join(ROOT, 'docs', 'dashboard-run.png'), fullPage: true });
 
