@@ -113,10 +113,6 @@ export const HELP = {
     description: 'Deleting a queue: the tombstone window',
     url: 'https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues/delete',
   },
-  taskDedup: {
-    description: 'Task de-duplication (CreateTaskRequest)',
-    url: 'https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues.tasks/create',
-  },
   quotas: { description: 'Cloud Tasks quotas and limits', url: 'https://cloud.google.com/tasks/docs/quotas' },
 } as const;
 

@@ -512,15 +512,16 @@ export class EmulatorState {
   private insertTask(entry: QueueEntry, name: string, taskId: string, input: TaskInput): Task {
     const now = this.clock.now();
     const { httpRequest, scheduleTimeMs, dispatchDeadlineSeconds } = resolveTaskRequest(input, name, now);
-    // Dedup last, after validation: a malformed retry of a named task reports its real problem.
-    if (entry.tasks.get(name))
-      throw alreadyExists(`${SERVICE_TEXT.alreadyExists}: task ${name} is in the queue`, [HELP.taskDedup]);
+    // Dedup last, after validation: a malformed retry of a named task reports its real problem. The two refusals carry
+    // no status details, as the service's plain ALREADY_EXISTS does: an idempotent re-run gets thousands of them, and
+    // google-gax builds a protobuf decoder for every error that has details (about 15 ms each: a re-seed of 5,000
+    // existing tasks took 70 s instead of 2.5 s; docs/BENCHMARKS.md, "Seeding").
+    if (entry.tasks.get(name)) throw alreadyExists(`${SERVICE_TEXT.alreadyExists}: task ${name} is in the queue`);
     const freeAt = this.taskNames.reservedUntil(name);
     if (freeAt !== undefined)
       throw alreadyExists(
         `${SERVICE_TEXT.alreadyExists}: task name ${name} was used by a task that was deleted or ran recently; ` +
           `Cloud Tasks keeps a task name reserved for about ${LIMITS.taskNameDedupWindowSeconds / 3600} hour (free again at ${new Date(freeAt).toISOString()})`,
-        [HELP.taskDedup],
       );
     const task: Mutable<Task> = {
       name,
