@@ -195,17 +195,16 @@ describe('GIVEN broken schedules THEN every problem names file, line, field, val
     ]);
   });
 
-  test('DST-sensitive schedules are valid: 02:30 in Europe/Berlin is skipped or repeated twice a year (the review says so)', () => {
+  test('DST-sensitive schedules are valid: 02:30 in Europe/Berlin is skipped or repeated twice a year (a warning, and the review says so)', () => {
     const spec = validSpec();
-    expect(
-      pipelineProblems(
-        {
-          ...spec,
-          pipeline: { ...spec.pipeline, schedules: [sched({ cron: '30 2 * * *', timeZone: 'Europe/Berlin' })] },
-        },
-        { now: NOW },
-      ),
-    ).toEqual([]);
+    const problems = pipelineProblems(
+      {
+        ...spec,
+        pipeline: { ...spec.pipeline, schedules: [sched({ cron: '30 2 * * *', timeZone: 'Europe/Berlin' })] },
+      },
+      { now: NOW },
+    );
+    expect(problems.map((p) => [p.severity, p.path])).toEqual([['warning', ['pipeline', 'schedules', 0, 'cron']]]);
   });
 });
 
@@ -220,3 +219,24 @@ function sched(o: Partial<Record<string, unknown>> = {}) {
     ...o,
   } as never;
 }
+
+describe('GIVEN a schedule inside an hour that daylight saving time skips and repeats', () => {
+  test('THEN the loader warns with the dates and times it hits (synth goes on); a time outside that hour is quiet', () => {
+    const file = path.join(tmp, 'p.yaml');
+    const warningsOf = (cron: string) => {
+      fs.writeFileSync(
+        file,
+        SPEC(`    - { name: nightly, step: preprocess, cron: "${cron}", timeZone: Europe/Berlin }`),
+      );
+      const warnings: string[] = [];
+      loadSpecFile(file, { now: NOW, onWarning: (w) => warnings.push(formatProblem({ ...w, file: 'p.yaml' })) });
+      return warnings;
+    };
+    expect(warningsOf('30 2 * * *')).toEqual([
+      expect.stringMatching(
+        /^p\.yaml:\d+:\d+: pipeline\.schedules\[0\]\.cron: fires inside a daylight saving time change of Europe\/Berlin: skipped on 2027-03-28 \(02:30 in 02:00-03:00\); repeated on 2027-10-31 \(02:30 in 02:00-03:00\)\. Cloud Scheduler may skip, delay or repeat those firings/,
+      ),
+    ]);
+    expect(warningsOf('0 3 * * *')).toEqual([]);
+  });
+});

@@ -16,6 +16,7 @@ import {
 import {
   attemptDeadlineProblems,
   cronProblems,
+  dstHits,
   jobIdProblems,
   jobSizeProblems,
   schedulerJobSizeBytes,
@@ -49,6 +50,25 @@ export function schedulesProblems(ctx: RuleContext): Problem[] {
   });
 }
 
+/**
+ * A warning (synth goes on) when the cron fires inside an hour the zone's clocks skip or repeat in the coming year:
+ * Cloud Scheduler "may observe execution anomalies" then (docs/schedules.md, "Daylight saving time").
+ */
+function daylightSavingWarnings(ctx: RuleContext, s: ScheduleSpec, path: FieldPath): Problem[] {
+  const hits = dstHits(s.cron, s.timeZone, ctx.now);
+  if (hits.length === 0) return [];
+  const days = hits.map((h) => `${h.kind} on ${h.date} (${h.times.join(', ')} in ${h.window})`).join('; ');
+  return [
+    {
+      path: [...path, 'cron'],
+      value: s.cron,
+      message: `fires inside a daylight saving time change of ${s.timeZone}: ${days}. Cloud Scheduler may skip, delay or repeat those firings; use Etc/UTC or a time outside the changed hour if every run matters`,
+      inputs: [[...path, 'timeZone']],
+      severity: 'warning',
+    },
+  ];
+}
+
 function scheduleProblems(ctx: RuleContext, s: ScheduleSpec, path: FieldPath, sameNameAt?: number): Problem[] {
   const { spec } = ctx;
   const out: Problem[] = [...nameProblems([...path, 'name'], s.name, 'schedule name')];
@@ -72,8 +92,12 @@ function scheduleProblems(ctx: RuleContext, s: ScheduleSpec, path: FieldPath, sa
         ),
       );
   }
-  out.push(...cronProblems(s.cron, [...path, 'cron']));
-  out.push(...timeZoneProblems(s.timeZone, [...path, 'timeZone']));
+  const cronAndZone = [
+    ...cronProblems(s.cron, [...path, 'cron']),
+    ...timeZoneProblems(s.timeZone, [...path, 'timeZone']),
+  ];
+  out.push(...cronAndZone);
+  if (cronAndZone.length === 0) out.push(...daylightSavingWarnings(ctx, s, path));
   out.push(
     ...under(
       [...path, 'retry'],
