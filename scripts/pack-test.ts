@@ -373,7 +373,7 @@ function main(): void {
     phase("(c) npx cloud-tasks-pipelines synth over the app's pipelines/", () => {
       const synth = run('npx', ['--no-install', 'cloud-tasks-pipelines', 'synth'], app);
       check(
-        synth.status === 0 && /recsys-dev: 3 queues, 3 seed tasks -> cdktf\.out\/stacks\/recsys-dev/.test(synth.stdout),
+        synth.status === 0 && /recsys-dev: 5 queues, 3 seed tasks -> cdktf\.out\/stacks\/recsys-dev/.test(synth.stdout),
         'synth exits 0 and writes ./cdktf.out/ in the app',
         synth.stderr + synth.stdout,
       );
@@ -387,7 +387,9 @@ function main(): void {
       const help = run('npx', ['--no-install', 'cloud-tasks-pipelines', '--help'], app);
       check(
         help.status === 0 &&
-          ['synth', 'local', 'emulator', 'seed', 'tasks', 'review'].every((c) => help.stdout.includes(`\n  ${c} `)),
+          ['synth', 'local', 'emulator', 'seed', 'tasks', 'review', 'runs'].every((c) =>
+            help.stdout.includes(`\n  ${c} `),
+          ),
         '--help lists every subcommand',
         help.stdout + help.stderr,
       );
