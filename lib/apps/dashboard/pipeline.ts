@@ -14,18 +14,10 @@ import type { SeedManifest } from '../../core/manifest';
 import { queueNameFor } from '../../core/naming';
 import type { SynthesizedStack } from '../../core/synthesized-stack';
 import { pipelineGraphOf } from '../review/graph';
+import type { PipelineStepView } from './api-types';
 
-export interface DashboardStep {
-  readonly name: string;
-  /** Full queue name. */
-  readonly queue: string;
-  readonly queueId: string;
-  readonly kind: string;
-  readonly join?: 'all' | 'each';
-  readonly next: readonly string[];
-  readonly parents: readonly string[];
-  readonly seeds: readonly string[];
-  readonly schedules: readonly string[];
+/** A step as the server knows it: the page's view of it (api-types.ts) without the counts, plus what routes it. */
+export interface DashboardStep extends Omit<PipelineStepView, 'counts'> {
   /** The URL a task of this step carries (the queue's http_target routes it). */
   readonly url?: string;
   /** The step's per-task dispatch deadline, when the routes say it. */
