@@ -108,7 +108,9 @@ export class Dispatcher {
   private liveTasks = 0;
   private inFlightTotal = 0;
   private stopped = false;
-  private readonly inFlightAttempts = new Set<Promise<void>>();
+  /** Attempts (and duplicate deliveries) whose outcome is not recorded yet; stop() waits for them. */
+  private running = 0;
+  private resolveDrained: (() => void) | undefined;
 
   constructor(
     private readonly state: EmulatorState,
@@ -155,7 +157,8 @@ export class Dispatcher {
     this.stopped = true;
     this.unsubscribe();
     for (const s of this.schedulers.values()) this.cancelTimer(s);
-    const all = Promise.allSettled([...this.inFlightAttempts]);
+    const all =
+      this.running === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.resolveDrained = resolve));
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), graceMs);
@@ -320,7 +323,7 @@ export class Dispatcher {
       }
       s.bucket.tryTake(now);
       s.heap.pop();
-      void this.attempt(r, false);
+      this.attempt(r, false);
     }
     // At the concurrency cap: the next response pumps again.
   }
@@ -345,17 +348,24 @@ export class Dispatcher {
 
   // ------------------------------------------------------------------ attempts
 
-  private attempt(r: TaskRecord, viaRunTask: boolean): Promise<void> {
-    const p = this.runAttempt(r, viaRunTask).catch((err: unknown) => {
+  private attempt(r: TaskRecord, viaRunTask: boolean): void {
+    this.running++;
+    this.runAttempt(r, viaRunTask).then(this.attemptDone, (err: unknown) => {
       // A bug here must not stop the other queues; the task stays and is retried after its backoff.
       process.stderr.write(
         `cloud-tasks emulator: dispatch of ${r.task.name} failed internally: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
       );
+      this.attemptDone();
     });
-    this.inFlightAttempts.add(p);
-    void p.finally(() => this.inFlightAttempts.delete(p));
-    return p;
   }
+
+  // A bound field, not a method: one function for every attempt's promise instead of a closure each.
+  private readonly attemptDone = (): void => {
+    if (--this.running === 0 && this.resolveDrained) {
+      this.resolveDrained();
+      this.resolveDrained = undefined;
+    }
+  };
 
   private async runAttempt(r: TaskRecord, viaRunTask: boolean): Promise<void> {
     const s = r.scheduler;
@@ -367,7 +377,8 @@ export class Dispatcher {
     s.inFlight++;
     this.inFlightTotal++;
     const dispatchedAt = this.state.clock.now();
-    this.emit('dispatched', task, { attempt, ...(viaRunTask ? { reason: 'RunTask' } : {}) });
+    if (this.listeners.size > 0)
+      this.emit('dispatched', task, { attempt, ...(viaRunTask ? { reason: 'RunTask' } : {}) });
 
     let result: SendResult;
     try {
@@ -384,9 +395,9 @@ export class Dispatcher {
       if (r.previousResponse !== undefined) headers['X-CloudTasks-TaskPreviousResponse'] = String(r.previousResponse);
       if (r.retryReason !== undefined) headers['X-CloudTasks-TaskRetryReason'] = r.retryReason;
       if (req.token) {
-        if (!this.options.tokens)
-          throw new Error('this task carries an OIDC/OAuth token but the dispatcher has no token issuer');
-        headers.Authorization = await this.options.tokens.authorization(req.token);
+        const tokens = this.options.tokens;
+        if (!tokens) throw new Error('this task carries an OIDC/OAuth token but the dispatcher has no token issuer');
+        headers.Authorization = tokens.readyAuthorization(req.token) ?? (await tokens.authorization(req.token));
       }
       const request = {
         url: req.url,
@@ -470,15 +481,15 @@ export class Dispatcher {
   private maybeDuplicate(task: Task, request: SendRequest): void {
     const rate = this.options.duplicateRate ?? 0;
     if (rate <= 0 || (this.options.random ?? Math.random)() >= rate || this.stopped) return;
-    const p = this.sender.send(request).then((result) => {
+    this.running++;
+    this.sender.send(request).then((result) => {
       this.emit('duplicated', task, {
         attempt: task.dispatchCount,
         ...(result.status !== undefined ? { status: result.status } : {}),
         ...(result.error ? { reason: result.error } : {}),
       });
-    });
-    this.inFlightAttempts.add(p);
-    void p.finally(() => this.inFlightAttempts.delete(p));
+      this.attemptDone();
+    }, this.attemptDone);
   }
 
   private emit(

@@ -1,16 +1,18 @@
 /**
  * Sends dispatch requests with undici (the HTTP client behind Node's fetch): one connection pool per origin, kept
  * alive and reused across attempts, as the service keeps connections to a target warm. The dispatcher decides how
- * many requests are in flight; the pools do not cap connections on their own, so a queue's maxConcurrentDispatches
- * is what the worker sees.
+ * many requests are in flight; the pools cap connections per origin (CONNECTIONS_PER_ORIGIN below).
  *
  * Why undici and not node:http: the dispatch ceiling (10 queues x 500/s against one worker in another process) is the
  * emulator's main thread, and node:http's client spent most of it (ClientRequest, the agent, header checks, writev):
  * about 3,400 dispatches/s on this machine against a budget of 4,500. undici sends the same requests for about half
  * the CPU (docs/BENCHMARKS.md, "Dispatch"; docs/decisions/emulator-http-client.md).
+ *
+ * Why `dispatch()` with a handler and not `request()`: the response body is never used, and `request()` wraps every
+ * response in a Readable stream, an AsyncResource and an abort-signal listener, which at 5,000 attempts/s were a
+ * fifth of the thread. The handler below only watches the status, the Retry-After header and the end of the response.
  */
-import { EventEmitter } from 'node:events';
-import { Agent, errors } from 'undici';
+import { Agent, errors, type Dispatcher } from 'undici';
 import type { Clock } from '../clock';
 
 /** Header values as the dispatcher builds them. */
@@ -48,6 +50,11 @@ export const CONNECTIONS_PER_ORIGIN = 128;
 /** Methods whose requests carry a Content-Length even when empty (what node:http sent, and the service does). */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
+/** Parsed task URLs, by URL: the tasks of a queue usually share one, and parsing is a measurable part of an attempt. */
+const URL_CACHE_SIZE = 1024;
+
+type Target = { readonly origin: string; readonly path: string } | { readonly error: string };
+
 export class HttpSender {
   // The dispatch deadline is ours (below); undici's own header and body timeouts (300 s) would cut a 30-minute one.
   private readonly agent = new Agent({
@@ -56,54 +63,113 @@ export class HttpSender {
     keepAliveTimeout: 60_000,
     connections: CONNECTIONS_PER_ORIGIN,
   });
+  private readonly targets = new Map<string, Target>();
 
   constructor(private readonly clock: Clock) {}
 
-  async send(r: SendRequest): Promise<SendResult> {
-    let url: URL;
-    try {
-      url = new URL(r.url);
-    } catch (err) {
-      // A URL the client refuses: the attempt fails like a connection error and is retried by the queue.
-      return { error: `request not sent: ${(err as Error).message}`, timedOut: false };
-    }
-    // undici takes an EventEmitter as the abort signal (its documented `signal` type): cheaper than an AbortController,
-    // whose creation and listeners were 3 % of the dispatcher's thread at 10 x 500/s.
-    const abort = new EventEmitter();
-    let timedOut = false;
-    const cancelDeadline = this.clock.setTimer(() => {
-      timedOut = true;
-      abort.emit('abort');
-    }, r.deadlineMs);
-    const headers: Record<string, string> = { ...r.headers };
-    if (r.body.byteLength > 0 || BODY_METHODS.has(r.method)) headers['content-length'] = String(r.body.byteLength);
-    try {
-      const res = await this.agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: r.method as 'POST',
-        headers,
-        body: r.body.byteLength > 0 ? r.body : undefined,
-        signal: abort,
-      });
-      // The body is not used; read it to the end so the connection goes back to the pool.
-      await res.body.dump({ limit: Number.POSITIVE_INFINITY });
-      const retryAfter = res.headers['retry-after'];
-      return {
-        status: res.statusCode,
-        ...(retryAfter !== undefined ? { retryAfter: String(retryAfter) } : {}),
-        timedOut: false,
-      };
-    } catch (err) {
-      if (timedOut) return { error: 'deadline exceeded', timedOut: true };
-      return { error: describe(err as Error), timedOut: false };
-    } finally {
-      cancelDeadline();
-    }
+  send(r: SendRequest): Promise<SendResult> {
+    const target = this.target(r.url);
+    // A URL the client refuses: the attempt fails like a connection error and is retried by the queue.
+    if ('error' in target) return Promise.resolve({ error: target.error, timedOut: false });
+    const headers: string[] = [];
+    for (const key in r.headers) headers.push(key, r.headers[key]);
+    if (r.body.byteLength > 0 || BODY_METHODS.has(r.method)) headers.push('content-length', String(r.body.byteLength));
+    return new Promise((resolve) => {
+      const attempt = new Attempt(resolve);
+      attempt.cancelDeadline = this.clock.setTimer(() => attempt.deadlineExceeded(), r.deadlineMs);
+      try {
+        this.agent.dispatch(
+          {
+            origin: target.origin,
+            path: target.path,
+            method: r.method as Dispatcher.HttpMethod,
+            headers,
+            body: r.body.byteLength > 0 ? r.body : null,
+          },
+          attempt,
+        );
+      } catch (err) {
+        // Options undici refuses up front (a header value it will not send): not sent.
+        attempt.finish({ error: describe(err as Error), timedOut: false });
+      }
+    });
   }
 
   close(): void {
     void this.agent.destroy().catch(() => undefined);
+  }
+
+  private target(url: string): Target {
+    let target = this.targets.get(url);
+    if (target) return target;
+    try {
+      const parsed = new URL(url);
+      target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    } catch (err) {
+      target = { error: `request not sent: ${(err as Error).message}` };
+    }
+    if (this.targets.size >= URL_CACHE_SIZE) this.targets.clear();
+    this.targets.set(url, target);
+    return target;
+  }
+}
+
+/** One attempt's undici handler: settles once, with the final status, an error, or the deadline. */
+class Attempt implements Dispatcher.DispatchHandler {
+  cancelDeadline: (() => void) | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+  private status: number | undefined;
+  private retryAfter: string | undefined;
+  private settled = false;
+
+  constructor(private readonly resolve: (result: SendResult) => void) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // The deadline can pass while the request waits in the pool for a connection: then it is not sent at all.
+    if (this.settled) controller.abort(new Error('deadline exceeded'));
+    else this.controller = controller;
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    if (statusCode < 200) return; // 1xx: informational, the final response follows
+    this.status = statusCode;
+    const retryAfter = headers['retry-after'];
+    if (retryAfter !== undefined) this.retryAfter = String(retryAfter);
+  }
+
+  // The body is not used; undici reads it to the end, so the connection goes back to the pool.
+  onResponseData(): void {}
+
+  onResponseEnd(): void {
+    const status = this.status;
+    if (status === undefined) this.finish({ error: 'the response had no status', timedOut: false });
+    else
+      this.finish({
+        status,
+        ...(this.retryAfter !== undefined ? { retryAfter: this.retryAfter } : {}),
+        timedOut: false,
+      });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.finish({ error: describe(err), timedOut: false });
+  }
+
+  deadlineExceeded(): void {
+    if (this.settled) return;
+    this.finish({ error: 'deadline exceeded', timedOut: true });
+    this.controller?.abort(new Error('deadline exceeded'));
+  }
+
+  finish(result: SendResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.cancelDeadline?.();
+    this.resolve(result);
   }
 }
 
