@@ -17,8 +17,11 @@ import { buildSeederBundle } from './seeder-bundle';
 const ROOT = join(__dirname, '..');
 const DIST = join(ROOT, 'dist');
 const RECORD = join(DIST, '.build-inputs');
-/** Files tsc does not copy: the ajv standalone validator of the spec schema (lib/spec/schema.ts loads it). */
-const COPIED = ['lib/spec/schema-validator.generated.js'];
+/**
+ * Files tsc does not copy: the ajv standalone validator of the spec schema (lib/spec/schema.ts loads it) and the
+ * emulator's database writer thread (lib/emulator/persistence.ts starts it by path).
+ */
+const COPIED = ['lib/spec/schema-validator.generated.js', 'lib/emulator/persistence-writer.cjs'];
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -98,7 +98,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   let store: DurableStore | undefined;
   if (options.dataDir) {
     const { openStore } = await import('./persistence');
-    const opened = openStore(options.dataDir, state);
+    const opened = await openStore(options.dataDir, state);
     store = opened.store;
     for (const notice of opened.notices) log(notice);
   }
@@ -106,7 +106,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const closers: Array<() => Promise<void> | void> = [];
   const cleanup = async (): Promise<void> => {
     for (const close of closers.reverse()) await close();
-    store?.close();
+    await store?.close();
   };
 
   try {
@@ -135,7 +135,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const handlers = cloudTasksMethods(state, { failRate, random: options.random });
     const { Server, ServerCredentials } = await import('@grpc/grpc-js');
     const { grpcServices } = await import('./api/grpc');
-    const server = new Server();
+    // channelz (gRPC's live call statistics) is not served by the emulator, and tracking it cost 4 % of the main
+    // thread per CreateTask at 2,000 calls/s.
+    const server = new Server({ 'grpc.enable_channelz': 0 });
     for (const s of grpcServices(handlers, whenDurable)) server.addService(s.definition, s.implementation);
     const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
     let port: number;
