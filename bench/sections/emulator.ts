@@ -1,13 +1,14 @@
 /**
  * Emulator CreateTask throughput: gRPC (the official client) and REST (plain HTTP/JSON on keep-alive connections),
  * each in memory and with `--data-dir` (every acknowledged CreateTask committed to SQLite first, group commit). The
- * emulator runs as users run it, the CLI in its own process; the clients run in this one. Both share the machine's
+ * emulator runs as users run it, the CLI in its own process; the clients run in worker threads of this one
+ * (bench/lib/create-task-load.ts: one client thread saturated before the emulator did). Both share the machine's
  * 2 cores, so the figures are the pair's, not the emulator's alone; the emulator's CPU per call is reported too.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { restCreator, startLoad } from '../lib/create-task-load';
 import { currentLoad } from '../lib/machine';
 import type { BenchContext } from '../lib/context';
 
@@ -16,6 +17,8 @@ export interface CreateTaskRow {
   readonly durable: boolean;
   readonly tasks: number;
   readonly concurrency: number;
+  /** Worker threads the calls came from (concurrency / clientThreads in flight each). */
+  readonly clientThreads?: number;
   readonly seconds: number;
   readonly perSecond: number;
   /** CPU time of the emulator process per CreateTask, µs (Linux /proc). */
@@ -30,8 +33,8 @@ export interface EmulatorResult {
   readonly load: readonly [number, number];
 }
 
-const PARENT = 'projects/bench-project/locations/us-central1';
-const QUEUE = `${PARENT}/queues/bench`;
+/** Client threads: the machine's 2 cores. */
+const CLIENT_THREADS = 2;
 
 export async function emulatorBench(ctx: BenchContext): Promise<EmulatorResult> {
   const load0 = currentLoad();
@@ -89,27 +92,28 @@ async function createTaskRow(
 ): Promise<CreateTaskRow> {
   const child = await startChild(ctx, dataDir);
   try {
-    const create = transport === 'grpc' ? await grpcCreator(child.grpcPort) : restCreator(child.restPort);
-    await create.createQueue();
-    // Warm up the connections and the emulator's code paths before timing.
-    await Promise.all(Array.from({ length: 50 }, (_, i) => create.createTask(`warm-${i}`)));
+    const admin = restCreator(child.restPort);
+    await admin.createQueue();
+    await admin.close();
+    const load = await startLoad(CLIENT_THREADS, {
+      transport,
+      grpcPort: child.grpcPort,
+      restPort: child.restPort,
+      tasks,
+      concurrency: Math.ceil(concurrency / CLIENT_THREADS),
+    });
     const cpu0 = cpuMs(child.process.pid!);
     const started = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        for (let i = next++; i < tasks; i = next++)
-          await create.createTask(`${((i * 2654435761) >>> 0).toString(16)}-item-${i}`);
-      }),
-    );
+    await load.go();
     const seconds = (performance.now() - started) / 1000;
     const cpu1 = cpuMs(child.process.pid!);
-    await create.close();
+    await load.close();
     return {
       transport,
       durable: dataDir !== undefined,
       tasks,
       concurrency,
+      clientThreads: CLIENT_THREADS,
       seconds,
       perSecond: tasks / seconds,
       ...(cpu0 !== undefined && cpu1 !== undefined
@@ -121,77 +125,4 @@ async function createTaskRow(
     child.process.kill('SIGTERM');
     await exited;
   }
-}
-
-interface Creator {
-  createQueue(): Promise<void>;
-  createTask(id: string): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function grpcCreator(port: number): Promise<Creator> {
-  process.env.METADATA_SERVER_DETECTION ??= 'none';
-  const grpc = await import('@grpc/grpc-js');
-  const { CloudTasksClient } = await import('@google-cloud/tasks');
-  const clients = Array.from(
-    { length: 4 },
-    () =>
-      new CloudTasksClient({
-        servicePath: '127.0.0.1',
-        port,
-        sslCreds: grpc.credentials.createInsecure(),
-        'grpc.use_local_subchannel_pool': 1,
-      }),
-  );
-  let n = 0;
-  return {
-    createQueue: async () => void (await clients[0].createQueue({ parent: PARENT, queue: { name: QUEUE } })),
-    createTask: async (id) => {
-      await clients[n++ % clients.length].createTask({
-        parent: QUEUE,
-        task: {
-          name: `${QUEUE}/tasks/${id}`,
-          httpRequest: { url: 'http://127.0.0.1:8080/work', body: Buffer.from(`{"item":"${id}"}`) },
-        },
-      });
-    },
-    close: async () => void (await Promise.all(clients.map((c) => c.close()))),
-  };
-}
-
-function restCreator(port: number): Creator {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const post = (path: string, body: unknown): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const data = Buffer.from(JSON.stringify(body));
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port,
-          path,
-          method: 'POST',
-          agent,
-          headers: { 'content-type': 'application/json', 'content-length': data.length },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () =>
-            res.statusCode === 200 ? resolve() : reject(new Error(`${path}: HTTP ${res.statusCode}`)),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end(data);
-    });
-  return {
-    createQueue: () => post(`/v2/${PARENT}/queues`, { name: QUEUE }),
-    createTask: (id) =>
-      post(`/v2/${QUEUE}/tasks?prettyPrint=false`, {
-        task: {
-          name: `${QUEUE}/tasks/${id}`,
-          httpRequest: { url: 'http://127.0.0.1:8080/work', body: Buffer.from(`{"item":"${id}"}`).toString('base64') },
-        },
-      }),
-    close: async () => agent.destroy(),
-  };
 }
