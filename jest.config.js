@@ -30,4 +30,8 @@ module.exports = {
   testSequencer: '<rootDir>/__tests__/sequencer.js',
   snapshotFormat: { escapeString: false, printBasicPrototype: false },
   testTimeout: 30000,
+  // One test file per core. jest's default keeps a core for itself (cores - 1), which on a 2-core machine ran the
+  // files one at a time: 163 s wall for 160 s of summed file time, most suites waiting on child processes, sockets
+  // and the Firestore emulator rather than computing. Two workers: 124 s (`time npx jest`, docs/BENCHMARKS.md).
+  maxWorkers: '100%',
 };
