@@ -90,9 +90,17 @@ export function synthPipelines(opts: SynthOptions = {}): WrittenStack[] {
         return { stack, file, stackDir };
       });
       // delivery (docs/policy.md): the policy pack runs before anything is written. Warnings go to stderr; an error
-      // throws PolicyError, so no stack (not even a compliant one) is written.
-      (require('../policy/report') as typeof import('../policy/report')).assertPolicy(app);
-      app.synth();
+      // throws PolicyError, so no stack (not even a compliant one) is written. The pack and the write share each
+      // stack's resolved JSON (lib/constructs/synthesize-once.ts).
+      const { synthesizeOnce } =
+        require('../constructs/synthesize-once') as typeof import('../constructs/synthesize-once');
+      synthesizeOnce(
+        built.map((b) => b.stack),
+        () => {
+          (require('../policy/report') as typeof import('../policy/report')).assertPolicy(app);
+          app.synth();
+        },
+      );
       return built;
     });
     removeOrphanedStacks(outdir, new Set(stacks.map((s) => s.stack.stackName)));

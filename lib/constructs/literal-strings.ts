@@ -47,9 +47,19 @@ class LiteralStrings implements IAspect {
       Annotations.of(node).addError(
         'cdktf hclOutput is not supported by cloud-tasks-pipelines: its strings could not be kept literal; synthesize JSON (the default)',
       );
-    for (const c of node.node.findAll())
-      if (TerraformElement.isTerraformElement(c) && !(c instanceof TerraformBackend)) wrap(c);
+    applyLiteralStrings(node);
   }
+}
+
+/**
+ * What the aspect does at synth, now: every Terraform element under `scope` that exists at this moment writes its
+ * strings literally. Idempotent (an element is wrapped once), so the aspect running later changes nothing. For
+ * callers that read a stack's Terraform JSON before `app.synth()` and want exactly what will be written
+ * (lib/constructs/synthesize-once.ts).
+ */
+export function applyLiteralStrings(scope: IConstruct): void {
+  for (const c of scope.node.findAll())
+    if (TerraformElement.isTerraformElement(c) && !(c instanceof TerraformBackend)) wrap(c);
 }
 
 function hclOutput(node: IConstruct): boolean {
