@@ -387,7 +387,7 @@ export function renderReport(r: BenchResults): string {
   if (r.emulator) {
     const x = r.emulator;
     parts.push(
-      `## Emulator CreateTask throughput\n\nThe emulator CLI in its own process, clients in the bench process (both on the same 2 cores); gRPC through the official client (4 channels), REST as plain HTTP/JSON on 64 keep-alive connections; 200 calls in flight. With \`--data-dir\` a call is answered only after its change is committed to SQLite (group commit) (${loadText(x.load)}).`,
+      `## Emulator CreateTask throughput\n\nThe emulator CLI in its own process, clients in 2 worker threads of the bench process (all on the same 2 cores); gRPC through the official client (2 channels per thread), REST as plain HTTP/JSON on up to 64 keep-alive connections per thread; 200 calls in flight in all. With \`--data-dir\` a call is answered only after its change is committed to SQLite (group commit) (${loadText(x.load)}).`,
     );
     parts.push(
       table(
