@@ -9,7 +9,8 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { DATABASE_FILE, LEGACY_SNAPSHOT_FILE, LOCK_FILE } from '../../lib/emulator/persistence';
+import { DATABASE_FILE, LEGACY_SNAPSHOT_FILE, LOCK_FILE, openStore } from '../../lib/emulator/persistence';
+import { EmulatorState } from '../../lib/emulator/state';
 import { startEmulator } from '../../lib/emulator/server';
 import { PARENT, grpcError, httpTask, officialClient, queueName, taskName } from './helpers';
 
@@ -93,6 +94,37 @@ test('a second emulator on the same data dir is refused, naming the holder', asy
     await first.stop();
   }
 });
+
+test.each([
+  [
+    'answers that the commit failed',
+    'broken-writer.cjs',
+    /cannot write .*cloud-tasks-emulator\.sqlite: SQLITE_FULL: database or disk is full/,
+  ],
+  ['dies', 'dying-writer.cjs', /the writer thread exited \(3\)/],
+])(
+  'GIVEN the writer thread %s THEN the calls waiting on that batch and every later change are refused, and the store still closes',
+  async (_what, writer, error) => {
+    const state = new EmulatorState({});
+    const errors: unknown[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((...args) => void errors.push(args.join(' ')));
+    try {
+      const { store } = await openStore(dataDir, state, {
+        writerFile: path.join(ROOT, '__tests__', 'fixtures', writer),
+      });
+      state.createQueue(PARENT, { name: queueName('lost') });
+      await expect(store.whenDurable()).rejects.toThrow(error);
+      state.createQueue(PARENT, { name: queueName('later') });
+      await expect(store.whenDurable()).rejects.toThrow(error);
+      await store.close();
+      // Said once, on the emulator's stderr, with what follows for the calls.
+      expect(errors).toHaveLength(1);
+      expect(String(errors[0])).toMatch(/calls that change the state now fail/);
+    } finally {
+      spy.mockRestore();
+    }
+  },
+);
 
 test('the earlier JSON snapshot is imported once and renamed', async () => {
   writeFileSync(

@@ -46,6 +46,14 @@ const writerModule = (): WriterModule => require(WRITER_FILE) as WriterModule;
 
 export class DataDirLockedError extends Error {}
 
+export interface OpenStoreOptions {
+  /**
+   * The writer thread's script. Tests pass one that fails, to see what the callers get.
+   * @default persistence-writer.cjs
+   */
+  readonly writerFile?: string;
+}
+
 /**
  * Opens (or creates) the store in `dataDir`, locks it, reads it into `state` (which must be empty) and starts the
  * writer thread. Throws DataDirLockedError when another emulator holds it, naming its pid.
@@ -54,7 +62,11 @@ export class DataDirLockedError extends Error {}
  * closes it, and the writer opens it with the exclusive lock. In the gap another emulator could take the lock; then
  * this one refuses to start, as it would have a moment earlier.
  */
-export async function openStore(dataDir: string, state: EmulatorState): Promise<OpenedStore> {
+export async function openStore(
+  dataDir: string,
+  state: EmulatorState,
+  options: OpenStoreOptions = {},
+): Promise<OpenedStore> {
   const notices: string[] = [];
   mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, DATABASE_FILE);
@@ -110,9 +122,11 @@ export async function openStore(dataDir: string, state: EmulatorState): Promise<
   }
   // Interrupted snapshot temp files of the earlier format must not outlive a crash.
   for (const name of readdirSafe(dataDir)) if (name.endsWith('.tmp')) rmSync(path.join(dataDir, name), { force: true });
-  const store = await DurableStore.start(file, state, dataDir).catch((err: Error & { code?: string }) => {
-    throw isBusy(err) ? locked() : new Error(`cannot open ${file}: ${err.message}; move it away to start empty`);
-  });
+  const store = await DurableStore.start(file, state, dataDir, options.writerFile ?? WRITER_FILE).catch(
+    (err: Error & { code?: string }) => {
+      throw isBusy(err) ? locked() : new Error(`cannot open ${file}: ${err.message}; move it away to start empty`);
+    },
+  );
   return { store, notices };
 }
 
@@ -267,6 +281,7 @@ export class DurableStore {
   private closed: Promise<void> | undefined;
   private failure: Error | undefined;
   private onClosed: (() => void) | undefined;
+  private exited = false;
   /** Transactions committed, for tests and the benchmark. */
   commits = 0;
 
@@ -278,6 +293,7 @@ export class DurableStore {
     writer.on('message', (m: WriterMessage) => this.onWriterMessage(m));
     writer.on('error', (err) => this.fail(new Error(`the writer thread failed: ${err.message}`)));
     writer.on('exit', (code) => {
+      this.exited = true;
       if (!this.closed) this.fail(new Error(`the writer thread exited (${code})`));
       this.onClosed?.();
     });
@@ -287,8 +303,8 @@ export class DurableStore {
   }
 
   /** Starts the writer thread on `file` and resolves once it holds the lock; records the state's changes from then. */
-  static start(file: string, state: EmulatorState, dataDir: string): Promise<DurableStore> {
-    const writer = new Worker(WRITER_FILE, { workerData: { role: 'cloud-tasks-emulator-writer', file } });
+  static start(file: string, state: EmulatorState, dataDir: string, writerFile: string): Promise<DurableStore> {
+    const writer = new Worker(writerFile, { workerData: { role: 'cloud-tasks-emulator-writer', file } });
     return new Promise((resolve, reject) => {
       const first = (m: WriterMessage): void => {
         writer.off('error', failed);
@@ -333,9 +349,11 @@ export class DurableStore {
         if (!this.committing) this.send();
         await this.committing?.durable.catch(() => undefined);
       }
-      const exited = new Promise<void>((resolve) => (this.onClosed = resolve));
-      this.writer.postMessage({ type: 'close' });
-      await exited;
+      if (!this.exited) {
+        const exited = new Promise<void>((resolve) => (this.onClosed = resolve));
+        this.writer.postMessage({ type: 'close' });
+        await exited;
+      }
       rmSync(path.join(this.dataDir, LOCK_FILE), { force: true });
     })();
     return this.closed;
