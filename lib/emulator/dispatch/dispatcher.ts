@@ -359,7 +359,7 @@ export class Dispatcher {
     });
   }
 
-  // A bound field, not a method: one function for every attempt's promise instead of a closure each.
+  // A bound field, not a method: every attempt's fulfilment handler is this one function, not a closure per attempt.
   private readonly attemptDone = (): void => {
     if (--this.running === 0 && this.resolveDrained) {
       this.resolveDrained();
