@@ -126,6 +126,16 @@ test.each([
   },
 );
 
+test('GIVEN a writer thread that ends before it is ready THEN the start fails, naming the database', async () => {
+  await expect(
+    openStore(dataDir, new EmulatorState({}), {
+      writerFile: path.join(ROOT, '__tests__', 'fixtures', 'exiting-writer.cjs'),
+    }),
+  ).rejects.toThrow(/cannot open .*cloud-tasks-emulator\.sqlite: the writer thread exited \(4\) before it was ready/);
+  // Nothing claims the data dir afterwards.
+  expect(existsSync(path.join(dataDir, LOCK_FILE))).toBe(false);
+});
+
 test('the earlier JSON snapshot is imported once and renamed', async () => {
   writeFileSync(
     path.join(dataDir, LEGACY_SNAPSHOT_FILE),

@@ -124,6 +124,8 @@ export async function openStore(
   for (const name of readdirSafe(dataDir)) if (name.endsWith('.tmp')) rmSync(path.join(dataDir, name), { force: true });
   const store = await DurableStore.start(file, state, dataDir, options.writerFile ?? WRITER_FILE).catch(
     (err: Error & { code?: string }) => {
+      // Our LOCK goes with the failed start; another emulator's (it took the lock in the gap) stays.
+      if (existsSync(lockFile) && readFileSync(lockFile, 'utf8').trim() === String(process.pid)) rmSync(lockFile);
       throw isBusy(err) ? locked() : new Error(`cannot open ${file}: ${err.message}; move it away to start empty`);
     },
   );
@@ -308,6 +310,7 @@ export class DurableStore {
     return new Promise((resolve, reject) => {
       const first = (m: WriterMessage): void => {
         writer.off('error', failed);
+        writer.off('exit', exited);
         if (m.type === 'ready') resolve(new DurableStore(writer, state, dataDir));
         else {
           void writer.terminate();
@@ -319,8 +322,12 @@ export class DurableStore {
         }
       };
       const failed = (err: Error): void => reject(err);
+      // A thread that ends before it is ready (its module failed to load the SQLite binding, say) must not hang the start.
+      const exited = (code: number): void =>
+        reject(new Error(`the writer thread exited (${code}) before it was ready`));
       writer.once('message', first);
       writer.once('error', failed);
+      writer.once('exit', exited);
     });
   }
 
