@@ -149,13 +149,18 @@ function dirSize(dir: string): string {
 /**
  * JavaScript run in the app (PACKAGE is the package name): the emulator dispatching with OIDC tokens, a local handler
  * verifying them with the worker SDK, both from the installed package (so jose, an ES module, loads through require).
+ * The emulator keeps its state in a data dir, so its writer thread (a file the build copies) loads from the package.
  */
 const EMULATOR_ROUND_TRIP = `
 const http = require('node:http');
+const { mkdtempSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
 const { startEmulator } = require('PACKAGE/emulator');
 const { createTasksClient, verifyTaskRequest } = require('PACKAGE/worker');
 (async () => {
-  const emulator = await startEmulator({ port: 0, oidcPort: 0, dispatch: true });
+  const dataDir = mkdtempSync(join(tmpdir(), 'ctp-pack-data-'));
+  const emulator = await startEmulator({ port: 0, oidcPort: 0, dispatch: true, dataDir, log: () => undefined });
   const invoker = 'recsys-dev@acme-ml-dev.iam.gserviceaccount.com';
   let done;
   const verified = new Promise((resolve) => (done = resolve));
@@ -196,7 +201,7 @@ function main(): void {
       }>;
       const files = info.files.map((f) => f.path);
       const allowed =
-        /^(dist\/lib\/.+\.(js|d\.ts)|dist\/bin\/cloud-tasks-pipelines\.(js|d\.ts)|dist\/seeder\/seeder\.(cjs|json)|dist\/dashboard\/dashboard\.(js|css|json)|pipelines\/pipeline\.schema\.json|README\.md|package\.json)$/;
+        /^(dist\/lib\/.+\.(js|d\.ts)|dist\/lib\/emulator\/persistence-writer\.cjs|dist\/bin\/cloud-tasks-pipelines\.(js|d\.ts)|dist\/seeder\/seeder\.(cjs|json)|dist\/dashboard\/dashboard\.(js|css|json)|pipelines\/pipeline\.schema\.json|README\.md|package\.json)$/;
       check(
         files.every((f) => allowed.test(f)),
         'the tarball holds only dist/, the JSON schema, README.md and package.json',
@@ -209,6 +214,7 @@ function main(): void {
         'dist/lib/worker/index.d.ts',
         'dist/lib/emulator/index.js',
         'dist/lib/emulator/index.d.ts',
+        'dist/lib/emulator/persistence-writer.cjs',
         'dist/bin/cloud-tasks-pipelines.js',
         'dist/seeder/seeder.cjs',
         'dist/seeder/seeder.json',
@@ -364,7 +370,7 @@ function main(): void {
         roundTrip.status === 0 &&
           roundTrip.stderr === '' &&
           roundTrip.stdout.trim() === 'verified recsys-dev@acme-ml-dev.iam.gserviceaccount.com',
-        'a task dispatched by the in-process emulator (/emulator) reaches a handler that verifies its OIDC token with the worker SDK (/worker)',
+        'a task dispatched by the in-process emulator (/emulator, with a data dir) reaches a handler that verifies its OIDC token with the worker SDK (/worker)',
         roundTrip.stderr + roundTrip.stdout,
       );
     });
