@@ -40,29 +40,25 @@ const REFRESH_BEFORE_EXPIRY_SECONDS = 300;
  * Signing RS256 costs about a millisecond of CPU; at 500 dispatches/s that would be half a core. Like Google's
  * token service, the issuer reuses a token for the same account and audience until it nears expiry.
  */
-interface ReadyToken {
-  /** `Bearer <token>` */
-  readonly header: string;
-  readonly expiresAtMs: number;
-}
-
 interface CachedToken {
-  readonly value: string;
-  readonly expiresAtMs: number;
+  /** `Bearer <token>`, once signed. */
+  header?: string;
+  expiresAtMs: number;
+  /** The signature under way: concurrent dispatches wait for the same one. */
+  signing?: Promise<string>;
 }
 
 export class TokenIssuer {
   /** `http://127.0.0.1:<port>`: the `iss` claim and the base of the discovery URLs. */
   readonly issuer: string;
   readonly jwksUri: string;
-  private readonly cache = new Map<string, Promise<CachedToken>>();
   /**
-   * Signed tokens as header values, by kind, account, then audience (OIDC) or scope (OAuth): nested maps look up the
-   * task's own strings, where one map would hash a concatenated key on every dispatch.
+   * Tokens by kind, account, then audience (OIDC) or scope (OAuth): nested maps look up the task's own strings, where
+   * one map would hash a concatenated key on every dispatch.
    */
-  private readonly ready = {
-    oidc: new Map<string, Map<string, ReadyToken>>(),
-    oauth: new Map<string, Map<string, ReadyToken>>(),
+  private readonly cache = {
+    oidc: new Map<string, Map<string, CachedToken>>(),
+    oauth: new Map<string, Map<string, CachedToken>>(),
   };
 
   private constructor(
@@ -133,28 +129,19 @@ export class TokenIssuer {
   }
 
   /** The `Authorization` header value for a dispatch carrying `token`. */
-  async authorization(token: DispatchToken): Promise<string> {
+  authorization(token: DispatchToken): Promise<string> {
     const ready = this.readyAuthorization(token);
-    if (ready !== undefined) return ready;
-    if (token.kind === 'oauth') {
-      const header = `Bearer ${emulatorOAuthToken(token.serviceAccountEmail, token.scope)}`;
-      this.setReady(token, { header, expiresAtMs: Number.POSITIVE_INFINITY });
-      return header;
-    }
-    const key = `${token.serviceAccountEmail}\n${token.audience}`;
-    const now = this.clock.now();
-    let cached = this.cache.get(key);
-    const current = cached && (await cached);
-    if (!current || current.expiresAtMs - now < REFRESH_BEFORE_EXPIRY_SECONDS * 1000) {
-      cached = this.sign(token.serviceAccountEmail, token.audience, now);
-      this.cache.set(key, cached);
-      // A failed signature must not stay cached.
-      cached.catch(() => this.cache.delete(key));
-    }
-    const signed = await cached!;
-    const header = `Bearer ${signed.value}`;
-    this.setReady(token, { header, expiresAtMs: signed.expiresAtMs });
-    return header;
+    if (ready !== undefined) return Promise.resolve(ready);
+    const entry = this.entryFor(token);
+    // A failed signature is not kept: the next dispatch tries again.
+    entry.signing ??= this.sign(token)
+      .then(({ header, expiresAtMs }) => {
+        entry.header = header;
+        entry.expiresAtMs = expiresAtMs;
+        return header;
+      })
+      .finally(() => (entry.signing = undefined));
+    return entry.signing;
   }
 
   /**
@@ -163,15 +150,18 @@ export class TokenIssuer {
    * awaiting a settled promise per attempt is measurable.
    */
   readyAuthorization(token: DispatchToken): string | undefined {
-    const ready = this.ready[token.kind].get(token.serviceAccountEmail)?.get(audienceOrScope(token));
-    if (!ready || ready.expiresAtMs - this.clock.now() < REFRESH_BEFORE_EXPIRY_SECONDS * 1000) return undefined;
-    return ready.header;
+    const entry = this.cache[token.kind].get(token.serviceAccountEmail)?.get(audienceOrScope(token));
+    if (entry?.header === undefined || entry.expiresAtMs - this.clock.now() < REFRESH_BEFORE_EXPIRY_SECONDS * 1000)
+      return undefined;
+    return entry.header;
   }
 
-  private setReady(token: DispatchToken, ready: ReadyToken): void {
-    let byAudience = this.ready[token.kind].get(token.serviceAccountEmail);
-    if (!byAudience) this.ready[token.kind].set(token.serviceAccountEmail, (byAudience = new Map()));
-    byAudience.set(audienceOrScope(token), ready);
+  private entryFor(token: DispatchToken): CachedToken {
+    let byAudience = this.cache[token.kind].get(token.serviceAccountEmail);
+    if (!byAudience) this.cache[token.kind].set(token.serviceAccountEmail, (byAudience = new Map()));
+    let entry = byAudience.get(audienceOrScope(token));
+    if (!entry) byAudience.set(audienceOrScope(token), (entry = { expiresAtMs: 0 }));
+    return entry;
   }
 
   /** Stops the JWKS server. */
@@ -182,19 +172,25 @@ export class TokenIssuer {
     });
   }
 
-  private async sign(email: string, audience: string, nowMs: number): Promise<CachedToken> {
-    const iat = Math.floor(nowMs / 1000);
+  private async sign(token: DispatchToken): Promise<{ header: string; expiresAtMs: number }> {
+    if (token.kind === 'oauth')
+      return {
+        header: `Bearer ${emulatorOAuthToken(token.serviceAccountEmail, token.scope)}`,
+        expiresAtMs: Number.POSITIVE_INFINITY,
+      };
+    const email = token.serviceAccountEmail;
+    const iat = Math.floor(this.clock.now() / 1000);
     const exp = iat + TOKEN_LIFETIME_SECONDS;
     const sub = subjectFor(email);
     const value = await new this.jose.SignJWT({ email, email_verified: true, azp: sub })
       .setProtectedHeader({ alg: 'RS256', kid: this.publicJwk.kid, typ: 'JWT' })
       .setIssuer(this.issuer)
-      .setAudience(audience)
+      .setAudience(token.audience)
       .setSubject(sub)
       .setIssuedAt(iat)
       .setExpirationTime(exp)
       .sign(this.privateKey);
-    return { value, expiresAtMs: exp * 1000 };
+    return { header: `Bearer ${value}`, expiresAtMs: exp * 1000 };
   }
 }
 
