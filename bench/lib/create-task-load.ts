@@ -10,8 +10,8 @@
 import { Agent, request } from 'node:http';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
-export const PARENT = 'projects/bench-project/locations/us-central1';
-export const QUEUE = `${PARENT}/queues/bench`;
+const PARENT = 'projects/bench-project/locations/us-central1';
+const QUEUE = `${PARENT}/queues/bench`;
 
 export interface LoadOptions {
   readonly transport: 'grpc' | 'rest';
@@ -31,13 +31,17 @@ export interface Creator {
   close(): Promise<void>;
 }
 
-/** Starts `threads` load threads, resolves once all are warm; `go()` runs them and resolves when all are done. */
+/**
+ * Starts `threads` load threads that create `tasks` in all, resolves once all are warm; `go()` runs them and resolves
+ * when all are done.
+ */
 export async function startLoad(
   threads: number,
-  options: Omit<LoadOptions, 'thread' | 'tasks'> & { readonly tasks: number },
+  tasks: number,
+  options: Omit<LoadOptions, 'thread' | 'tasks'>,
 ): Promise<{ go(): Promise<void>; close(): Promise<void> }> {
   const workers = Array.from({ length: threads }, (_, thread) => {
-    const share = Math.floor(options.tasks / threads) + (thread < options.tasks % threads ? 1 : 0);
+    const share = Math.floor(tasks / threads) + (thread < tasks % threads ? 1 : 0);
     const data: LoadOptions = { ...options, thread, tasks: share };
     // The bench runs under tsx; a worker thread needs its CommonJS hook to load this TypeScript file.
     return new Worker(__filename, { workerData: data, execArgv: ['--require', require.resolve('tsx/cjs')] });
@@ -63,7 +67,7 @@ export async function startLoad(
   };
 }
 
-export async function grpcCreator(port: number): Promise<Creator> {
+async function grpcCreator(port: number): Promise<Creator> {
   process.env.METADATA_SERVER_DETECTION ??= 'none';
   const grpc = await import('@grpc/grpc-js');
   const { CloudTasksClient } = await import('@google-cloud/tasks');

@@ -95,11 +95,10 @@ async function createTaskRow(
     const admin = restCreator(child.restPort);
     await admin.createQueue();
     await admin.close();
-    const load = await startLoad(CLIENT_THREADS, {
+    const load = await startLoad(CLIENT_THREADS, tasks, {
       transport,
       grpcPort: child.grpcPort,
       restPort: child.restPort,
-      tasks,
       concurrency: Math.ceil(concurrency / CLIENT_THREADS),
     });
     const cpu0 = cpuMs(child.process.pid!);

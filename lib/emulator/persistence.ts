@@ -71,12 +71,13 @@ export async function openStore(
   mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, DATABASE_FILE);
   const lockFile = path.join(dataDir, LOCK_FILE);
-  const locked = (): DataDirLockedError => {
-    const holder = existsSync(lockFile) ? readFileSync(lockFile, 'utf8').trim() : 'unknown';
-    return new DataDirLockedError(
-      `the data dir ${dataDir} is in use by another emulator (pid ${holder}, from ${lockFile}); stop it, or pass another --data-dir`,
+  /** The pid in LOCK, when there is one. */
+  const lockHolder = (): string | undefined =>
+    existsSync(lockFile) ? readFileSync(lockFile, 'utf8').trim() : undefined;
+  const locked = (): DataDirLockedError =>
+    new DataDirLockedError(
+      `the data dir ${dataDir} is in use by another emulator (pid ${lockHolder() ?? 'unknown'}, from ${lockFile}); stop it, or pass another --data-dir`,
     );
-  };
   const wal = `${file}-wal`;
   const walBytes = existsSync(wal) ? statSync(wal).size : 0;
   const Database = require('better-sqlite3') as typeof BetterSqlite3;
@@ -92,7 +93,7 @@ export async function openStore(
     if (isBusy(err)) throw locked();
     throw new Error(`cannot open ${file}: ${(err as Error).message}; move it away to start empty`);
   }
-  const previous = existsSync(lockFile) ? readFileSync(lockFile, 'utf8').trim() : undefined;
+  const previous = lockHolder();
   if (previous && previous !== String(process.pid))
     notices.push(
       `the emulator with pid ${previous} did not stop cleanly (its ${LOCK_FILE} was left); taking over the data dir`,
@@ -125,7 +126,7 @@ export async function openStore(
   const store = await DurableStore.start(file, state, dataDir, options.writerFile ?? WRITER_FILE).catch(
     (err: Error & { code?: string }) => {
       // Our LOCK goes with the failed start; another emulator's (it took the lock in the gap) stays.
-      if (existsSync(lockFile) && readFileSync(lockFile, 'utf8').trim() === String(process.pid)) rmSync(lockFile);
+      if (lockHolder() === String(process.pid)) rmSync(lockFile);
       throw isBusy(err) ? locked() : new Error(`cannot open ${file}: ${err.message}; move it away to start empty`);
     },
   );
